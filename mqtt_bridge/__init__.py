@@ -1,0 +1,1 @@
+"""Lobby kiosk and IoT gateway: central MQTT bridge, store, and gateway services."""

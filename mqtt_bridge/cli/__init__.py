@@ -1,0 +1,57 @@
+"""The `lobby` command: one entry point, a subcommand per job.
+
+Each subcommand lives in its own module and is imported only when used, so the
+headless gateway never imports Kivy and `lobby --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from ..version import VERSION
+
+# name -> (module, one-line help); each module has add_arguments(parser) and run(args) -> int
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "config": ("config_cmd", "check or show a configuration file"),
+    "store": ("store_cmd", "inspect the store: schema version, integrity, counts"),
+}
+
+DEFAULT_CONFIG = os.environ.get("LOBBY_CONFIG", "/etc/lobby/lobby.toml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lobby",
+        description="Lobby kiosk and IoT gateway for property management.",
+    )
+    parser.add_argument("--version", action="version", version=f"lobby {VERSION}")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="override the configured log level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        sub_parser.set_defaults(_module=module_name)
+        _module(module_name).add_arguments(sub_parser)
+    return parser
+
+
+def _module(name: str):  # noqa: ANN202 - a subcommand module
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(_module(args._module).run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `lobby watch | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The one SQLite file that is the product's source of truth.
+
+WAL lets the kiosk and the gateway write from separate processes; every write
+transaction starts with BEGIN IMMEDIATE so the write lock is taken up front and
+waits (busy timeout) instead of failing half-way; synchronous=FULL makes a commit
+durable before the caller tells anyone "done".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .migrations import migrate, schema_version
+from .outbox import EventRecord, Lane, append_event
+
+log = logging.getLogger(__name__)
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked; the message says why in plain words."""
+
+
+class StoreFullError(StoreError):
+    """The filesystem refused the write (disk full or quota)."""
+
+
+def _is_disk_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == 13 or "disk is full" in str(exc) or "database or disk is full" in str(exc)
+
+
+def connect(path: str | os.PathLike[str], busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """Open the file with the project's pragmas (no schema work)."""
+    conn = sqlite3.connect(
+        str(path),
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=False,
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise StoreError(f"cannot switch {path} to WAL mode (got {mode}); is it on a network filesystem?")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_size_limit = 67108864")
+    return conn
+
+
+class Transaction:
+    """An open write transaction: raw SQL, sqlite-utils tables, and the outbox."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def emit(self, kind: str, type_: str, data: dict[str, Any], lane: Lane = Lane.CRITICAL) -> EventRecord:
+        """Append an event to the outbox as part of this transaction."""
+        return append_event(self.conn, kind, type_, data, lane)
+
+
+class Store:
+    """A handle on the store for one process; each thread gets its own connection."""
+
+    def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 5000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self.connection()
+            migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if _is_disk_full(exc):
+                raise StoreFullError(f"no space left to open the store {self.path}") from exc
+            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ plumbing
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self.busy_timeout_ms)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self.connection())
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """BEGIN IMMEDIATE ... COMMIT. Returns only after the commit is on disk."""
+        conn = self.connection()
+        if conn.in_transaction:
+            raise StoreError("nested store transactions are not supported; pass the Transaction down")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"store is busy or unavailable: {exc}") from exc
+        try:
+            yield Transaction(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError) and _is_disk_full(exc):
+                raise StoreFullError(
+                    f"the filesystem holding {self.path} is full: the write was refused and nothing was saved"
+                ) from exc
+            raise
+
+    def emit(self, kind: str, type_: str, data: dict[str, Any], lane: Lane = Lane.CRITICAL) -> EventRecord:
+        """Record one event on its own (a transaction of just the outbox row)."""
+        with self.transaction() as tx:
+            return tx.emit(kind, type_, data, lane)
+
+    # ------------------------------------------------------------------ reading
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        cursor = self.connection().execute(sql, params)
+        names = [d[0] for d in cursor.description or ()]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.connection().execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def integrity_check(self) -> str:
+        return str(self.scalar("PRAGMA integrity_check"))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        value = self.scalar("SELECT value FROM meta WHERE key = ?", (key,))
+        return default if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as tx:
+            tx.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
