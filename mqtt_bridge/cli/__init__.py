@@ -18,6 +18,8 @@ from ..version import VERSION
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config_cmd", "check or show a configuration file"),
     "store": ("store_cmd", "inspect the store: schema version, integrity, counts"),
+    "bridge": ("bridge_cmd", "run only the MQTT store-and-forward bridge"),
+    "watch": ("watch_cmd", "print what central receives from this gateway; report seq gaps and duplicates"),
 }
 
 DEFAULT_CONFIG = os.environ.get("LOBBY_CONFIG", "/etc/lobby/lobby.toml")

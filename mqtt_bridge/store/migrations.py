@@ -107,13 +107,49 @@ def _v2_commands_alerts(conn: sqlite3.Connection) -> None:
             last_seen   TEXT NOT NULL,
             cleared_at  TEXT,
             count       INTEGER NOT NULL DEFAULT 1,
-            published   INTEGER NOT NULL DEFAULT 0   -- retained topic reflects this row
+            version     INTEGER NOT NULL DEFAULT 1,  -- +1 on every change
+            published_version INTEGER NOT NULL DEFAULT 0  -- the retained topic shows this version
         );
+        INSERT INTO counters (name, value) VALUES ('published', 0);
         """
     )
 
 
-MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts]
+def _v3_directory_cards_notices(conn: sqlite3.Connection) -> None:
+    run_script(conn, """
+        -- Staff and guard cards allowed at the kiosk: only keyed hashes of UIDs are kept.
+        CREATE TABLE cards (
+            uid_hash   TEXT PRIMARY KEY,
+            role       TEXT NOT NULL CHECK (role IN ('staff', 'guard')),
+            holder_id  TEXT,
+            active     INTEGER NOT NULL DEFAULT 1,
+            source     TEXT NOT NULL CHECK (source IN ('config', 'central')),
+            updated_ts TEXT NOT NULL
+        );
+
+        -- Whom a visitor may visit, as central last sent it (directory.update).
+        CREATE TABLE directory (
+            id         TEXT PRIMARY KEY,
+            unit       TEXT NOT NULL,
+            company    TEXT NOT NULL DEFAULT '',
+            person     TEXT NOT NULL DEFAULT '',
+            floor      TEXT NOT NULL DEFAULT '',
+            active     INTEGER NOT NULL DEFAULT 1,
+            updated_ts TEXT NOT NULL
+        );
+
+        -- Approved notices for the home screen (notice.show / notice.hide).
+        CREATE TABLE notices (
+            notice_id  TEXT PRIMARY KEY,
+            title      TEXT NOT NULL,
+            body       TEXT NOT NULL DEFAULT '',
+            until_ts   TEXT,
+            shown_ts   TEXT NOT NULL
+        );
+        """)
+
+
+MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices]
 LATEST = len(MIGRATIONS)
 
 

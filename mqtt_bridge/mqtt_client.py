@@ -1,0 +1,95 @@
+"""Building a paho-mqtt 2.x client from the configuration.
+
+A new client is built for every connection attempt: certificates and the
+password file are read afresh (so a renewed certificate is picked up on the next
+reconnect), and no message state from a dead session leaks into the next one —
+the outbox, not paho, owns retransmission.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from .config import Config, read_secret
+from .timebase import BOOT_ID, Stamp
+from .topics import Topics
+from .version import VERSION
+
+
+@dataclass(frozen=True)
+class ConnectTarget:
+    host: str
+    port: int
+    keepalive: int
+
+
+def status_payload(state: str) -> bytes:
+    return json.dumps({"state": state, "ts": Stamp.now().ts, "version": VERSION, "boot_id": BOOT_ID},
+                      separators=(",", ":")).encode()
+
+
+def tls_context(cfg: Config) -> ssl.SSLContext | None:
+    tls = cfg.mqtt.tls
+    if not tls.enabled:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls.cert_file and tls.key_file:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def build_client(cfg: Config, topics: Topics, client_id: str | None = None) -> mqtt.Client:
+    """A configured client with the offline will set; callbacks are attached by the caller."""
+    v5 = cfg.mqtt.protocol == "5"
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id or cfg.client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        clean_session=None if v5 else True,
+    )
+    client.enable_logger()  # paho's own log lines go to the 'paho' logger at DEBUG
+    username = cfg.mqtt.username
+    password = read_secret(cfg.mqtt.password, cfg.mqtt.password_file)
+    if username is not None:
+        client.username_pw_set(username, password)
+    context = tls_context(cfg)
+    if context is not None:
+        client.tls_set_context(context)
+        if cfg.mqtt.tls.insecure_skip_verify:
+            client.tls_insecure_set(True)
+    client.will_set(topics.status, status_payload("offline"), qos=1, retain=True)
+    client.max_inflight_messages_set(max(cfg.mqtt.inflight * 2, 40) + 20)  # our window is the real limit
+    client.max_queued_messages_set(0)
+    return client
+
+
+def target(cfg: Config) -> ConnectTarget:
+    return ConnectTarget(cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.keepalive_s)
+
+
+def explain_connect_error(exc: BaseException, cfg: Config) -> str:
+    """Plain words for the log when a connection attempt fails."""
+    where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (f"TLS: the broker at {where} presented a certificate that does not verify against "
+                f"ca_file={cfg.mqtt.tls.ca_file} ({exc.verify_message}); check the CA file or the broker's certificate")
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS handshake with {where} failed: {exc.reason or exc}"
+    if isinstance(exc, FileNotFoundError):
+        return f"a TLS or password file is missing: {exc.filename}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"the broker at {where} refused the connection (not running, or wrong port?)"
+    if isinstance(exc, TimeoutError):
+        return f"no answer from the broker at {where} (timed out)"
+    if isinstance(exc, OSError):
+        return f"cannot reach the broker at {where}: {exc.strerror or exc}"
+    return f"cannot connect to {where}: {exc}"

@@ -1,0 +1,49 @@
+"""Topic names of the MQTT contract (shared/ARCHITECTURE.md, docs/asyncapi.yaml)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
+
+
+@dataclass(frozen=True)
+class Topics:
+    base: str  # lobby/<site_id>/<gateway_id>
+    discovery_prefix: str = "homeassistant"
+    gateway_id: str = ""
+
+    @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    def event(self, kind: str) -> str:
+        return f"{self.base}/events/{kind}"
+
+    def alert(self, key: str) -> str:
+        return f"{self.base}/alerts/{key}"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.base}/cmd/+"
+
+    def command_name(self, topic: str) -> str | None:
+        """The command name from an incoming topic, or None if it is not one of ours."""
+        prefix = f"{self.base}/cmd/"
+        if not topic.startswith(prefix):
+            return None
+        name = topic[len(prefix):]
+        return name if "/" not in name else None
+
+    def command_result(self, name: str) -> str:
+        # A name that is not a safe topic segment still gets an answer, on a fixed topic.
+        return f"{self.base}/cmd/{name if _SEGMENT.match(name) else '_invalid'}/result"
+
+    @property
+    def discovery(self) -> str:
+        return f"{self.discovery_prefix}/device/{self.gateway_id}/config"
+
+    @property
+    def ha_status(self) -> str:
+        return f"{self.discovery_prefix}/status"
