@@ -1,0 +1,1 @@
+"""Register maps shipped with the driver (data files; a package so that installs carry them)."""

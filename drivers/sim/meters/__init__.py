@@ -1,0 +1,18 @@
+"""Wire-level meter simulators on pseudo-terminals: Modbus RTU, DL/T 645-2007, CJ/T 188-2004."""
+
+from .config import build_device, load_config
+from .devices import SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
+from .faults import Fault, FaultSpec
+from .line import SimBus
+
+__all__ = [
+    "Fault",
+    "FaultSpec",
+    "SimBus",
+    "SimCjt188Meter",
+    "SimDlt645Meter",
+    "SimMeter",
+    "SimModbusDevice",
+    "build_device",
+    "load_config",
+]

@@ -1,0 +1,1 @@
+"""Example simulator line configurations (data files)."""
