@@ -9,6 +9,7 @@ the outbox, not paho, owns retransmission.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 from dataclasses import dataclass
 
@@ -56,7 +57,8 @@ def build_client(cfg: Config, topics: Topics, client_id: str | None = None) -> m
         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         clean_session=None if v5 else True,
     )
-    client.enable_logger()  # paho's own log lines go to the 'paho' logger at DEBUG
+    if logging.getLogger("paho").isEnabledFor(logging.DEBUG):
+        client.enable_logger()  # per-packet log lines cost time on every message: debug only
     username = cfg.mqtt.username
     password = read_secret(cfg.mqtt.password, cfg.mqtt.password_file)
     if username is not None:

@@ -1,9 +1,11 @@
 """The bridge: drains the outbox to the central broker and takes its commands.
 
-Threading: one bridge thread owns the outbox cursor, the in-flight window and
-all store writes; paho's network thread (loop_start) only does socket I/O and
-hands PUBACKs, messages and disconnects to the bridge thread through queues.
-A fresh paho client is built for every connection, so retransmission after a
+Threading: one bridge thread does everything: it runs paho's network loop
+itself (no loop_start thread), publishes, handles PUBACKs and commands, and owns
+the outbox cursor, the in-flight window and all store writes. Nothing is shared
+with another thread but the wake-up flag, so there are no locks to get wrong and
+no per-message hand-over between threads (which, under the GIL, was the largest
+cost of publishing). A fresh paho client is built for every connection, so retransmission after a
 reconnect comes from the outbox alone: a row is deleted only after its PUBACK,
 and anything unacknowledged is simply published again (at-least-once; consumers
 de-duplicate by id).
@@ -14,6 +16,7 @@ live tickets and alerts overtake a meter backlog of any size.
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import logging
@@ -41,8 +44,12 @@ from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-FLUSH_INTERVAL_S = 0.02
-FLUSH_ROWS = 256
+FLUSH_INTERVAL_S = 0.1  # acknowledged rows are deleted in batches: one fsync per batch
+FLUSH_ROWS = 1000
+CRITICAL_POLL_S = 0.01  # how often the critical lane is re-read while bulk rows are flowing
+BULK_CHUNK = 1000  # bulk rows read from the store at a time
+ALERT_SYNC_S = 0.25
+IDLE_POLL_S = 0.02
 BUDGET_INTERVAL_S = 1.0
 STATS_INTERVAL_S = 5.0
 
@@ -100,7 +107,12 @@ class Bridge:
         self._inflight: dict[int, _Inflight] = {}
         self._events_inflight = 0
         self._alerts_inflight: dict[str, int] = {}
-        self._cursor = {Lane.CRITICAL: 0, Lane.BULK: 0}
+        self._cursor = {Lane.CRITICAL: 0, Lane.BULK: 0}  # last seq handed to paho, per lane
+        self._bulk_buffer: collections.deque[EventRecord] = collections.deque()
+        self._bulk_fetched = 0  # last bulk seq read into the buffer
+        self._last_critical_poll = 0.0
+        self._last_alert_sync = 0.0
+        self._last_progress = 0.0  # when a PUBACK last arrived, or the window last went from empty to busy
         self._live_from_seq = 0
         self._pending_deletes: list[int] = []
         self._last_flush = 0.0
@@ -148,12 +160,27 @@ class Bridge:
                 self._sleep(1.0)
         self._shutdown()
 
+    def _network(self, timeout: float) -> None:
+        """Let paho read, write and keep the connection alive; callbacks run here."""
+        assert self._conn is not None
+        rc = self._conn.client.loop(timeout)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._conn.lost.set()
+
     def _serve_once(self) -> None:
         assert self._conn is not None
-        self._wake.wait(0.05)
+        # Waiting in select() wakes on PUBACKs and commands at once; new outbox rows
+        # (from this process or the kiosk's) are picked up within IDLE_POLL_S.
+        self._network(0.0 if self._wake.is_set() else IDLE_POLL_S)
         self._wake.clear()
         self._drain_acks()
         self._drain_incoming()
+        if self._events_inflight and time.monotonic() - self._last_progress > self.cfg.mqtt.keepalive_s:
+            # A link that swallows traffic without closing (a dead NAT, a cable pulled
+            # behind a switch) never errors; PUBACKs that stop coming are the sign.
+            log.warning("no PUBACK for %d s with %d events in flight: treating the link as dead",
+                        self.cfg.mqtt.keepalive_s, self._events_inflight)
+            self._conn.lost.set()
         if self._conn.lost.is_set():
             self._note_error("connection to the broker lost")
             log.warning("connection to %s:%d lost; will reconnect", self.cfg.mqtt.host, self.cfg.mqtt.port)
@@ -163,7 +190,9 @@ class Bridge:
         if self._pending_deletes and (len(self._pending_deletes) >= FLUSH_ROWS or now - self._last_flush >= FLUSH_INTERVAL_S):
             self._flush_deletes()
         self._fill_window()
-        self._sync_alerts()
+        if self._republish_alerts or now - self._last_alert_sync >= ALERT_SYNC_S:
+            self._last_alert_sync = now
+            self._sync_alerts()
         if now - self._last_budget >= BUDGET_INTERVAL_S:
             self._last_budget = now
             self._enforce_budget()
@@ -197,9 +226,9 @@ class Bridge:
             return False
         conn = _Connection(client)
         client.on_connect = lambda c, u, flags, rc, props: conn.connack.put(rc)
-        client.on_disconnect = lambda c, u, flags, rc, props: (conn.lost.set(), conn.connack.put(rc), self._wake.set())
-        client.on_publish = lambda c, u, mid, rc, props: (self._acks.put(mid), self._wake.set())
-        client.on_message = lambda c, u, msg: (self._incoming.put((msg.topic, msg.payload)), self._wake.set())
+        client.on_disconnect = lambda c, u, flags, rc, props: (conn.lost.set(), conn.connack.put(rc))
+        client.on_publish = lambda c, u, mid, rc, props: self._acks.put(mid)
+        client.on_message = lambda c, u, msg: self._incoming.put((msg.topic, msg.payload))
         client.connect_timeout = 5.0
         try:
             client.connect(self.cfg.mqtt.host, self.cfg.mqtt.port, keepalive=self.cfg.mqtt.keepalive_s)
@@ -207,17 +236,21 @@ class Bridge:
             self._note_error(explain_connect_error(exc, self.cfg))
             log.error("%s", self.status.last_error)
             return False
-        client.loop_start()
-        try:
-            rc = conn.connack.get(timeout=max(5.0, self.cfg.mqtt.keepalive_s))
-        except queue.Empty:
-            rc = None
+        deadline = time.monotonic() + max(5.0, self.cfg.mqtt.keepalive_s)
+        rc = None
+        while rc is None and time.monotonic() < deadline and not self._stop.is_set():
+            if client.loop(0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                conn.lost.set()
+            try:
+                rc = conn.connack.get_nowait()
+            except queue.Empty:
+                if conn.lost.is_set():
+                    break
         if rc is None or rc.is_failure or conn.lost.is_set():
             reason = "no CONNACK from the broker" if rc is None else f"broker refused the connection: {rc}"
             self._note_error(reason)
             log.error("connecting to %s:%d failed: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, reason)
-            client.loop_stop()
-            client.disconnect()
+            self._close_client(client)
             return False
         self._conn = conn
         self._on_connected(client)
@@ -228,7 +261,7 @@ class Bridge:
         self.status.link = "up"
         conn = self.store.connection()
         self._live_from_seq = outbox.last_seq(conn)
-        self._cursor = {Lane.CRITICAL: 0, Lane.BULK: 0}
+        self._reset_cursors()
         self._republish_alerts = True
         backlog = {lane.name.lower(): d.rows for lane, d in outbox.depth(conn).items()}
         log.info("connected to %s:%d (MQTT %s); backlog %s", self.cfg.mqtt.host, self.cfg.mqtt.port,
@@ -246,12 +279,9 @@ class Bridge:
         self._drain_acks()
         self._flush_deletes()
         if conn is not None:
-            try:
-                conn.client.disconnect()
-            except Exception:  # noqa: BLE001 - the socket may already be gone
-                pass
-            conn.client.loop_stop()
+            self._close_client(conn.client)
         self._inflight.clear()
+        self._reset_cursors()
         self._alerts_inflight.clear()
         self._events_inflight = 0
         self.status.inflight = 0
@@ -259,19 +289,28 @@ class Bridge:
             self.on_link_change(False)
         self.status.link = "down"
 
+    @staticmethod
+    def _close_client(client: mqtt.Client) -> None:
+        try:
+            client.disconnect()
+            client.loop(0.01)  # write the DISCONNECT and close the socket
+        except Exception:  # noqa: BLE001 - the socket may already be gone
+            pass
+        sock = client.socket()
+        if sock is not None:
+            sock.close()
+
     def _shutdown(self) -> None:
         conn = self._conn
         if conn is not None and not conn.lost.is_set():
             deadline = time.monotonic() + getattr(self, "_flush_timeout_s", 2.0)
             while self._events_inflight and time.monotonic() < deadline and not conn.lost.is_set():
-                self._wake.wait(0.02)
-                self._wake.clear()
+                self._network(0.02)
                 self._drain_acks()
             info = conn.client.publish(self.topics.status, status_payload("offline"), qos=1, retain=True)
-            try:
-                info.wait_for_publish(timeout=1.0)
-            except (RuntimeError, ValueError):
-                pass
+            deadline = time.monotonic() + 1.0
+            while not info.is_published() and time.monotonic() < deadline and not conn.lost.is_set():
+                self._network(0.02)
         self._teardown()
         self._save_stats()
         log.info("bridge stopped")
@@ -288,16 +327,39 @@ class Bridge:
         self.status.published += 1
         return True
 
+    def _reset_cursors(self) -> None:
+        self._cursor = {Lane.CRITICAL: 0, Lane.BULK: 0}
+        self._bulk_buffer.clear()
+        self._bulk_fetched = 0
+        self._last_critical_poll = 0.0
+
+    def _next_rows(self, free: int) -> list[EventRecord]:
+        """Critical rows first (re-read every few ms), then bulk rows from a read-ahead buffer."""
+        conn = self.store.connection()
+        now = time.monotonic()
+        rows: list[EventRecord] = []
+        if not self._bulk_buffer or now - self._last_critical_poll >= CRITICAL_POLL_S:
+            self._last_critical_poll = now
+            rows = outbox.fetch(conn, Lane.CRITICAL, self._cursor[Lane.CRITICAL], free)
+        if len(rows) < free:
+            if not self._bulk_buffer:
+                start = max(self._bulk_fetched, self._cursor[Lane.BULK])
+                self._bulk_buffer.extend(outbox.fetch(conn, Lane.BULK, start, BULK_CHUNK))
+                if self._bulk_buffer:
+                    self._bulk_fetched = self._bulk_buffer[-1].seq
+            while self._bulk_buffer and len(rows) < free:
+                rows.append(self._bulk_buffer.popleft())
+        return rows
+
     def _fill_window(self) -> None:
         free = self.window - self._events_inflight
         if free <= 0 or self._conn is None:
             return
-        conn = self.store.connection()
-        rows = outbox.fetch(conn, Lane.CRITICAL, self._cursor[Lane.CRITICAL], free)
-        if len(rows) < free:
-            rows += outbox.fetch(conn, Lane.BULK, self._cursor[Lane.BULK], free - len(rows))
+        rows = self._next_rows(free)
         now_mono = monotonic_ns()
         synced_now = clock_synchronised()
+        if rows and not self._events_inflight:
+            self._last_progress = time.monotonic()
         for row in rows:
             payload = self._wire_payload(row, now_mono, synced_now)
             if not self._publish(self.topics.event(row.kind), payload, tag=_Inflight("event", row.seq)):
@@ -326,6 +388,7 @@ class Bridge:
             if tag is None:
                 continue
             self.status.acked += 1
+            self._last_progress = time.monotonic()
             if tag.kind == "event":
                 self._events_inflight -= 1
                 self._pending_deletes.append(tag.seq)
@@ -409,6 +472,8 @@ class Bridge:
     def _enforce_budget(self) -> None:
         try:
             if bulk_budget.enforce(self.store, self.budget, self.alerts):
+                self._bulk_buffer.clear()  # its rows may be gone; re-read from the last one sent
+                self._bulk_fetched = self._cursor[Lane.BULK]
                 self._wake.set()
         except StoreError as exc:
             self._note_error(f"store: {exc}")

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
-import uuid
 
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+# Ids must be unique, not secret: a fast generator seeded from the OS is enough,
+# re-seeded in a forked child so parent and child never share a sequence.
+_rng = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 
 
 def uuid7() -> str:
-    """A UUIDv7 string: 48-bit Unix milliseconds, then a 12-bit counter and 62 random bits.
+    """A UUIDv7 string: 48-bit Unix milliseconds, a 12-bit counter, 62 random bits.
 
     The counter keeps ids made in the same millisecond in order within a process.
     """
@@ -28,10 +32,9 @@ def uuid7() -> str:
             now_ms = _last_ms
         else:
             _last_ms = now_ms
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
+            _counter = _rng.getrandbits(10)  # leave room to count up
         counter = _counter
-    rand = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-    value = (now_ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76 | counter << 64
-    value |= 0b10 << 62 | rand
-    return str(uuid.UUID(int=value))
+        rand = _rng.getrandbits(62)
+    value = (now_ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -73,6 +73,9 @@ class Broker:
             "log_type warning",
             "log_type notice",
         ]
+        if os.geteuid() == 0:
+            # mosquitto started as root drops to user 'mosquitto', who cannot read pytest's 0700 folders
+            lines.append("user root")
         if self.password_file:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         else:

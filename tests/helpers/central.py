@@ -22,7 +22,8 @@ _ids = itertools.count(1)
 
 class Central:
     def __init__(self, port: int, base: str, client_id: str | None = None, clean: bool = False,
-                 validate: bool = True, host: str = "127.0.0.1", **connect_kwargs: Any) -> None:
+                 validate: bool = True, host: str = "127.0.0.1", tls: dict[str, str] | None = None,
+                 username: str | None = None, password: str | None = None) -> None:
         self.base = base
         self.validate = validate
         self.tracker = SeqTracker()
@@ -36,10 +37,15 @@ class Central:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"central-{next(_ids)}",
                                   clean_session=clean)
         self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.1, 1)  # come back fast after a broker restart
         self._subscribed = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(f"{base}/#", 1), ("homeassistant/#", 1)])
         self.client.on_subscribe = lambda *a: self._subscribed.set()
-        self.client.connect(host, port, keepalive=10, **connect_kwargs)
+        if tls:
+            self.client.tls_set(**tls)
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.connect(host, port, keepalive=10)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise TimeoutError("central could not subscribe")

@@ -41,14 +41,14 @@ def test_event_envelope_fields(tmp_path: Path) -> None:
 def test_record_and_event_commit_together_or_not_at_all(tmp_path: Path) -> None:
     with Store(tmp_path / "s.db") as store:
         with store.transaction() as tx:
-            tx.db["visits"].insert({"id": 1, "pass_no": "P1"}, pk="id")
+            tx.db["test_records"].insert({"id": 1, "pass_no": "P1"}, pk="id")
             tx.emit("visitor", "visitor.checked_in", {"pass_no": "P1"})
         with pytest.raises(RuntimeError):
             with store.transaction() as tx:
-                tx.db["visits"].insert({"id": 2, "pass_no": "P2"})
+                tx.db["test_records"].insert({"id": 2, "pass_no": "P2"})
                 tx.emit("visitor", "visitor.checked_in", {"pass_no": "P2"})
                 raise RuntimeError("screen crashed before commit")
-        assert store.scalar("SELECT count(*) FROM visits") == 1
+        assert store.scalar("SELECT count(*) FROM test_records") == 1
         assert store.scalar("SELECT count(*) FROM outbox") == 1
         # The failed transaction did not consume a seq: the next event is 2, no gap.
         assert store.emit("visitor", "visitor.checked_out", {}).seq == 2
