@@ -1,0 +1,1 @@
+"""The demo: the example configuration on simulated hardware with a local broker."""
