@@ -43,6 +43,12 @@ class Runtime:
         sync_config_cards(self.store, cfg, self.card_key)
         self.context = CommandContext(cfg, config_path, self.alerts, self.card_key)
         self.specs = default_specs(self.context)
+        # --- lobby services (kiosk/services): ticket.update, visitor.host_ack, visitor.invite and
+        # evacuation.start/end are applied directly in the intake's transaction (replacing the queued defaults)
+        from kiosk.services.commands import lobby_specs
+
+        self.specs.update(lobby_specs(self.context))
+        # --- end lobby services
         self.restart_requested = threading.Event()
         self.intake = CommandIntake(self.store, self.specs, cfg.mqtt.command_max_bytes, self._after_command)
         self.bridge = Bridge(cfg, self.store, self.alerts, self.intake, discovery=self.discovery_document)

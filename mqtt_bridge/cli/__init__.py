@@ -18,8 +18,15 @@ from ..version import VERSION
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "config": ("config_cmd", "check or show a configuration file"),
     "store": ("store_cmd", "inspect the store: schema version, integrity, counts"),
+    "gateway": ("gateway_cmd", "run the headless gateway service (meters, patrol, buttons, health, MQTT bridge)"),
     "bridge": ("bridge_cmd", "run only the MQTT store-and-forward bridge"),
+    "demo": ("demo_cmd", "run the whole product on simulated hardware with a local broker"),
+    "demo-scenario": ("demo_scenario_cmd", "play the demo's scripted lobby day against a running gateway"),
+    "outbox": ("outbox_cmd", "what is waiting to go to central: depth per lane, oldest age, rates, last error"),
+    "decode": ("decode_cmd", "decode a captured meter-bus frame (dlt645, cjt188, modbus) or say what is wrong with it"),
     "watch": ("watch_cmd", "print what central receives from this gateway; report seq gaps and duplicates"),
+    "purge": ("purge_cmd", "delete personal data past its retention period (safe to run any time)"),
+    "export": ("export_cmd", "write one day's visitors, tickets and feedback as CSV for the lobby desk"),
 }
 
 DEFAULT_CONFIG = os.environ.get("LOBBY_CONFIG", "/etc/lobby/lobby.toml")

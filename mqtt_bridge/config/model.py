@@ -193,10 +193,24 @@ class ServiceLevels(Section):
     urgent_onsite_min: Minutes = 15  # urgent water or power repair
     equipment_fault_onsite_min: Minutes = 15
     ordinary_repair_same_day: bool = True
+    same_day_cutoff: ClockTime = dt.time(18, 0)  # repairs reported later get repair_complete_h
     repair_complete_h: Hours = 24
+    general_reply_h: Hours = 24  # enquiries, suggestions, praise, incidents: "every matter gets a reply"
     return_visit_working_days: int = Field(2, ge=1, le=30)
     complaint_return_visit_pct: Percent = 100
     greet_visitor_within_s: Seconds = 60
+    holidays: list[str] = []  # "YYYY-MM-DD" public holidays (not working days)
+    extra_workdays: list[str] = []  # "YYYY-MM-DD" weekend days worked in lieu (调休)
+
+    @model_validator(mode="after")
+    def _days(self) -> "ServiceLevels":
+        for key in ("holidays", "extra_workdays"):
+            for index, text in enumerate(getattr(self, key)):
+                try:
+                    dt.date.fromisoformat(text)
+                except ValueError:
+                    raise ValueError(f"{key}[{index}] must be a date written as \"YYYY-MM-DD\" (got {text!r})") from None
+        return self
 
 
 class PlacesConfig(Section):
@@ -209,23 +223,50 @@ class PlacesConfig(Section):
     ]
 
 
+class WatchlistEntry(Section):
+    """A person whose check-in is held for staff approval (visitors.watchlist)."""
+
+    id: Id
+    name: Text | None = None  # matched after the same normalisation as the check-in form
+    phone_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # SHA-256 of the canonical phone
+    note: str = Field("", max_length=200)  # shown to staff: why (no personal data)
+
+    @model_validator(mode="after")
+    def _needs_a_match(self) -> "WatchlistEntry":
+        if self.name is None and self.phone_sha256 is None:
+            raise ValueError("a watch-list entry needs name or phone_sha256")
+        return self
+
+
 class VisitorsConfig(Section):
     pass_valid_until: ClockTime = dt.time(23, 59)  # end of the day by default
     unreturned_pass_alert_at: ClockTime = dt.time(22, 0)
     name_max_len: int = Field(40, ge=2, le=200)
     company_max_len: int = Field(80, ge=2, le=400)
+    permit_max_len: int = Field(40, ge=4, le=200)
     max_party_size: int = Field(20, ge=1, le=500)
     invitation_valid_h: Hours = 24
+    invitation_early_min: Minutes = 60  # an invited visitor may check in this early
     watchlist_enabled: bool = False
+    watchlist: list[WatchlistEntry] = []
     duplicate_window_s: Seconds = 10
+    code_max_failures: int = Field(5, ge=1, le=100)  # wrong invitation codes / phone digits ...
+    code_failure_window_min: Minutes = 10  # ... within this window lock the lookup ...
+    code_lockout_min: Minutes = 5  # ... for this long
+    roll_call_hours: Hours = 24  # visits not signed out for longer are left to the unreturned-pass alert
 
 
 class TicketsConfig(Section):
     categories: list[Text] = [
         "engineering", "security", "cleaning", "greening", "parking", "noise", "developer", "other",
     ]
+    equipment_categories: list[Text] = ["engineering"]  # a repair here is an equipment fault (on site in 15 min)
     description_max_len: int = Field(500, ge=10, le=5000)
+    contact_name_max_len: int = Field(40, ge=2, le=200)
     number_length: int = Field(6, ge=4, le=12)
+    lookup_max_failures: int = Field(5, ge=1, le=100)
+    lookup_failure_window_min: Minutes = 10
+    lookup_lockout_min: Minutes = 5
 
 
 class FeedbackConfig(Section):
@@ -241,7 +282,9 @@ class PrivacyConfig(Section):
     ticket_contact_retention_days: int = Field(180, ge=1, le=3650)
     stats_retention_days: int = Field(1095, ge=30, le=36500)
     mask_phone_in_events: bool = True
+    name_in_events: bool = True  # visitor.checked_in carries the visitor's name so the host knows who waits
     purge_at: ClockTime = dt.time(3, 30)
+    export_dir: str = "exports"  # `lobby export` default; relative paths are inside state_dir
 
 
 class ComfortConfig(Section):
@@ -335,28 +378,51 @@ class NfcReaderConfig(Section):
 
 
 class SerialBusConfig(Section):
+    """One RS-485 line: one serial port, one set of serial settings; its meters are polled in turn."""
+
     id: Id
-    port: Text
+    port: Text  # e.g. "/dev/lobby-rs485" (udev name); the simulator points it at a pty
     baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 2400
-    parity: Literal["N", "E", "O"] = "E"
+    parity: Literal["N", "E", "O"] = "E"  # DL/T 645 and CJ/T 188 lines run 8E1
     bytesize: Literal[7, 8] = 8
     stopbits: Literal[1, 2] = 1
-    timeout_ms: int = Field(500, ge=10, le=10_000)
-    retries: int = Field(2, ge=0, le=10)
+    timeout_ms: int = Field(500, ge=10, le=10_000)  # a meter's reply must start within this (meters may override)
+    retries: int = Field(1, ge=0, le=10)  # further attempts after a failed request (meters may override)
+    frame_gap_ms: int = Field(20, ge=0, le=1000)  # DL/T 645 / CJ/T 188 silence between frames (Modbus: 3.5 chars)
+    lost_retry_s: float = Field(5, gt=0, le=3600)  # a meter that stopped answering is retried after this ...
+    lost_retry_max_s: float = Field(300, gt=0, le=86400)  # ... doubling up to this, so it costs the line little
+
+    @model_validator(mode="after")
+    def _retry(self) -> "SerialBusConfig":
+        if self.lost_retry_max_s < self.lost_retry_s:
+            raise ValueError("lost_retry_max_s must not be less than lost_retry_s")
+        return self
 
 
 class MeterConfig(Section):
+    """One meter on a bus. Points use the canonical names of mqtt_bridge/meters/points.py."""
+
     id: Id
     bus: Id
     protocol: Literal["modbus", "dlt645", "cjt188"]
-    address: str = Field(min_length=1, max_length=14)  # modbus unit id, or BCD digits
-    kind: Literal["electricity", "water", "heat", "environment"] = "electricity"
-    map: str | None = None  # modbus register map: "sdm120", "sdm630", "th_sensor" or a file
-    points: list[Text] = []  # what to read; empty: everything the map/protocol offers
+    address: str = Field(min_length=1, max_length=14)  # modbus unit id, or BCD digits (zero-padded)
+    kind: Literal["electricity", "water", "heat", "environment"] | None = None  # default: from protocol and points
+    map: str | None = None  # modbus register map: "eastron_sdm120", "eastron_sdm630", "xy_md02" (or "sdm120",
+    #                         "sdm630", "th_sensor"), or a .toml/.json file
+    points: list[Text] = []  # canonical points to read; empty: the protocol's / map's defaults
     interval_s: float = Field(60, ge=1, le=86400)
-    offline_after_failures: int = Field(3, ge=1, le=100)
-    max_jump_per_h: float | None = Field(None, gt=0)  # implausible rise of a cumulative register
-    leak_check: bool = False  # water: flow in every interval through the night is a leak
+    timeout_ms: int | None = Field(None, ge=10, le=10_000)  # default: the bus's
+    retries: int | None = Field(None, ge=0, le=10)  # default: the bus's
+    water_type: Literal["cold", "hot", "drinking", "reclaimed"] = "cold"  # CJ/T 188 meter type 10h..13h
+    offline_after_failures: int = Field(3, ge=1, le=100)  # polls without any good value, then meter.offline
+    max_jump_per_h: float | None = Field(None, gt=0)  # implausible rise of a cumulative register (unit per hour)
+    billing_point: str | None = None  # consumption register; default energy_import, energy_total, volume_total
+    leak_check: bool = False  # water: flow in every leak interval of the night window is a leak
+    leak_from: ClockTime = dt.time(1, 0)  # night window, site time
+    leak_to: ClockTime = dt.time(5, 0)
+    leak_interval_min: Minutes = 60  # the window is cut into intervals of this length
+    comfort_check: bool = True  # temperature / humidity / noise points against [comfort]
+    comfort_readings: int = Field(3, ge=1, le=100)  # readings in a row out of (back in) range to raise (clear)
     place: Text = "设备房 Plant room"
 
     @model_validator(mode="after")
@@ -365,12 +431,33 @@ class MeterConfig(Section):
             if not self.address.isdigit() or not 1 <= int(self.address) <= 247:
                 raise ValueError("address of a modbus meter must be a unit id from 1 to 247")
             if not self.map:
-                raise ValueError("a modbus meter needs map (\"sdm120\", \"sdm630\", \"th_sensor\" or a file)")
+                raise ValueError("a modbus meter needs map (\"eastron_sdm120\", \"eastron_sdm630\", \"xy_md02\" or a file)")
         else:
             digits = 12 if self.protocol == "dlt645" else 14
             if not re.fullmatch(rf"\d{{1,{digits}}}", self.address):
                 raise ValueError(f"address of a {self.protocol} meter must be up to {digits} decimal digits")
+            if self.map:
+                raise ValueError(f"map is for modbus meters; a {self.protocol} meter has none")
+        if self.leak_check:
+            window = _minutes_between(self.leak_from, self.leak_to)
+            if window < self.leak_interval_min:
+                raise ValueError("leak_from..leak_to must be at least leak_interval_min long")
+            if self.interval_s > self.leak_interval_min * 60:
+                raise ValueError("leak_check needs interval_s no longer than leak_interval_min")
         return self
+
+    @property
+    def padded_address(self) -> str:
+        """The address as the wire needs it: 12 (DL/T 645) or 14 (CJ/T 188) digits."""
+        if self.protocol == "modbus":
+            return self.address
+        return self.address.zfill(12 if self.protocol == "dlt645" else 14)
+
+
+def _minutes_between(start: dt.time, end: dt.time) -> float:
+    """Length of a daily window in minutes (it may run past midnight)."""
+    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    return minutes if minutes > 0 else minutes + 24 * 60
 
 
 class ButtonConfig(Section):
@@ -416,8 +503,10 @@ class PrinterConfig(Section):
 
 
 class Checkpoint(Section):
+    """A patrol checkpoint (巡更点): a tag on the wall, or a reader that stands there."""
+
     id: Id
-    name: Text
+    name: Text  # shown to the guard at the kiosk; not personal data
     place: Text
     tag_uid: CardUid | None = None
     reader: Id | None = None
@@ -430,20 +519,44 @@ class Checkpoint(Section):
 
 
 class Guard(Section):
+    """A security guard and the personal card tapped first on a round (人员点)."""
+
     id: Id
-    name: Text
+    name: Text  # personal: never put in events or logs
     card_uid: CardUid
 
 
 class Route(Section):
     id: Id
     name: Text
-    checkpoints: list[Id] = Field(min_length=1)
-    ordered: bool = True
-    max_gap_min: Minutes = 15  # window after the previous checkpoint
+    checkpoints: list[Id] = Field(min_length=1)  # a checkpoint may appear twice (start and end at the guard room)
+    ordered: bool = True  # false: any order, the whole round due within the sum of the windows
+    max_gap_min: Minutes = 15  # window of each checkpoint: at most this long after the previous one
+    windows_min: dict[str, Minutes] = {}  # per-checkpoint window overriding max_gap_min, e.g. { cp-roof = 25 }
+    min_gap_min: float = Field(0, ge=0, le=24 * 60)  # sooner than this after the previous point is "early"; 0: off
+
+    @model_validator(mode="after")
+    def _gaps(self) -> "Route":
+        for key, minutes in self.windows_min.items():
+            if key not in self.checkpoints:
+                raise ValueError(f"windows_min names {key!r}, which is not one of this route's checkpoints")
+            if self.min_gap_min and minutes <= self.min_gap_min:
+                raise ValueError(f"windows_min.{key} must be longer than min_gap_min")
+        if self.min_gap_min and self.max_gap_min <= self.min_gap_min:
+            raise ValueError("max_gap_min must be longer than min_gap_min")
+        return self
+
+    def window_min(self, checkpoint: str) -> float:
+        return self.windows_min.get(checkpoint, self.max_gap_min)
 
 
 class Schedule(Section):
+    """When a route is walked: fixed times of day, every N hours in a window, or K random rounds in a window.
+
+    Times are wall-clock times of day in site.timezone; a window whose end is not after its
+    start crosses midnight (22:00-06:00). Window ends are exclusive.
+    """
+
     route: Id
     kind: Literal["fixed", "every", "random"]
     times: list[ClockTime] = []  # fixed
@@ -456,16 +569,35 @@ class Schedule(Section):
     def _shape(self) -> "Schedule":
         if self.kind == "fixed" and not self.times:
             raise ValueError("a fixed schedule needs times")
+        if self.kind == "fixed" and len(set(self.times)) != len(self.times):
+            raise ValueError("times of a fixed schedule must not repeat")
+        if self.kind != "fixed" and self.times:
+            raise ValueError(f"times belongs to a fixed schedule, not to {'an' if self.kind == 'every' else 'a'} {self.kind} one")
         if self.kind == "every" and self.every_h is None:
             raise ValueError("an every schedule needs every_h")
-        if self.kind in ("every", "random") and (self.window_from is None or self.window_to is None):
-            raise ValueError(f"a {self.kind} schedule needs window_from and window_to")
+        if self.kind != "every" and self.every_h is not None:
+            raise ValueError(f"every_h belongs to an every schedule, not to a {self.kind} one")
+        if self.kind in ("every", "random"):
+            if self.window_from is None or self.window_to is None:
+                raise ValueError(f"{'an' if self.kind == 'every' else 'a'} {self.kind} schedule needs window_from and window_to")
+            if self.window_from == self.window_to:
+                raise ValueError("window_from and window_to must differ (a window ending before it starts crosses midnight)")
+        elif self.window_from is not None or self.window_to is not None:
+            raise ValueError("window_from and window_to belong to every and random schedules")
+        if self.kind != "random" and self.count != 1:
+            raise ValueError("count belongs to a random schedule")
         return self
 
 
 class PatrolConfig(Section):
-    grace_min: Minutes = 5
+    """Patrol rounds (巡更): who, where, when, and how late is too late (mqtt_bridge/patrol)."""
+
+    grace_min: Minutes = 5  # after a window: a scan is "late" within this, the point is missed after it
     start_window_min: Minutes = 30  # a scheduled round may start this late
+    early_start_min: float = Field(10, ge=0, le=24 * 60)  # ... and this early (its first scan is "early")
+    session_min: Minutes = 60  # a guard card tapped on a wand or free reader names the guard of the
+    #                             tag taps on that device until this long after its last scan
+    report_at: ClockTime = dt.time(7, 0)  # patrol.report for the previous day is published from this time
     checkpoints: list[Checkpoint] = []
     guards: list[Guard] = []
     routes: list[Route] = []

@@ -47,6 +47,7 @@ def cross_checks(cfg: Config) -> list[Problem]:
     for index, meter in enumerate(cfg.meters):
         if meter.bus not in bus_ids:
             problems.append((f"meters[{index}].bus", f"unknown bus {meter.bus!r} (define it under [[buses]])"))
+    add(_meter_checks(cfg))
 
     ports: dict[str, int] = {}
     for index, bus in enumerate(cfg.buses):
@@ -94,9 +95,88 @@ def cross_checks(cfg: Config) -> list[Problem]:
     for index, reader in enumerate(cfg.readers):
         if reader.checkpoint is not None and reader.checkpoint not in checkpoint_ids:
             problems.append((f"readers[{index}].checkpoint", f"unknown checkpoint {reader.checkpoint!r}"))
+    add(_patrol_checks(cfg))
 
     categories = set(cfg.tickets.categories)
     for index, button in enumerate(cfg.buttons):
         if button.role == "ticket" and button.category not in categories:
             problems.append((f"buttons[{index}].category", f"unknown category {button.category!r} (see tickets.categories)"))
     return problems
+
+
+def _patrol_checks(cfg: Config) -> Iterator[Problem]:
+    """Patrol rules beyond references: one checkpoint per reader, one guard per card."""
+    patrol = cfg.patrol
+    cards: dict[str, int] = {}
+    for index, guard in enumerate(patrol.guards):
+        if guard.card_uid in cards:
+            yield (f"patrol.guards[{index}].card_uid", f"card already belongs to patrol.guards[{cards[guard.card_uid]}]")
+        cards.setdefault(guard.card_uid, index)
+    # A reader stands at one checkpoint, named from either side (checkpoint.reader or reader.checkpoint).
+    at_reader: dict[str, str] = {}
+    for index, cp in enumerate(patrol.checkpoints):
+        if cp.reader is None:
+            continue
+        if cp.reader in at_reader:
+            yield (f"patrol.checkpoints[{index}].reader",
+                   f"reader {cp.reader!r} already stands at checkpoint {at_reader[cp.reader]!r}")
+        at_reader.setdefault(cp.reader, cp.id)
+    for index, reader in enumerate(cfg.readers):
+        if reader.checkpoint is not None and reader.id in at_reader and at_reader[reader.id] != reader.checkpoint:
+            yield (f"readers[{index}].checkpoint",
+                   f"checkpoint {at_reader[reader.id]!r} names this reader; the two must agree")
+
+
+def _meter_checks(cfg: Config) -> Iterator[Problem]:
+    """Meters: map and points readable, billing/leak points present, one address per line, bus load."""
+    from ..meters.points import POINTS, PointError, billing_point, bindings, load_map
+
+    by_bus: dict[tuple[str, str, str], int] = {}
+    for index, meter in enumerate(cfg.meters):
+        where = f"meters[{index}]"
+        if meter.protocol == "modbus" and meter.map:
+            try:
+                load_map(meter.map)
+            except PointError as exc:
+                yield (f"{where}.map", str(exc))
+                continue
+        try:
+            names = [b.name for b in bindings(meter)]
+        except PointError as exc:
+            yield (f"{where}.points", str(exc))
+            continue
+        if meter.billing_point is not None:
+            point = POINTS.get(meter.billing_point)
+            if point is None or not point.cumulative:
+                yield (f"{where}.billing_point", f"{meter.billing_point!r} is not a cumulative point "
+                       "(e.g. energy_import, energy_total, volume_total, heat_total)")
+            elif meter.billing_point not in names:
+                yield (f"{where}.billing_point", f"{meter.billing_point!r} is not among the points read ({', '.join(names)})")
+        if meter.leak_check and not {"volume_total", "flow_rate"} & set(names):
+            yield (f"{where}.leak_check", "needs a water meter reading volume_total or flow_rate")
+        if meter.max_jump_per_h is not None and billing_point(meter, names) is None \
+                and not any(POINTS[n].cumulative for n in names):
+            yield (f"{where}.max_jump_per_h", "the meter reads no cumulative point to check")
+        address = meter.padded_address if meter.protocol != "modbus" else str(int(meter.address))
+        key = (meter.bus, meter.protocol, address)
+        if key in by_bus:
+            yield (f"{where}.address", f"{meter.protocol} address {meter.address} is already used on bus "
+                   f"{meter.bus!r} by meters[{by_bus[key]}]")
+        by_bus.setdefault(key, index)
+    yield from _bus_load(cfg)
+
+
+def _bus_load(cfg: Config) -> Iterator[Problem]:
+    """A line cannot carry more than its wire time: the meters' polls must fit their intervals."""
+    from ..meters.points import PointError
+    from ..meters.wiring import line_load
+
+    for index, bus in enumerate(cfg.buses):
+        meters = [m for m in cfg.meters if m.bus == bus.id]
+        try:
+            load = line_load(bus, meters)
+        except (PointError, ValueError):
+            continue  # reported against the meter itself
+        if load > 1.0:
+            yield (f"buses[{index}]", f"its meters need {load:.0%} of the line's time at {bus.baudrate} baud even "
+                   "with instant replies: lengthen their interval_s, raise the baud rate or split the bus")

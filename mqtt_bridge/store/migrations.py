@@ -149,7 +149,223 @@ def _v3_directory_cards_notices(conn: sqlite3.Connection) -> None:
         """)
 
 
-MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices]
+def _v4_lobby(conn: sqlite3.Connection) -> None:
+    """The lobby services (kiosk/services): visitors, passes, invitations, roll calls,
+    tickets and their SLA clocks, feedback and satisfaction periods.
+
+    Columns holding personal data are nullable: the retention purge sets them to
+    NULL and stamps `anonymised_ts`, keeping the row for anonymous statistics.
+    Times are RFC 3339 UTC text (they sort as text); `site_day` is the site-local
+    date. Rows that start a timer also keep the boot id and monotonic offset.
+    """
+    run_script(conn, """
+        CREATE TABLE visits (
+            id              TEXT PRIMARY KEY,          -- UUIDv7, also in events
+            status          TEXT NOT NULL CHECK (status IN ('in', 'out', 'held', 'denied')),
+            name            TEXT,                      -- personal: purged after retention
+            phone           TEXT,                      -- personal: canonical form
+            company         TEXT,                      -- personal
+            permit_no       TEXT,                      -- personal (contractor work permit)
+            dedupe_key      TEXT,                      -- keyed hash of name+phone+host (double submission)
+            host_id         TEXT NOT NULL,
+            host_unit       TEXT NOT NULL DEFAULT '',
+            host_company    TEXT NOT NULL DEFAULT '',
+            host_person     TEXT,                      -- personal (the host): purged with the visit
+            purpose         TEXT NOT NULL,
+            party_size      INTEGER NOT NULL CHECK (party_size >= 1),
+            invitation_id   TEXT,
+            consent_ts      TEXT NOT NULL,
+            checked_in_ts   TEXT NOT NULL,
+            boot_id         TEXT NOT NULL,
+            mono_ns         INTEGER NOT NULL,
+            clock_synced    INTEGER NOT NULL,
+            site_day        TEXT NOT NULL,
+            checked_out_ts  TEXT,
+            checkout_method TEXT,
+            watch_entry     TEXT,                      -- watch-list entry id that held the check-in
+            decided_by      TEXT,
+            decided_ts      TEXT,
+            host_ack_message TEXT,                     -- personal (free text from central)
+            host_ack_eta_min INTEGER,
+            host_ack_ts     TEXT,
+            anonymised_ts   TEXT
+        );
+        CREATE INDEX visits_status ON visits (status, checked_in_ts);
+        CREATE INDEX visits_day ON visits (site_day);
+        CREATE INDEX visits_dedupe ON visits (dedupe_key);
+
+        CREATE TABLE visitor_passes (
+            pass_no      TEXT PRIMARY KEY,             -- short, readable; also the badge QR
+            visit_id     TEXT NOT NULL UNIQUE REFERENCES visits (id),
+            valid_from   TEXT NOT NULL,
+            valid_until  TEXT NOT NULL,
+            card_hash    TEXT,                         -- keyed hash of a temporary NFC card UID
+            card_linked_ts TEXT,
+            state        TEXT NOT NULL CHECK (state IN ('active', 'returned')),
+            returned_ts  TEXT,
+            site_day     TEXT NOT NULL
+        );
+        CREATE INDEX visitor_passes_card ON visitor_passes (card_hash, state);
+
+        CREATE TABLE invitations (
+            id           TEXT PRIMARY KEY,             -- central's invite id
+            code         TEXT,                         -- 6 digits
+            qr_token     TEXT,
+            name         TEXT,                         -- personal
+            phone        TEXT,                         -- personal
+            company      TEXT,                         -- personal
+            permit_no    TEXT,                         -- personal
+            host_id      TEXT NOT NULL,
+            purpose      TEXT NOT NULL,
+            party_size   INTEGER NOT NULL DEFAULT 1,
+            valid_from   TEXT NOT NULL,
+            valid_until  TEXT NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('open', 'used', 'cancelled', 'expired')),
+            visit_id     TEXT,
+            received_ts  TEXT NOT NULL,
+            used_ts      TEXT,
+            command_id   TEXT,
+            anonymised_ts TEXT
+        );
+        CREATE UNIQUE INDEX invitations_open_code ON invitations (code) WHERE state = 'open' AND code IS NOT NULL;
+        CREATE UNIQUE INDEX invitations_token ON invitations (qr_token) WHERE qr_token IS NOT NULL;
+
+        CREATE TABLE roll_calls (
+            id           TEXT PRIMARY KEY,
+            state        TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+            source       TEXT NOT NULL,                -- 'central' or 'staff'
+            reason       TEXT NOT NULL DEFAULT '',
+            drill        INTEGER NOT NULL DEFAULT 0,
+            started_ts   TEXT NOT NULL,
+            closed_ts    TEXT,
+            closed_by    TEXT,
+            total        INTEGER NOT NULL,             -- people (party sizes counted) when frozen
+            safe         INTEGER,
+            unaccounted  INTEGER
+        );
+        CREATE UNIQUE INDEX roll_calls_one_open ON roll_calls (state) WHERE state = 'open';
+
+        CREATE TABLE roll_call_entries (
+            roll_call_id TEXT NOT NULL REFERENCES roll_calls (id),
+            visit_id     TEXT NOT NULL REFERENCES visits (id),
+            party_size   INTEGER NOT NULL,
+            safe_count   INTEGER NOT NULL DEFAULT 0,
+            marked_ts    TEXT,
+            marked_by    TEXT,
+            PRIMARY KEY (roll_call_id, visit_id)
+        );
+
+        CREATE TABLE tickets (
+            ticket_no     TEXT PRIMARY KEY,
+            kind          TEXT NOT NULL CHECK (kind IN ('complaint', 'repair', 'suggestion', 'praise', 'enquiry', 'incident')),
+            category      TEXT NOT NULL,
+            building      TEXT NOT NULL DEFAULT '',
+            floor         TEXT NOT NULL DEFAULT '',
+            area          TEXT NOT NULL DEFAULT '',
+            description   TEXT NOT NULL,
+            urgent        INTEGER NOT NULL DEFAULT 0,
+            equipment_fault INTEGER NOT NULL DEFAULT 0,
+            return_visit_required INTEGER NOT NULL DEFAULT 0,
+            contact_name  TEXT,                        -- personal: purged after ticket_contact_retention_days
+            contact_phone TEXT,                        -- personal
+            status        TEXT NOT NULL CHECK (status IN ('received', 'assigned', 'on_site', 'done', 'return_visit_done', 'closed')),
+            assignee      TEXT,
+            source        TEXT NOT NULL,               -- 'kiosk', 'button:<id>', ...
+            created_ts    TEXT NOT NULL,
+            boot_id       TEXT NOT NULL,
+            mono_ns       INTEGER NOT NULL,
+            clock_synced  INTEGER NOT NULL,
+            site_day      TEXT NOT NULL,
+            updated_ts    TEXT NOT NULL,
+            done_ts       TEXT,
+            closed_ts     TEXT,
+            anonymised_ts TEXT
+        );
+        CREATE INDEX tickets_day ON tickets (site_day);
+
+        CREATE TABLE ticket_updates (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            ticket_no    TEXT NOT NULL REFERENCES tickets (ticket_no),
+            ts           TEXT NOT NULL,
+            status_from  TEXT NOT NULL,
+            status_to    TEXT NOT NULL,
+            reply        TEXT,
+            assignee     TEXT,
+            next_reply_by TEXT,
+            source       TEXT NOT NULL,
+            command_id   TEXT
+        );
+        CREATE INDEX ticket_updates_ticket ON ticket_updates (ticket_no, id);
+
+        -- One row per promise made to a tenant; overdue is judged on the monotonic clock
+        -- while the boot that started it lasts, on the wall clock after a reboot.
+        CREATE TABLE sla_clocks (
+            ticket_no    TEXT NOT NULL REFERENCES tickets (ticket_no),
+            clock        TEXT NOT NULL CHECK (clock IN ('first_reply', 'on_site', 'completion', 'return_visit', 'next_reply')),
+            started_ts   TEXT NOT NULL,
+            boot_id      TEXT NOT NULL,
+            mono_ns      INTEGER NOT NULL,
+            due_ts       TEXT NOT NULL,
+            due_in_s     REAL NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('running', 'met', 'cancelled')),
+            overdue      INTEGER NOT NULL DEFAULT 0,   -- the alert was raised (never twice)
+            met_ts       TEXT,
+            PRIMARY KEY (ticket_no, clock)
+        );
+        CREATE INDEX sla_clocks_running ON sla_clocks (state, due_ts);
+
+        CREATE TABLE feedback (
+            id           TEXT PRIMARY KEY,
+            face         TEXT NOT NULL CHECK (face IN ('very_unhappy', 'unhappy', 'happy', 'very_happy')),
+            reason       TEXT,
+            place        TEXT NOT NULL,
+            source       TEXT NOT NULL,                -- 'kiosk' or a GPIO button id
+            flagged      INTEGER NOT NULL DEFAULT 0,
+            ts           TEXT NOT NULL,
+            boot_id      TEXT NOT NULL,
+            mono_ns      INTEGER NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            site_day     TEXT NOT NULL,
+            site_month   TEXT NOT NULL
+        );
+        CREATE INDEX feedback_day ON feedback (site_day);
+        CREATE INDEX feedback_month ON feedback (site_month);
+        CREATE INDEX feedback_recent ON feedback (place, source, face, boot_id, mono_ns);
+
+        CREATE TABLE satisfaction_periods (
+            period       TEXT NOT NULL CHECK (period IN ('day', 'month')),
+            start        TEXT NOT NULL,                -- site-local YYYY-MM-DD or YYYY-MM
+            presses      INTEGER NOT NULL,
+            counted      INTEGER NOT NULL,
+            flagged      INTEGER NOT NULL,
+            satisfied    INTEGER NOT NULL,
+            satisfaction_pct REAL,
+            target_pct   REAL NOT NULL,
+            computed_ts  TEXT NOT NULL,
+            PRIMARY KEY (period, start)
+        );
+        """)
+
+
+def _v5_patrol(conn: sqlite3.Connection) -> None:
+    from ..patrol.schema import SCHEMA
+
+    run_script(conn, SCHEMA)
+
+
+def _v6_meters(conn: sqlite3.Connection) -> None:
+    from ..meters.schema import SCHEMA
+
+    run_script(conn, SCHEMA)
+
+
+def _v7_gateway(conn: sqlite3.Connection) -> None:
+    from ..gateway.schema import SCHEMA
+
+    run_script(conn, SCHEMA)
+
+
+MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway]
 LATEST = len(MIGRATIONS)
 
 

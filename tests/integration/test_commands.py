@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from mqtt_bridge.cardhash import card_hash
-from mqtt_bridge.commands import pending
 from mqtt_bridge.config import load_config
 from mqtt_bridge.runtime import Runtime
 from tests.helpers.broker import Broker
@@ -101,12 +100,16 @@ def test_notices_directory_and_cards(setup) -> None:  # noqa: ANN001
     assert not any("04A1B2C3D4E5F6" in h.upper() for h in hashes)  # never stored in clear
 
 
-def test_queued_commands_land_in_the_inbox_for_the_kiosk(setup) -> None:  # noqa: ANN001
+def test_evacuation_start_freezes_the_roll_call_and_is_idempotent(setup) -> None:  # noqa: ANN001
     rt, central, _ = setup
-    assert central.command("evacuation.start", {"reason": "fire alarm B1", "drill": True}, cmd_id="evac-1") == {
-        "id": "evac-1", "ok": True, "result": {"queued": True}}
-    work = pending(rt.store, "kiosk")
-    assert [(w["id"], w["name"], w["data"]["drill"]) for w in work] == [("evac-1", "evacuation.start", True)]
+    first = central.command("evacuation.start", {"reason": "fire alarm B1", "drill": True}, cmd_id="evac-1")
+    assert first["ok"] is True and first["result"]["already_open"] is False
+    again = central.command("evacuation.start", {"drill": True}, cmd_id="evac-2")
+    assert again["result"]["already_open"] is True
+    assert again["result"]["roll_call_id"] == first["result"]["roll_call_id"]
+    assert central.command("evacuation.end", {}, cmd_id="evac-3")["ok"] is True
+    none_open = central.command("evacuation.end", {}, cmd_id="evac-4")
+    assert none_open["ok"] is False and none_open["error"]
 
 
 def _new_config(path: Path, version: int, replace: tuple[str, str] | None = None) -> str:

@@ -1,0 +1,48 @@
+"""`lobby export --day YYYY-MM-DD`: that day's visitors, tickets and feedback as CSV for the lobby desk.
+
+The files are UTF-8 with a BOM (Excel opens Chinese correctly), mode 0600
+because they hold personal data; the default folder is privacy.export_dir in
+the state directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+from ..config import state_path
+from ..store import Store, StoreError
+from .common import add_config_argument, load_or_explain
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day written as YYYY-MM-DD: {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--day", type=_day, required=True, metavar="YYYY-MM-DD", help="the site-local day to export")
+    parser.add_argument("--out", metavar="DIR", help="folder for the CSV files (default: privacy.export_dir)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kiosk.services import LobbyServices
+
+    from ..cardhash import load_key
+
+    cfg = load_or_explain(args)
+    out = args.out or str(state_path(cfg, cfg.privacy.export_dir))
+    try:
+        with Store(state_path(cfg, cfg.store.path), cfg.store.busy_timeout_ms) as store:
+            services = LobbyServices(store, cfg, card_key=load_key(cfg.state_dir))
+            paths = services.exporter.export_day(args.day, out)
+    except (StoreError, OSError) as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 1
+    for path in paths:
+        print(path)
+    return 0
