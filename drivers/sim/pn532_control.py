@@ -13,16 +13,13 @@ Tests, the demo and the kiosk's simulator panel (another process) use
 
 from __future__ import annotations
 
-import json
-import logging
 import os
-import socket
-import socketserver
-import threading
-from pathlib import Path
 from typing import Any, Protocol
 
-log = logging.getLogger(__name__)
+from drivers.sim import control
+from drivers.sim.control import ControlError
+
+__all__ = ["ControlClient", "ControlError", "ControlServer", "handle_request"]
 
 
 class Controllable(Protocol):
@@ -53,83 +50,15 @@ def handle_request(sim: Controllable, request: Any) -> dict[str, Any]:
     return {"ok": False, "error": f"unknown cmd {cmd!r}"}
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: "_Server"
-
-    def handle(self) -> None:
-        for line in self.rfile:
-            if not line.strip():
-                continue
-            try:
-                reply = handle_request(self.server.sim, json.loads(line))
-            except json.JSONDecodeError:
-                reply = {"ok": False, "error": "not JSON"}
-            self.wfile.write(json.dumps(reply).encode() + b"\n")
-            self.wfile.flush()
-
-
-class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-
-    def __init__(self, path: str, sim: Controllable) -> None:
-        self.sim = sim
-        super().__init__(path, _Handler)
-
-
-class ControlServer:
+class ControlServer(control.ControlServer):
     """Serves the control API for `sim` on the Unix socket at `path`."""
 
     def __init__(self, sim: Controllable, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        if self.path.is_socket():
-            self.path.unlink()  # left behind by a killed simulator
-        self._server = _Server(str(self.path), sim)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name="pn532-control", daemon=True)
-
-    def start(self) -> "ControlServer":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        super().__init__(lambda request: handle_request(sim, request), path, name="pn532-control")
 
 
-class ControlError(RuntimeError):
-    """The simulator refused a request."""
-
-
-class ControlClient:
-    """Talks to a simulator's control socket; one connection, reused."""
-
-    def __init__(self, path: str | os.PathLike[str], timeout_s: float = 5.0) -> None:
-        self.path = str(path)
-        self.timeout_s = timeout_s
-        self._sock: socket.socket | None = None
-        self._reader: Any = None
-        self._lock = threading.Lock()
-
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                self._sock.settimeout(self.timeout_s)
-                self._sock.connect(self.path)
-                self._reader = self._sock.makefile("rb")
-            self._sock.sendall(json.dumps(message).encode() + b"\n")
-            line = self._reader.readline()
-        if not line:
-            self.close()
-            raise ConnectionError("simulator closed the control connection")
-        reply: dict[str, Any] = json.loads(line)
-        if not reply.get("ok"):
-            raise ControlError(reply.get("error", "request failed"))
-        return reply
+class ControlClient(control.ControlClient):
+    """Talks to a PN532 simulator's control socket."""
 
     def present(self, uid: str, tag_type: str = "classic_1k") -> None:
         self.request({"cmd": "present", "uid": uid, "type": tag_type})
@@ -139,17 +68,3 @@ class ControlClient:
 
     def status(self) -> dict[str, Any]:
         return self.request({"cmd": "status"})
-
-    def close(self) -> None:
-        with self._lock:
-            if self._reader is not None:
-                self._reader.close()
-            if self._sock is not None:
-                self._sock.close()
-            self._sock = self._reader = None
-
-    def __enter__(self) -> "ControlClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -53,8 +54,30 @@ class Central:
         self.client.loop_stop()
 
 
+class Panel:
+    """Presses the simulated GPIO buttons as a tenant would (through the gateway's sim socket)."""
+
+    def __init__(self, cfg: Config) -> None:
+        from drivers.sim.gpio_control import GpioControlClient
+
+        self.client = GpioControlClient(Path(cfg.state_dir) / "sim" / "gpio.sock")
+
+    def click(self, button_id: str) -> None:
+        self.client.click(button_id)
+
+
 def steps(cfg: Config, central: Central) -> list[Step]:
-    return [
+    panel = Panel(cfg)
+    button = cfg.buttons[0].id if cfg.buttons else None
+    extra: list[Step] = []
+    if button:
+        extra += [
+            Step(f"someone presses the '{cfg.buttons[0].meaning}' button ({cfg.buttons[0].place}): a ticket opens",
+                 lambda: panel.click(button)),
+            Step("they press it twice more: the presses join the same ticket", lambda: (panel.click(button),
+                                                                                         panel.click(button))),
+        ]
+    return extra + [
         Step("central pings the gateway", lambda: central.command("ping", {"echo": "hello lobby"})),
         Step("central shows a notice on the kiosk",
              lambda: central.command("notice.show", {"notice_id": "water-off",
