@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .alerts import AlertEngine, Severity
-from .store import Lane, Store, Transaction
+from .store import Lane, Store, Transaction, outbox
 
 if TYPE_CHECKING:
     from .config import Config
@@ -54,9 +54,7 @@ def disk_free_bytes(path: Path) -> int:
 def _drop_oldest(tx: Transaction, count: int) -> list[int]:
     seqs = [r[0] for r in tx.execute(
         "SELECT seq FROM outbox WHERE lane = ? ORDER BY seq LIMIT ?", (int(Lane.BULK), count)).fetchall()]
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start:start + 500]
-        tx.execute(f"DELETE FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})", chunk)
+    outbox.delete(tx.conn, seqs)
     return seqs
 
 

@@ -10,6 +10,7 @@ device spends in working order is accumulated per day for the DOMAIN KPI
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import shutil
@@ -34,6 +35,7 @@ DISK_KEY = "gateway.disk_space"
 CPU_KEY = "gateway.cpu_hot"
 CLOCK_KEY = "gateway.clock_unsynced"
 OUTBOX_KEY = "gateway.outbox_stale"
+SNAPSHOT_KEY = "gateway.health"  # meta key: the latest health report, for the staff screen
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class HealthMonitor:
         self._check_thresholds(system, outbox, now_mono)
         self._accumulate_uptime(devices, now_mono)
         self.store.emit("health", "health.report", report, Lane.BULK)
+        # The kiosk's staff screen (another process) shows the latest snapshot from here.
+        self.store.set_meta(SNAPSHOT_KEY, json.dumps({**report, "ts": utc_now().isoformat()}, ensure_ascii=False))
         return report
 
     def _safe_devices(self) -> list[DeviceHealth]:

@@ -359,13 +359,23 @@ def _v6_meters(conn: sqlite3.Connection) -> None:
     run_script(conn, SCHEMA)
 
 
+def _v8_counters_in_code(conn: sqlite3.Connection) -> None:
+    # The bulk-lane counters are kept by mqtt_bridge.store.outbox, once per batch:
+    # per-row triggers doubled the write cost of every meter reading.
+    run_script(conn, """
+        DROP TRIGGER IF EXISTS outbox_bulk_in;
+        DROP TRIGGER IF EXISTS outbox_bulk_out;
+        """)
+
+
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     from ..gateway.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 
 
-MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway]
+MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
+                                _v8_counters_in_code]
 LATEST = len(MIGRATIONS)
 
 

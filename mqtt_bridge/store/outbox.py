@@ -86,6 +86,8 @@ def append_event(conn: sqlite3.Connection, kind: str, type_: str, data: dict[str
         (record.seq, record.id, record.kind, record.type, int(record.lane), record.ts,
          record.boot_id, record.mono_ns, int(record.clock_synced), record.data),
     )
+    if record.lane is Lane.BULK:
+        _count_bulk(conn, 1, len(record.data))
     return record
 
 
@@ -110,7 +112,15 @@ def append_events(conn: sqlite3.Connection, events: list[tuple[str, str, dict[st
         [(r.seq, r.id, r.kind, r.type, int(r.lane), r.ts, r.boot_id, r.mono_ns, int(r.clock_synced), r.data)
          for r in records],
     )
+    if Lane(lane) is Lane.BULK:
+        _count_bulk(conn, len(records), sum(len(r.data) for r in records))
     return records
+
+
+def _count_bulk(conn: sqlite3.Connection, rows: int, size: int) -> None:
+    """Keep the bulk lane's row and byte counters exact (read by the disk budget without counting)."""
+    conn.execute("UPDATE counters SET value = value + CASE name WHEN 'bulk_rows' THEN ? ELSE ? END "
+                 "WHERE name IN ('bulk_rows', 'bulk_bytes')", (rows, size))
 
 
 def fetch(conn: sqlite3.Connection, lane: Lane, after_seq: int, limit: int) -> list[EventRecord]:
@@ -122,12 +132,19 @@ def fetch(conn: sqlite3.Connection, lane: Lane, after_seq: int, limit: int) -> l
 
 
 def delete(conn: sqlite3.Connection, seqs: list[int]) -> int:
-    """Remove acknowledged rows (caller holds the transaction)."""
-    deleted = 0
+    """Remove rows (acknowledged, or dropped by the budget); the caller holds the transaction."""
+    deleted = bulk_rows = bulk_bytes = 0
     for start in range(0, len(seqs), 500):
         chunk = seqs[start:start + 500]
         marks = ",".join("?" * len(chunk))
-        deleted += conn.execute(f"DELETE FROM outbox WHERE seq IN ({marks})", chunk).rowcount
+        for lane, size in conn.execute(f"DELETE FROM outbox WHERE seq IN ({marks}) RETURNING lane, length(data)",
+                                       chunk).fetchall():
+            deleted += 1
+            if lane == Lane.BULK:
+                bulk_rows += 1
+                bulk_bytes += size
+    if bulk_rows:
+        _count_bulk(conn, -bulk_rows, -bulk_bytes)
     return deleted
 
 
