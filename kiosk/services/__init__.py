@@ -22,7 +22,7 @@ from mqtt_bridge.alerts import AlertEngine
 from mqtt_bridge.config import Config
 from mqtt_bridge.store import Store
 
-from .clock import Clock, Instant, ManualClock
+from mqtt_bridge.clock import Clock, Instant, ManualClock
 from .context import ServiceContext
 from .export import Exporter
 from .feedback import FACES, FeedbackService, PressResult, Satisfaction

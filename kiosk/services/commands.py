@@ -17,7 +17,7 @@ from typing import Any
 from mqtt_bridge.commands import CommandContext, CommandSpec
 from mqtt_bridge.store import Transaction
 
-from .clock import Clock
+from mqtt_bridge.clock import Clock
 from .context import ServiceContext
 from .invitations import InvitationService
 from .rollcall import RollCallService

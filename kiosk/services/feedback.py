@@ -26,7 +26,7 @@ from typing import Any
 from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.store.ids import uuid7
 
-from .clock import Instant
+from mqtt_bridge.clock import Instant
 from .context import ServiceContext, row, rows, store_failure
 from .messages import Message, Outcome, ValidationFailed
 from .text import Label, clean_company

@@ -19,7 +19,7 @@ from mqtt_bridge.commands.intake import CommandRejected
 from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.timebase import rfc3339
 
-from .clock import Instant, parse_ts
+from mqtt_bridge.clock import Instant, parse_ts
 from .context import ServiceContext, row, store_failure
 from .hosts import Host, get_host
 from .messages import CHECK_FORM, Message, Outcome, ValidationFailed, too_many_attempts

@@ -17,7 +17,7 @@ from mqtt_bridge.cardhash import card_hash
 from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.timebase import rfc3339
 
-from .clock import Instant
+from mqtt_bridge.clock import Instant
 from .codes import PASS_LENGTH, random_code
 from .context import ServiceContext, row, store_failure
 from .messages import Message, Outcome, print_message

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import rfc3339
 
-from .clock import Instant
+from mqtt_bridge.clock import Instant
 from .context import ServiceContext
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import math
 import threading
 from collections import deque
 
-from .clock import Instant
+from mqtt_bridge.clock import Instant
 
 
 class FailureLimiter:

@@ -20,7 +20,7 @@ from mqtt_bridge.commands.intake import CommandRejected
 from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.store.ids import uuid7
 
-from .clock import Instant, parse_ts
+from mqtt_bridge.clock import Instant, parse_ts
 from .context import ServiceContext, row, store_failure
 from .messages import Message, Outcome, ValidationFailed
 from .phone import mask_name

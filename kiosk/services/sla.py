@@ -42,7 +42,7 @@ from mqtt_bridge.alerts import Severity, alert_key
 from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import rfc3339
 
-from .clock import Instant, parse_ts
+from mqtt_bridge.clock import Instant, parse_ts
 from .context import ServiceContext, rows
 
 log = logging.getLogger(__name__)

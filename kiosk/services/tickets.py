@@ -23,7 +23,7 @@ from typing import Any
 from mqtt_bridge.commands.intake import CommandRejected
 from mqtt_bridge.store import StoreError, Transaction
 
-from .clock import Instant, parse_ts
+from mqtt_bridge.clock import Instant, parse_ts
 from .codes import ALPHABET, random_code, read_code
 from .context import ServiceContext, row, store_failure
 from .messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, too_many_attempts

@@ -29,7 +29,7 @@ from mqtt_bridge.store.ids import uuid7
 from mqtt_bridge.timebase import rfc3339
 
 from . import passes, watchlist
-from .clock import Instant, parse_ts
+from mqtt_bridge.clock import Instant, parse_ts
 from .codes import read_code
 from .context import ServiceContext, row, rows, store_failure
 from .hosts import Host, get_host

@@ -27,12 +27,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("watch_cmd", "print what central receives from this gateway; report seq gaps and duplicates"),
     "purge": ("purge_cmd", "delete personal data past its retention period (safe to run any time)"),
     "export": ("export_cmd", "write one day's visitors, tickets and feedback as CSV for the lobby desk"),
+    "patrol": ("patrol_cmd", "patrol rounds: a day's report, or import a patrol wand's upload"),
 }
 
 DEFAULT_CONFIG = os.environ.get("LOBBY_CONFIG", "/etc/lobby/lobby.toml")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _selected(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is one)."""
+    return next((word for word in argv if word in SUBCOMMANDS), None)
+
+
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """Only the selected subcommand's module is imported: a broken or slow module
+    elsewhere cannot break `lobby --help` or another subcommand."""
     parser = argparse.ArgumentParser(
         prog="lobby",
         description="Lobby kiosk and IoT gateway for property management.",
@@ -44,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
         sub_parser.set_defaults(_module=module_name)
-        _module(module_name).add_arguments(sub_parser)
+        if name == selected:
+            _module(module_name).add_arguments(sub_parser)
     return parser
 
 
@@ -53,7 +62,8 @@ def _module(name: str):  # noqa: ANN202 - a subcommand module
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_selected(words)).parse_args(words)
     try:
         return int(_module(args._module).run(args) or 0)
     except KeyboardInterrupt:

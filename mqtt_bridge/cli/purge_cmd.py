@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from kiosk.services import LobbyServices
-    from kiosk.services.clock import Clock
+    from mqtt_bridge.clock import Clock
 
     from ..cardhash import load_key
 

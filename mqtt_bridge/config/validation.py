@@ -151,7 +151,8 @@ def _meter_checks(cfg: Config) -> Iterator[Problem]:
                 yield (f"{where}.billing_point", f"{meter.billing_point!r} is not a cumulative point "
                        "(e.g. energy_import, energy_total, volume_total, heat_total)")
             elif meter.billing_point not in names:
-                yield (f"{where}.billing_point", f"{meter.billing_point!r} is not among the points read ({', '.join(names)})")
+                yield (f"{where}.billing_point",
+                       f"{meter.billing_point!r} is not among the points read ({', '.join(names)})")
         if meter.leak_check and not {"volume_total", "flow_rate"} & set(names):
             yield (f"{where}.leak_check", "needs a water meter reading volume_total or flow_rate")
         if meter.max_jump_per_h is not None and billing_point(meter, names) is None \

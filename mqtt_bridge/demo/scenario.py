@@ -66,29 +66,115 @@ class Panel:
         self.client.click(button_id)
 
 
-def steps(cfg: Config, central: Central) -> list[Step]:
+class Lobby:
+    """Does what the touchscreen does, through the same lobby services (for a headless demo)."""
+
+    def __init__(self, cfg: Config) -> None:
+        from kiosk.services import LobbyServices
+        from mqtt_bridge.cardhash import load_key
+        from mqtt_bridge.config import state_path
+        from mqtt_bridge.store import Store
+
+        self.store = Store(state_path(cfg, cfg.store.path), cfg.store.busy_timeout_ms)
+        self.services = LobbyServices(self.store, cfg, card_key=load_key(cfg.state_dir))
+        self.visit_id: str | None = None
+
+    def check_in(self, say: Callable[[str], None]) -> None:
+        from kiosk.services import CheckInForm
+
+        hosts = self.services.hosts("")
+        if not hosts:
+            say("  (no hosts in the directory yet: central sends them with directory.update)")
+            return
+        outcome = self.services.visitors.check_in(CheckInForm(
+            name="张伟", phone="13812345678", host_id=hosts[0].id, purpose="meeting", party_size=1,
+            company="华建工程 Huajian Engineering", consent=True))
+        say(f"  -> {outcome.message.zh} / {outcome.message.en}")
+        if outcome.ok and outcome.value is not None:
+            self.visit_id = getattr(outcome.value, "visit_id", None)
+
+    def feedback(self, say: Callable[[str], None]) -> None:
+        outcome = self.services.feedback.press("very_happy")
+        say(f"  -> {outcome.message.zh} / {outcome.message.en}")
+
+    def complaint(self, say: Callable[[str], None]) -> None:
+        from kiosk.services import TicketForm
+
+        outcome = self.services.tickets.create(TicketForm(
+            kind="repair", category="engineering", floor=self.services.ctx.cfg.places.floors[0],
+            description="电梯按钮失灵 Lift button not working", urgent=False))
+        say(f"  -> {outcome.message.zh}")
+
+    def acknowledge_button_ticket(self, central: Central, button_id: str) -> None:
+        number = self.store.scalar("SELECT ticket_no FROM button_tickets WHERE button_id = ? "
+                                   "ORDER BY opened_ts DESC LIMIT 1", (button_id,))
+        if number:
+            central.command("ticket.update", {"ticket_no": number, "status": "assigned",
+                                              "reply": "保洁员已派出 A cleaner is on the way"})
+
+    def check_out(self, say: Callable[[str], None]) -> None:
+        if self.visit_id is None:
+            return
+        outcome = self.services.visitors.check_out(self.visit_id, "phone")
+        say(f"  -> {outcome.message.zh} / {outcome.message.en}")
+        self.visit_id = None
+
+
+class Reader:
+    """Presents cards to a simulated PN532 on the gateway, as a guard would."""
+
+    def __init__(self, cfg: Config) -> None:
+        from drivers.sim.pn532_control import ControlClient
+
+        self.reader = next((r for r in cfg.readers if r.host == "gateway"), None)
+        self.guard = cfg.patrol.guards[0].card_uid if cfg.patrol.guards else None
+        self.client = (ControlClient(Path(cfg.state_dir) / "sim" / f"{self.reader.id}.sock")
+                       if self.reader else None)
+
+    def tap_guard_card(self) -> None:
+        if self.client is None or self.guard is None:
+            return
+        self.client.present(self.guard, "classic_1k")
+        time.sleep(1.0)
+        self.client.remove()
+
+
+def steps(cfg: Config, central: Central, say: Callable[[str], None]) -> list[Step]:
     panel = Panel(cfg)
-    button = cfg.buttons[0].id if cfg.buttons else None
-    extra: list[Step] = []
-    if button:
-        extra += [
-            Step(f"someone presses the '{cfg.buttons[0].meaning}' button ({cfg.buttons[0].place}): a ticket opens",
-                 lambda: panel.click(button)),
-            Step("they press it twice more: the presses join the same ticket", lambda: (panel.click(button),
-                                                                                         panel.click(button))),
-        ]
-    return extra + [
+    lobby = Lobby(cfg)
+    reader = Reader(cfg)
+    script = [
         Step("central pings the gateway", lambda: central.command("ping", {"echo": "hello lobby"})),
-        Step("central shows a notice on the kiosk",
-             lambda: central.command("notice.show", {"notice_id": "water-off",
-                                                     "title": "明日10:00-12:00停水 Water off tomorrow 10:00-12:00"})),
         Step("central sends the host directory",
              lambda: central.command("directory.update", {"entries": [
                  {"id": "u1201", "unit": "1201", "company": "星河科技 Xinghe Tech", "floor": "12F"},
                  {"id": "u0805", "unit": "0805", "company": "明德律师事务所 Mingde Law", "floor": "8F"}]})),
+        Step("central shows a notice on the kiosk",
+             lambda: central.command("notice.show", {"notice_id": "water-off",
+                                                     "title": "明日10:00-12:00停水 Water off tomorrow 10:00-12:00"})),
+        Step("a visitor checks in at the touchscreen (张伟, meeting)", lambda: lobby.check_in(say)),
+    ]
+    if cfg.buttons:
+        button = cfg.buttons[0]
+        script += [
+            Step(f"someone presses the '{button.meaning}' button ({button.place}): a ticket opens",
+                 lambda: panel.click(button.id)),
+            Step("they press it twice more: the presses join the same ticket",
+                 lambda: (panel.click(button.id), panel.click(button.id))),
+            Step("central acknowledges that ticket (ticket.update): the button's LED stops blinking",
+                 lambda: lobby.acknowledge_button_ticket(central, button.id)),
+        ]
+    if reader.reader is not None:
+        script.append(Step(f"a guard taps his card at the {reader.reader.checkpoint} checkpoint reader (patrol)",
+                           reader.tap_guard_card))
+    script += [
+        Step("a tenant rates the service: very happy", lambda: lobby.feedback(say)),
+        Step("a tenant reports a repair at the touchscreen", lambda: lobby.complaint(say)),
+        Step("the visitor leaves", lambda: lobby.check_out(say)),
         Step("a malformed command is answered with an error, nothing breaks",
              lambda: central.client.publish(f"{central.base}/cmd/ping", b"{not json", qos=1)),
     ]
+    return script
 
 
 def play(cfg: Config, stop: threading.Event, say: Callable[[str], None] = print) -> None:
@@ -97,9 +183,10 @@ def play(cfg: Config, stop: threading.Event, say: Callable[[str], None] = print)
         if stop.is_set():
             central.close()
             return
+    script = steps(cfg, central, say)
     try:
         while not stop.is_set():
-            for step in steps(cfg, central):
+            for step in script:
                 if stop.is_set():
                     break
                 say(step.says)

@@ -18,6 +18,7 @@ from drivers.health import DeviceHealth
 from ..config import Config
 from .buttons import ButtonService
 from .lobbyjobs import LobbyJobs
+from .patrol import TICK_S, PatrolComponent
 from .service import GatewayService
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ def build_gateway(cfg: Config, config_path: Path | None, simulate: bool = False)
     gateway = GatewayService(cfg, config_path, simulate=simulate)
     lobby = LobbyServices(gateway.store, cfg, card_key=gateway.runtime.card_key, alerts=gateway.alerts)
     gateway.add(LobbyJobs(lobby, gateway.scheduler))
+    patrol = PatrolComponent(cfg, gateway.store, gateway.alerts, gateway.runtime.card_key,
+                             simulate=simulate, sim_dir=sim_dir(cfg))
+    gateway.add(patrol)
+    gateway.scheduler.every("patrol.tick", TICK_S, patrol.tick, first_after_s=1.0)
     if cfg.buttons or cfg.gpio.buzzer_pin is not None:
         buttons = ButtonService(cfg, gateway.store, gateway.alerts, lobby, _pin_factory(cfg, simulate))
         gateway.add(buttons)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.services import CheckInForm, LobbyServices, TicketForm
-from kiosk.services.clock import ManualClock
+from mqtt_bridge.clock import ManualClock
 from mqtt_bridge.config import load_config
 from mqtt_bridge.runtime import Runtime
 from mqtt_bridge.timebase import utc_now

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kiosk.services import CheckInForm, LobbyServices, TicketForm
-from kiosk.services.clock import ManualClock
+from mqtt_bridge.clock import ManualClock
 from kiosk.services.commands import lobby_specs
 from kiosk.services.export import safe_cell
 from kiosk.services.invitations import InvitationService
