@@ -27,6 +27,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("watch_cmd", "print what central receives from this gateway; report seq gaps and duplicates"),
     "purge": ("purge_cmd", "delete personal data past its retention period (safe to run any time)"),
     "export": ("export_cmd", "write one day's visitors, tickets and feedback as CSV for the lobby desk"),
+    "backup": ("backup_cmd", "copy the store while the services run (SQLite online backup), verify it, keep the newest N"),
+    "restore": ("restore_cmd", "put a backup back as the store (stop the services first); the current file is kept aside"),
+    "doctor": ("doctor_cmd", "check config, store, devices, broker, clock, disk and fonts; say in plain words what to fix"),
     "patrol": ("patrol_cmd", "patrol rounds: a day's report, or import a patrol wand's upload"),
 }
 

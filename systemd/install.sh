@@ -1,0 +1,548 @@
+#!/usr/bin/env bash
+# From a fresh Raspberry Pi OS Bookworm (64-bit) image to a working lobby:
+#
+#   sudo systemd/install.sh                      kiosk + gateway on this Pi
+#   sudo systemd/install.sh --role gateway       headless gateway (plant room, no screen)
+#   sudo systemd/install.sh --kiosk-mode cage    the touchscreen under the cage compositor
+#
+# then edit /etc/lobby/lobby.toml (made from config/example.toml the first time, never
+# overwritten), put the broker's CA and password into /etc/lobby, and run `lobby doctor`.
+#
+# Re-running upgrades: Debian packages that are missing are installed, the project is
+# re-installed into the virtual environment, changed files are replaced (unchanged ones
+# are left alone, mtime included) and the services are restarted.
+#
+#   --uninstall [--purge-data]   remove units, virtual environment, user, udev and
+#                                modprobe files; /var/lib/lobby and /etc/lobby stay
+#                                unless --purge-data is given
+#   --root DIR                   install the files under DIR and change nothing else:
+#                                no apt, pip, useradd, chown, systemctl or udevadm; what
+#                                would have run is printed ("would run: ...")
+#   --no-start                   install and enable, but do not (re)start the services
+#   --source DIR                 the project tree (default: the folder above this script)
+#
+# What it does, in order: Debian packages; groups and the system user `lobby`; the
+# virtual environment /opt/lobby with the project (and lgpio linked in from apt); shared
+# files in /opt/lobby/share/lobby; /etc/lobby and lobby.toml; /var/lib/lobby; udev rules
+# and the pn533 blacklist; systemd units, timers and drop-ins; console blanking off; time
+# zone; enable and (re)start; `lobby config check` and `lobby doctor`.
+set -euo pipefail
+
+ROOT=""
+ROLE=kiosk
+KIOSK_MODE=kms
+ACTION=install
+PURGE_DATA=0
+START=1
+SRC="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
+
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) ROOT="${2:?--root needs a directory}"; shift 2 ;;
+    --root=*) ROOT="${1#*=}"; shift ;;
+    --role) ROLE="${2:?}"; shift 2 ;;
+    --role=*) ROLE="${1#*=}"; shift ;;
+    --kiosk-mode) KIOSK_MODE="${2:?}"; shift 2 ;;
+    --kiosk-mode=*) KIOSK_MODE="${1#*=}"; shift ;;
+    --source) SRC="${2:?}"; shift 2 ;;
+    --source=*) SRC="${1#*=}"; shift ;;
+    --uninstall) ACTION=uninstall; shift ;;
+    --purge-data) PURGE_DATA=1; shift ;;
+    --no-start) START=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+case "$ROLE" in kiosk|gateway) ;; *) echo "install.sh: --role is kiosk or gateway" >&2; exit 64 ;; esac
+case "$KIOSK_MODE" in kms|cage) ;; *) echo "install.sh: --kiosk-mode is kms or cage" >&2; exit 64 ;; esac
+if [ -n "$ROOT" ]; then
+  mkdir -p "$ROOT"
+  ROOT="$(cd "$ROOT" && pwd)"
+  [ "$ROOT" != "/" ] || { echo "install.sh: --root / is the real system; leave --root out" >&2; exit 64; }
+fi
+
+# --- where things go --------------------------------------------------------------------
+VENV=/opt/lobby
+SHARE=$VENV/share/lobby
+UNIT_DIR=/etc/systemd/system
+UDEV_DIR=/etc/udev/rules.d
+MODPROBE_DIR=/etc/modprobe.d
+CONF_DIR=/etc/lobby
+CONF=$CONF_DIR/lobby.toml
+STATE_DIR=/var/lib/lobby
+BIN_LINK=/usr/local/bin/lobby
+LOBBY_USER=lobby
+SERVICE_GROUPS=(dialout gpio i2c plugdev)           # serial, GPIO, I2C, USB
+KIOSK_GROUPS=(video render input)                    # GPU, screen, touch
+UNITS=(lobby-gateway.service lobby-kiosk.service lobby-purge.service lobby-purge.timer
+       lobby-backup.service lobby-backup.timer)
+
+APT_COMMON=(python3 python3-venv python3-dev gcc linux-libc-dev  # venv; evdev builds from source
+            sqlite3 mosquitto-clients ca-certificates
+            libnfc6 libnfc-bin libfreefare0 libfreefare-dev     # pynfc loads "libfreefare.so" (in -dev)
+            libusb-1.0-0                                       # pyusb: USB printer, USB readers
+            fonts-noto-cjk)
+APT_KIOSK=(libgl1 libegl1 libgles2 libgbm1 libdrm2 libmtdev1)  # Kivy's SDL2 on KMS/DRM
+APT_CAGE=(cage xwayland)
+
+# --- output and side effects ------------------------------------------------------------
+CHANGED=0          # files written in this run
+RESTART_NEEDED=0   # the code or a unit changed: restart running services
+if [ -t 1 ]; then B=$'\033[1m' Y=$'\033[1;33m' R=$'\033[1;31m' N=$'\033[0m'; else B="" Y="" R="" N=""; fi
+say()  { printf '%s[lobby]%s %s\n' "$B" "$N" "$*"; }
+warn() { printf '%s[lobby] warning:%s %s\n' "$Y" "$N" "$*" >&2; }
+die()  { printf '%s[lobby] error:%s %s\n' "$R" "$N" "$*" >&2; exit 1; }
+
+# run CMD...: run a command that changes the system; in --root mode only print it.
+run() {
+  if [ -n "$ROOT" ]; then
+    printf 'would run: %s\n' "$*"
+  else
+    "$@"
+  fi
+}
+
+# put SRC DEST MODE [OWNER]: install a file if it is missing or different. Unchanged
+# files are not touched (same content, mtime and inode), so a re-run changes nothing.
+put() {
+  local src="$1" dest="$ROOT$2" mode="$3" owner="${4:-root:root}"
+  if [ -f "$dest" ] && [ ! -L "$dest" ] && cmp -s "$src" "$dest"; then
+    [ "$(stat -c %a "$dest")" = "${mode#0}" ] || chmod "$mode" "$dest"
+    return 0
+  fi
+  mkdir -p "$(dirname "$dest")"
+  local tmp
+  tmp="$(mktemp "$(dirname "$dest")/.lobby-install.XXXXXX")"
+  cat "$src" > "$tmp"
+  chmod "$mode" "$tmp"
+  mv -f "$tmp" "$dest"
+  own "$owner" "$2"
+  say "installed $2"
+  CHANGED=$((CHANGED + 1))
+  return 0
+}
+
+# put_text DEST MODE [OWNER] < text
+put_text() {
+  local tmp
+  tmp="$(mktemp)"
+  cat > "$tmp"
+  put "$tmp" "$@"
+  rm -f "$tmp"
+}
+
+# own USER:GROUP PATH: chown on the real system; in --root mode only print it.
+own() {
+  if [ -n "$ROOT" ]; then
+    [ "$1" = "root:root" ] || printf 'would run: chown %s %s\n' "$1" "$2"
+  else
+    chown "$1" "$2"
+  fi
+}
+
+# ensure_dir PATH MODE OWNER
+ensure_dir() {
+  local dir="$ROOT$1"
+  if [ ! -d "$dir" ]; then
+    mkdir -p "$dir"
+    say "created $1"
+    CHANGED=$((CHANGED + 1))
+  fi
+  [ "$(stat -c %a "$dir")" = "${2#0}" ] || chmod "$2" "$dir"
+  own "$3" "$1"
+}
+
+remove() {  # remove PATH...: delete installed files (in --root mode too: they are ours)
+  local path
+  for path in "$@"; do
+    case "$path" in /?*) ;; *) die "refusing to remove '$path'" ;; esac
+    if [ -e "$ROOT$path" ] || [ -L "$ROOT$path" ]; then
+      rm -rf -- "$ROOT$path"
+      say "removed $path"
+    fi
+  done
+}
+
+have_systemd() { [ -z "$ROOT" ] && [ -d /run/systemd/system ]; }
+
+python_for_tools() {  # a Python >= 3.11 with tomllib, for reading the config
+  local py
+  for py in /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null && "$py" -c 'import tomllib' 2>/dev/null; then
+      echo "$py"; return
+    fi
+  done
+}
+
+# --- preflight ----------------------------------------------------------------------------
+preflight() {
+  [ -f "$SRC/pyproject.toml" ] && [ -d "$SRC/systemd" ] || die "no project tree at $SRC (use --source)"
+  if [ -z "$ROOT" ]; then
+    [ "$(id -u)" -eq 0 ] || die "run as root: sudo $0 $*"
+    command -v dpkg-query >/dev/null || die "not a Debian system (Raspberry Pi OS Bookworm expected)"
+    command -v systemctl >/dev/null || die "systemd is needed"
+  else
+    say "installing into $ROOT only (no packages, users or services are touched)"
+  fi
+}
+
+# --- 1. Debian packages ---------------------------------------------------------------------
+apt_packages() {
+  local wanted=("${APT_COMMON[@]}")
+  [ "$ROLE" = kiosk ] && wanted+=("${APT_KIOSK[@]}")
+  [ "$ROLE" = kiosk ] && [ "$KIOSK_MODE" = cage ] && wanted+=("${APT_CAGE[@]}")
+  # python3-lgpio comes from the Raspberry Pi archive (not in plain Debian).
+  if [ -n "$ROOT" ] || apt-cache policy python3-lgpio 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    wanted+=(python3-lgpio)
+  fi
+  local missing=() pkg
+  for pkg in "${wanted[@]}"; do
+    if [ -n "$ROOT" ] || ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    say "Debian packages: all present"
+    return
+  fi
+  say "Debian packages to install: ${missing[*]}"
+  run apt-get update -q
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# --- 2. groups and the service user ---------------------------------------------------------
+user_and_groups() {
+  local groups=("${SERVICE_GROUPS[@]}")
+  [ "$ROLE" = kiosk ] && groups+=("${KIOSK_GROUPS[@]}")
+  local g
+  for g in "${groups[@]}"; do
+    if [ -n "$ROOT" ] || ! getent group "$g" >/dev/null; then
+      run groupadd --system "$g"   # Raspberry Pi OS has them all; plain Debian lacks gpio, i2c
+    fi
+  done
+  if [ -n "$ROOT" ] || ! id "$LOBBY_USER" >/dev/null 2>&1; then
+    run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+      --shell /usr/sbin/nologin --comment "Lobby kiosk and gateway" "$LOBBY_USER"
+  fi
+  local have missing=()
+  have=" $(id -nG "$LOBBY_USER" 2>/dev/null || true) "
+  for g in "${groups[@]}"; do
+    [[ "$have" == *" $g "* ]] || missing+=("$g")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    run usermod --append --groups "$(IFS=,; echo "${missing[*]}")" "$LOBBY_USER"
+  fi
+}
+
+# --- 3. the virtual environment -------------------------------------------------------------
+# Why lgpio is linked in, not --system-site-packages: that option would put every
+# apt-installed Python package on the venv's path, pip would then take apt's versions as
+# satisfying the project's requirements, and an apt upgrade could change them under the
+# running services. Linking only the two lgpio files keeps everything else pinned by pip,
+# and lgpio itself matches the liblgpio and kernel that apt keeps up to date.
+venv_and_project() {
+  local extras=""
+  [ "$ROLE" = kiosk ] && extras="[kiosk]"
+  if [ -n "$ROOT" ]; then
+    [ -x "$ROOT$VENV/bin/python" ] || printf 'would run: python3 -m venv %s\n' "$VENV"
+    printf 'would run: %s/bin/pip install --upgrade %s%s "pyusb>=1.2,<2"\n' "$VENV" "$SRC" "$extras"
+    printf 'would run: link lgpio from python3-lgpio into %s\n' "$VENV"
+  else
+    if [ ! -x "$VENV/bin/python" ]; then
+      say "creating the virtual environment $VENV"
+      python3 -m venv "$VENV"
+    fi
+    # The same source tree installed before: nothing to do (a re-run changes nothing).
+    local want stamp="$VENV/.lobby-installed"
+    want="$(source_digest)$extras"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import mqtt_bridge' 2>/dev/null; then
+      say "the software in $VENV is up to date"
+    else
+      say "installing the project into $VENV (this takes a while the first time)"
+      "$VENV/bin/python" -m pip install -q --upgrade pip
+      # pyusb: python-escpos talks to USB printers through it (python-escpos[usb]).
+      "$VENV/bin/python" -m pip install -q --upgrade "$SRC$extras" "pyusb>=1.2,<2"
+      echo "$want" > "$stamp"
+      RESTART_NEEDED=1
+    fi
+    link_lgpio
+  fi
+  ensure_symlink "$VENV/bin/lobby" "$BIN_LINK"
+}
+
+source_digest() {  # what the installed software was built from
+  (cd "$SRC" && find pyproject.toml mqtt_bridge drivers kiosk -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
+     -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+link_lgpio() {
+  local site sys
+  site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
+  sys=/usr/lib/python3/dist-packages
+  if "$VENV/bin/python" -c 'import lgpio' 2>/dev/null; then
+    return
+  fi
+  if [ -f "$sys/lgpio.py" ]; then
+    ln -sf "$sys/lgpio.py" "$site/lgpio.py"
+    local so
+    for so in "$sys"/_lgpio*.so; do
+      [ -e "$so" ] && ln -sf "$so" "$site/$(basename "$so")"
+    done
+    say "lgpio linked into $VENV from python3-lgpio"
+  else
+    warn "python3-lgpio is not installed (not a Raspberry Pi OS image?): GPIO buttons, LEDs and the"
+    warn "buzzer need it; set [gpio] pin_factory = \"mock\" on a machine without GPIO"
+  fi
+}
+
+ensure_symlink() {  # ensure_symlink TARGET LINK
+  local link="$ROOT$2"
+  if [ "$(readlink "$link" 2>/dev/null)" != "$1" ]; then
+    mkdir -p "$(dirname "$link")"
+    ln -sfn "$1" "$link"
+    say "linked $2 -> $1"
+    CHANGED=$((CHANGED + 1))
+  fi
+}
+
+# --- 4. shared files: docs, the example config, broker samples ----------------------------
+shared_files() {
+  put "$SRC/config/example.toml" "$SHARE/lobby.example.toml" 0644
+  local f
+  for f in "$SRC"/docs/operator-guide.md "$SRC"/docs/scaling.md; do
+    [ -f "$f" ] && put "$f" "$SHARE/doc/$(basename "$f")" 0644
+  done
+  for f in "$SRC"/systemd/mosquitto/*; do
+    local mode=0644
+    [ -x "$f" ] && mode=0755
+    put "$f" "$SHARE/mosquitto/$(basename "$f")" "$mode"
+  done
+}
+
+# --- 5. configuration and state -------------------------------------------------------------
+config_and_state() {
+  # /etc/lobby: sticky and group-writable, so the gateway can apply config.update
+  # (it replaces lobby.toml, which it owns) but cannot replace root's certificates.
+  ensure_dir "$CONF_DIR" 1770 "root:$LOBBY_USER"
+  if [ ! -e "$ROOT$CONF" ]; then
+    put "$SRC/config/example.toml" "$CONF" 0640 "$LOBBY_USER:$LOBBY_USER"
+    say "wrote $CONF from config/example.toml: edit it for this site"
+  else
+    say "$CONF exists: left as it is"
+  fi
+  ensure_dir "$STATE_DIR" 0750 "$LOBBY_USER:$LOBBY_USER"
+  ensure_dir "$STATE_DIR/backups" 0750 "$LOBBY_USER:$LOBBY_USER"
+  if [ -z "$ROOT" ] && [ "$(stat -c %U "$STATE_DIR")" != "$LOBBY_USER" ]; then
+    chown -R "$LOBBY_USER:$LOBBY_USER" "$STATE_DIR"   # after a re-install with a new uid
+  fi
+}
+
+# --- 6. udev rules and the pn533 blacklist --------------------------------------------------
+udev_and_modprobe() {
+  put "$SRC/systemd/udev/99-lobby.rules" "$UDEV_DIR/99-lobby.rules" 0644
+  if [ ! -e "$ROOT$UDEV_DIR/90-lobby-site.rules" ]; then
+    if [ -f "$ROOT$CONF_DIR/udev-90-lobby-site.rules" ]; then  # kept by --uninstall
+      put "$ROOT$CONF_DIR/udev-90-lobby-site.rules" "$UDEV_DIR/90-lobby-site.rules" 0644
+    else
+      put "$SRC/systemd/udev/90-lobby-site.rules" "$UDEV_DIR/90-lobby-site.rules" 0644
+    fi
+    say "edit $UDEV_DIR/90-lobby-site.rules for this site's adapters (never overwritten)"
+  fi
+  put "$SRC/systemd/modprobe/lobby-blacklist-pn533.conf" "$MODPROBE_DIR/lobby-blacklist-pn533.conf" 0644
+  if [ -n "$ROOT" ]; then
+    echo "would run: udevadm control --reload && udevadm trigger"
+    echo "would run: modprobe -r pn533_usb pn533 nfc"
+  else
+    if command -v udevadm >/dev/null; then
+      udevadm control --reload || true
+      udevadm trigger --subsystem-match=tty --subsystem-match=usb --subsystem-match=gpio \
+        --subsystem-match=i2c-dev || true
+    fi
+    if lsmod 2>/dev/null | grep -qE '^pn533'; then
+      modprobe -r pn533_usb pn533 nfc 2>/dev/null || warn "could not unload pn533: unplug and re-plug the USB NFC reader"
+    fi
+  fi
+}
+
+# --- 7. systemd units -----------------------------------------------------------------------
+units() {
+  local before=$CHANGED unit
+  for unit in "${UNITS[@]}"; do
+    put "$SRC/systemd/$unit" "$UNIT_DIR/$unit" 0644
+  done
+  if [ "$ROLE" = kiosk ] && [ "$KIOSK_MODE" = cage ]; then
+    put "$SRC/systemd/lobby-kiosk.service.d/cage.conf" "$UNIT_DIR/lobby-kiosk.service.d/cage.conf" 0644
+  elif [ -e "$ROOT$UNIT_DIR/lobby-kiosk.service.d/cage.conf" ]; then
+    remove "$UNIT_DIR/lobby-kiosk.service.d/cage.conf"
+    rmdir "$ROOT$UNIT_DIR/lobby-kiosk.service.d" 2>/dev/null || true
+    CHANGED=$((CHANGED + 1))
+  fi
+  purge_time_dropin
+  if [ "$CHANGED" -ne "$before" ]; then
+    RESTART_NEEDED=1
+    run systemctl daemon-reload
+  fi
+}
+
+# The purge runs at [privacy] purge_at in the site's time zone ([site] timezone).
+purge_time_dropin() {
+  local py at="03:30" tz="Asia/Shanghai" values
+  py="$(python_for_tools)"
+  if [ -n "$py" ] && [ -r "$ROOT$CONF" ]; then
+    if values="$("$py" - "$ROOT$CONF" <<'PY'
+import re, sys, tomllib
+with open(sys.argv[1], "rb") as fh:
+    cfg = tomllib.load(fh)
+at = str(cfg.get("privacy", {}).get("purge_at", "03:30"))
+tz = str(cfg.get("site", {}).get("timezone", "Asia/Shanghai"))
+if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", at) or not re.fullmatch(r"[A-Za-z0-9_+/-]+", tz):
+    sys.exit(1)
+print(at, tz)
+PY
+)"; then
+      read -r at tz <<<"$values"
+    else
+      warn "could not read privacy.purge_at / site.timezone from $CONF: purging at $at $tz"
+    fi
+  fi
+  put_text "$UNIT_DIR/lobby-purge.timer.d/purge-at.conf" 0644 <<EOF
+# Written by systemd/install.sh from $CONF ([privacy] purge_at, [site] timezone).
+# Re-run install.sh after changing either.
+[Timer]
+OnCalendar=
+OnCalendar=*-*-* $at:00 $tz
+EOF
+  SITE_TZ="$tz"
+}
+
+# --- 8. console and display ------------------------------------------------------------------
+console() {
+  local cmdline=""
+  for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do
+    if [ -f "$ROOT$f" ]; then cmdline="$f"; break; fi
+  done
+  if [ -z "$cmdline" ]; then
+    say "no /boot/firmware/cmdline.txt (not a Raspberry Pi?): console blanking left as it is"
+  else
+    local line
+    line="$(head -n 1 "$ROOT$cmdline")"
+    if ! grep -qw 'consoleblank=0' <<<"$line"; then
+      line="$(sed -E 's/(^| )consoleblank=[0-9]+//g' <<<"$line")"
+      put_text "$cmdline" "$(stat -c %a "$ROOT$cmdline")" <<<"$line consoleblank=0"
+      say "screen blanking off from the next boot (consoleblank=0 in $cmdline)"
+    fi
+  fi
+  if [ "$ROLE" = kiosk ]; then
+    # The kiosk needs the console: no desktop session may hold the screen.
+    if [ -n "$ROOT" ]; then
+      echo "would run: systemctl set-default multi-user.target"
+    elif [ "$(systemctl get-default 2>/dev/null)" = graphical.target ]; then
+      warn "this image boots into a desktop; switching to the console (multi-user.target) for the kiosk"
+      systemctl set-default multi-user.target
+    fi
+  fi
+  if [ -n "${SITE_TZ:-}" ]; then
+    if [ -n "$ROOT" ]; then
+      echo "would run: timedatectl set-timezone $SITE_TZ"
+    elif have_systemd && [ "$(timedatectl show -p Timezone --value 2>/dev/null)" != "$SITE_TZ" ]; then
+      timedatectl set-timezone "$SITE_TZ" || warn "could not set the time zone to $SITE_TZ"
+    fi
+  fi
+}
+
+# --- 9. enable and start ------------------------------------------------------------------------
+enable_and_start() {
+  local enable=(lobby-gateway.service lobby-purge.timer lobby-backup.timer)
+  [ "$ROLE" = kiosk ] && enable+=(lobby-kiosk.service)
+  if [ -n "$ROOT" ]; then
+    echo "would run: systemctl enable ${enable[*]}"
+    [ "$START" = 1 ] && echo "would run: systemctl restart ${enable[*]}"
+    return
+  fi
+  if ! have_systemd; then
+    warn "systemd is not running here: units installed but not enabled"
+    return
+  fi
+  systemctl enable --quiet "${enable[@]}"
+  [ "$ROLE" = gateway ] && systemctl disable --now --quiet lobby-kiosk.service 2>/dev/null || true
+  if [ "$START" = 1 ]; then
+    local unit
+    for unit in "${enable[@]}"; do
+      if [ "$RESTART_NEEDED" = 1 ] || ! systemctl is-active --quiet "$unit"; then
+        systemctl restart "$unit" || warn "$unit did not start: journalctl -u $unit -n 50"
+      fi
+    done
+  fi
+}
+
+final_checks() {
+  if [ -n "$ROOT" ]; then
+    echo "would run: $VENV/bin/lobby config check $CONF"
+    echo "would run: $VENV/bin/lobby doctor --config $CONF"
+    return
+  fi
+  say "checking $CONF"
+  "$VENV/bin/lobby" config check "$CONF" || warn "fix $CONF, then: sudo systemctl restart lobby-gateway lobby-kiosk"
+  say "lobby doctor (run it again any time: sudo lobby doctor)"
+  "$VENV/bin/lobby" doctor --config "$CONF" || true
+}
+
+install_all() {
+  preflight
+  apt_packages
+  user_and_groups
+  venv_and_project
+  shared_files
+  config_and_state
+  udev_and_modprobe
+  units
+  console
+  enable_and_start
+  final_checks
+  if [ "$CHANGED" -eq 0 ]; then
+    say "done: nothing changed (everything was up to date)"
+  else
+    say "done: $CHANGED file(s) written"
+  fi
+}
+
+# --- uninstall ----------------------------------------------------------------------------------
+uninstall_all() {
+  preflight
+  local unit
+  if [ -n "$ROOT" ]; then
+    echo "would run: systemctl disable --now ${UNITS[*]}"
+  elif have_systemd; then
+    systemctl disable --now --quiet "${UNITS[@]}" 2>/dev/null || true
+  fi
+  for unit in "${UNITS[@]}"; do
+    remove "$UNIT_DIR/$unit"
+  done
+  remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d"
+  run systemctl daemon-reload
+  # This site's udev names are configuration: kept beside lobby.toml for a re-install.
+  if [ -f "$ROOT$UDEV_DIR/90-lobby-site.rules" ] && [ -d "$ROOT$CONF_DIR" ] && [ "$PURGE_DATA" = 0 ]; then
+    cp -p "$ROOT$UDEV_DIR/90-lobby-site.rules" "$ROOT$CONF_DIR/udev-90-lobby-site.rules"
+    say "kept this site's udev rules as $CONF_DIR/udev-90-lobby-site.rules"
+  fi
+  remove "$UDEV_DIR/99-lobby.rules" "$UDEV_DIR/90-lobby-site.rules" "$MODPROBE_DIR/lobby-blacklist-pn533.conf"
+  run udevadm control --reload
+  remove "$BIN_LINK" "$VENV"
+  if [ -n "$ROOT" ] || id "$LOBBY_USER" >/dev/null 2>&1; then
+    run userdel "$LOBBY_USER"
+  fi
+  if [ "$PURGE_DATA" = 1 ]; then
+    remove "$STATE_DIR" "$CONF_DIR"
+  else
+    say "kept $STATE_DIR (store, backups) and $CONF_DIR (configuration): --purge-data removes them"
+  fi
+  say "consoleblank=0 stays in cmdline.txt (harmless); Debian packages stay installed"
+}
+
+if [ "$ACTION" = uninstall ]; then
+  uninstall_all
+else
+  install_all
+fi

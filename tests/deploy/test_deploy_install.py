@@ -1,0 +1,112 @@
+"""install.sh in --root mode: the right files in the right places, idempotent, clean uninstall."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from deploy_helpers import REPO, SYSTEMD, run_install, tree_snapshot
+
+CMDLINE = "console=serial0,115200 console=tty1 root=PARTUUID=0c4b-02 rootfstype=ext4 fsck.repair=yes rootwait\n"
+
+
+def _pi_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "boot/firmware").mkdir(parents=True)
+    (root / "boot/firmware/cmdline.txt").write_text(CMDLINE)
+    return root
+
+
+def test_install_puts_every_file_in_place_and_touches_nothing_else(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    done = run_install("--root", str(root))
+    out = done.stdout
+    for unit in ("lobby-gateway.service", "lobby-kiosk.service", "lobby-purge.service", "lobby-purge.timer",
+                 "lobby-backup.service", "lobby-backup.timer"):
+        assert (root / "etc/systemd/system" / unit).read_bytes() == (SYSTEMD / unit).read_bytes()
+    assert (root / "etc/udev/rules.d/99-lobby.rules").read_bytes() == (SYSTEMD / "udev/99-lobby.rules").read_bytes()
+    assert (root / "etc/udev/rules.d/90-lobby-site.rules").exists()
+    blacklist = (root / "etc/modprobe.d/lobby-blacklist-pn533.conf").read_text()
+    assert all(f"blacklist {m}\n" in blacklist for m in ("pn533_usb", "pn533", "nfc"))
+    assert (root / "etc/lobby/lobby.toml").read_bytes() == (REPO / "config/example.toml").read_bytes()
+    assert oct((root / "etc/lobby").stat().st_mode & 0o7777) == "0o1770"
+    assert oct((root / "etc/lobby/lobby.toml").stat().st_mode & 0o777) == "0o640"
+    assert (root / "var/lib/lobby/backups").is_dir()
+    assert (root / "usr/local/bin/lobby").is_symlink()
+    dropin = (root / "etc/systemd/system/lobby-purge.timer.d/purge-at.conf").read_text()
+    assert "OnCalendar=*-*-* 03:30:00 Asia/Shanghai" in dropin  # [privacy] purge_at in the site's zone
+    assert (root / "boot/firmware/cmdline.txt").read_text() == CMDLINE.rstrip("\n") + " consoleblank=0\n"
+    # side effects are only described
+    for expected in ("apt-get install -y", "python3-lgpio", "libfreefare-dev",
+                     "would run: useradd --system", "would run: usermod --append --groups",
+                     "would run: python3 -m venv /opt/lobby", "would run: systemctl enable",
+                     "lobby-gateway.service", "lobby-kiosk.service", "would run: udevadm control --reload"):
+        assert expected in out, expected
+    assert set(p.name for p in root.iterdir()) == {"boot", "etc", "opt", "usr", "var"}
+
+
+def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    run_install("--root", str(root))
+    before = tree_snapshot(root)
+    second = run_install("--root", str(root))
+    assert tree_snapshot(root) == before  # paths, modes, contents, mtimes, inodes, link targets
+    assert "nothing changed" in second.stdout
+    assert "installed " not in second.stdout
+
+
+def test_the_site_config_is_never_overwritten_and_upgrades_replace_units(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    run_install("--root", str(root))
+    config = root / "etc/lobby/lobby.toml"
+    site_rules = root / "etc/udev/rules.d/90-lobby-site.rules"
+    config.write_text(config.read_text().replace('purge_at = "03:30"', 'purge_at = "02:15"'))
+    site_rules.write_text("# this site's adapters\n")
+    unit = root / "etc/systemd/system/lobby-gateway.service"
+    unit.write_text(unit.read_text() + "\n# an old version\n")
+    done = run_install("--root", str(root))
+    assert 'purge_at = "02:15"' in config.read_text()
+    assert site_rules.read_text() == "# this site's adapters\n"
+    assert unit.read_bytes() == (SYSTEMD / "lobby-gateway.service").read_bytes()
+    assert "OnCalendar=*-*-* 02:15:00 Asia/Shanghai" in \
+        (root / "etc/systemd/system/lobby-purge.timer.d/purge-at.conf").read_text()
+    assert "installed /etc/systemd/system/lobby-gateway.service" in done.stdout
+
+
+def test_gateway_role_and_cage_mode(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    gateway = run_install("--root", str(root), "--role", "gateway").stdout
+    assert "libgbm1" not in gateway and "lobby-kiosk.service" not in gateway.split("systemctl enable")[1].split("\n")[0]
+    cage = run_install("--root", str(root), "--kiosk-mode", "cage").stdout
+    assert "cage xwayland" in cage
+    assert (root / "etc/systemd/system/lobby-kiosk.service.d/cage.conf").exists()
+    run_install("--root", str(root))
+    assert not (root / "etc/systemd/system/lobby-kiosk.service.d").exists()
+
+
+def test_uninstall_leaves_the_data_unless_asked(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    run_install("--root", str(root))
+    (root / "var/lib/lobby/lobby.db").write_bytes(b"the store")
+    (root / "opt/lobby/bin").mkdir(parents=True)
+    (root / "opt/lobby/bin/lobby").write_text("#!/bin/sh\n")
+    site_rules = (root / "etc/udev/rules.d/90-lobby-site.rules").read_text()
+    done = run_install("--root", str(root), "--uninstall")
+    assert "would run: userdel lobby" in done.stdout and "would run: systemctl disable --now" in done.stdout
+    assert not list((root / "etc/systemd/system").glob("lobby-*"))
+    assert not list((root / "etc/udev/rules.d").glob("*lobby*"))
+    assert not (root / "etc/modprobe.d/lobby-blacklist-pn533.conf").exists()
+    assert not (root / "opt/lobby").exists() and not (root / "usr/local/bin/lobby").is_symlink()
+    assert (root / "var/lib/lobby/lobby.db").read_bytes() == b"the store"
+    assert (root / "etc/lobby/lobby.toml").exists()
+    assert (root / "etc/lobby/udev-90-lobby-site.rules").read_text() == site_rules  # kept for a re-install
+
+    run_install("--root", str(root))  # a re-install brings the site's udev names back
+    assert (root / "etc/udev/rules.d/90-lobby-site.rules").read_text() == site_rules
+    run_install("--root", str(root), "--uninstall", "--purge-data")
+    assert not (root / "var/lib/lobby").exists() and not (root / "etc/lobby").exists()
+
+
+def test_bad_options_are_refused(tmp_path: Path) -> None:
+    assert run_install("--root", str(tmp_path / "r"), "--role", "toaster", check=False).returncode == 64
+    assert run_install("--bogus", check=False).returncode == 64
+    assert "Re-running upgrades" in run_install("--help").stdout
