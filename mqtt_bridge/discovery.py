@@ -12,35 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Config
+from .meters.points import DEFAULT_POINTS as _DEFAULT_POINTS
+from .meters.points import POINTS, meter_point_names
 from .version import VERSION
 
-# What each meter point means to Home Assistant: (device_class, state_class, unit).
+# What each meter point means to Home Assistant: (device_class, state_class, unit). The canonical
+# point names and units are defined once, in mqtt_bridge/meters/points.py; these tables follow them.
 METER_POINTS: dict[str, tuple[str | None, str, str]] = {
-    "energy_total": ("energy", "total_increasing", "kWh"),
-    "energy_import": ("energy", "total_increasing", "kWh"),
-    "power_total": ("power", "measurement", "kW"),
-    "voltage_a": ("voltage", "measurement", "V"),
-    "voltage_b": ("voltage", "measurement", "V"),
-    "voltage_c": ("voltage", "measurement", "V"),
-    "voltage": ("voltage", "measurement", "V"),
-    "current_a": ("current", "measurement", "A"),
-    "current_b": ("current", "measurement", "A"),
-    "current_c": ("current", "measurement", "A"),
-    "current": ("current", "measurement", "A"),
-    "frequency": ("frequency", "measurement", "Hz"),
-    "volume_total": ("water", "total_increasing", "m³"),
-    "temperature": ("temperature", "measurement", "°C"),
-    "humidity": ("humidity", "measurement", "%"),
+    name: (point.device_class, point.state_class, point.unit) for name, point in POINTS.items()
 }
 
-DEFAULT_POINTS: dict[str, list[str]] = {
-    "dlt645": ["energy_total", "voltage_a", "current_a", "power_total"],
-    "cjt188": ["volume_total"],
-    "sdm120": ["energy_total", "voltage", "current", "power_total", "frequency"],
-    "sdm630": ["energy_total", "voltage_a", "voltage_b", "voltage_c", "current_a", "current_b", "current_c",
-               "power_total", "frequency"],
-    "th_sensor": ["temperature", "humidity"],
-}
+# What a meter publishes when its config lists no `points`: by protocol, or by shipped Modbus map.
+DEFAULT_POINTS: dict[str, list[str]] = {key: list(names) for key, names in _DEFAULT_POINTS.items()}
 
 HEALTH_SENSORS: dict[str, tuple[str, str | None, str | None]] = {
     # key: (template path under data, device_class, unit)
@@ -63,9 +46,8 @@ def _when(type_: str, condition: str, expr: str) -> str:
 
 
 def meter_points(meter: Any) -> list[str]:
-    if meter.points:
-        return [p for p in meter.points if p in METER_POINTS]
-    return DEFAULT_POINTS.get(meter.map or meter.protocol, [])
+    """The canonical points a configured meter publishes (its `points`, else its defaults)."""
+    return [p for p in meter_point_names(meter) if p in METER_POINTS]
 
 
 def discovery_document(cfg: Config) -> dict[str, Any]:
@@ -93,8 +75,10 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
                                  f" and value_json.data['values']['{point}'] is defined"
                                  f" and value_json.data['values']['{point}'].quality == 'good'",
                                  f"value_json.data['values']['{point}'].value"),
-                "stat_cla": state_class, "unit_of_meas": unit,
+                "stat_cla": state_class,
             }
+            if unit:
+                comp["unit_of_meas"] = unit
             if device_class:
                 comp["dev_cla"] = device_class
             components[key] = comp
@@ -107,7 +91,7 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
     components["patrol_status"] = {
         "p": "sensor", "name": "Patrol last scan", "uniq_id": _unique(cfg, "patrol_last_scan"),
         "stat_t": f"{base}/events/patrol",
-        "val_tpl": _when("patrol.scan", "", "value_json.data.checkpoint_id ~ ' ' ~ value_json.data.status"),
+        "val_tpl": _when("patrol.scan", "", "(value_json.data.checkpoint_id or '-') ~ ' ' ~ value_json.data.status"),
     }
     return {
         "dev": {"ids": [_unique(cfg, "gateway")], "name": cfg.site.name, "mf": "Lobby", "mdl": "Lobby gateway",

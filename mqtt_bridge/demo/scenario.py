@@ -139,6 +139,28 @@ class Reader:
         self.client.remove()
 
 
+class MeterFaults:
+    """Breaks a simulated meter for a while, through the meter simulators' control socket."""
+
+    def __init__(self, cfg: Config, meter_id: str) -> None:
+        from drivers.sim.control import ControlClient
+
+        self.meter = meter_id
+        self.client = ControlClient(Path(cfg.state_dir) / "sim" / "meters.sock")
+        self.calls = 0
+
+    def cycle(self, say: Callable[[str], None]) -> None:
+        """First call: the meter stops answering; a few loops later it answers again."""
+        phase = self.calls % 4
+        self.calls += 1
+        if phase == 0:
+            self.client.request({"cmd": "fault", "meter": self.meter, "fault": "no_reply"})
+            say(f"  -> {self.meter} stops answering: after a few failed polls central sees meter.offline:{self.meter}")
+        elif phase == 3:
+            self.client.request({"cmd": "clear", "meter": self.meter})
+            say(f"  -> {self.meter} answers again: the alert clears")
+
+
 def steps(cfg: Config, central: Central, say: Callable[[str], None]) -> list[Step]:
     panel = Panel(cfg)
     lobby = Lobby(cfg)
@@ -167,6 +189,10 @@ def steps(cfg: Config, central: Central, say: Callable[[str], None]) -> list[Ste
     if reader.reader is not None:
         script.append(Step(f"a guard taps his card at the {reader.reader.checkpoint} checkpoint reader (patrol)",
                            reader.tap_guard_card))
+    if cfg.meters:
+        faults = MeterFaults(cfg, min(cfg.meters, key=lambda m: m.interval_s).id)
+        script.append(Step("the meter bus in the plant room (fault injection on the simulator)",
+                           lambda: faults.cycle(say)))
     script += [
         Step("a tenant rates the service: very happy", lambda: lobby.feedback(say)),
         Step("a tenant reports a repair at the touchscreen", lambda: lobby.complaint(say)),

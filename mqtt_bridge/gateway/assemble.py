@@ -18,6 +18,7 @@ from drivers.health import DeviceHealth
 from ..config import Config
 from .buttons import ButtonService
 from .lobbyjobs import LobbyJobs
+from .meters import MetersComponent
 from .patrol import TICK_S, PatrolComponent
 from .service import GatewayService
 
@@ -70,6 +71,8 @@ def build_gateway(cfg: Config, config_path: Path | None, simulate: bool = False)
     gateway = GatewayService(cfg, config_path, simulate=simulate)
     lobby = LobbyServices(gateway.store, cfg, card_key=gateway.runtime.card_key, alerts=gateway.alerts)
     gateway.add(LobbyJobs(lobby, gateway.scheduler))
+    if cfg.meters:
+        gateway.add(MetersComponent(cfg, gateway.store, gateway.alerts, simulate=simulate, sim_dir=sim_dir(cfg)))
     patrol = PatrolComponent(cfg, gateway.store, gateway.alerts, gateway.runtime.card_key,
                              simulate=simulate, sim_dir=sim_dir(cfg))
     gateway.add(patrol)
