@@ -49,7 +49,8 @@ FLUSH_ROWS = 1000
 CRITICAL_POLL_S = 0.01  # how often the critical lane is re-read while bulk rows are flowing
 BULK_CHUNK = 1000  # bulk rows read from the store at a time
 ALERT_SYNC_S = 0.25
-IDLE_POLL_S = 0.02
+IDLE_POLL_S = 0.05
+ACK_WAIT_S = 0.02
 BUDGET_INTERVAL_S = 1.0
 STATS_INTERVAL_S = 5.0
 
@@ -169,9 +170,14 @@ class Bridge:
 
     def _serve_once(self) -> None:
         assert self._conn is not None
-        # Waiting in select() wakes on PUBACKs and commands at once; new outbox rows
-        # (from this process or the kiosk's) are picked up within IDLE_POLL_S.
-        self._network(0.0 if self._wake.is_set() else IDLE_POLL_S)
+        if self._events_inflight or self._pending_deletes:
+            # Waiting for PUBACKs: select() returns as soon as one arrives.
+            self._network(0.0 if self._wake.is_set() else ACK_WAIT_S)
+        else:
+            # Idle: a commit in this process wakes us at once; the kiosk's rows and
+            # commands from central are picked up within IDLE_POLL_S.
+            self._wake.wait(IDLE_POLL_S)
+            self._network(0.0)
         self._wake.clear()
         self._drain_acks()
         self._drain_incoming()

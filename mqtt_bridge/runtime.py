@@ -52,6 +52,7 @@ class Runtime:
         self.restart_requested = threading.Event()
         self.intake = CommandIntake(self.store, self.specs, cfg.mqtt.command_max_bytes, self._after_command)
         self.bridge = Bridge(cfg, self.store, self.alerts, self.intake, discovery=self.discovery_document)
+        self.store.commit_listeners.append(self.bridge.wake)  # in-process events go out at once
 
     def discovery_document(self) -> dict[str, Any] | None:
         from .discovery import discovery_document

@@ -32,9 +32,13 @@ class TapTracker:
         """The tag `uid` is in the field."""
         events: list[TagEvent] = []
         if self._uid == uid:
-            self._left_at = None
-            return events
-        if self._uid is not None:
+            if self._left_at is None or now - self._left_at < self.retap_window_s:
+                self._left_at = None  # still there, or back within the window: same presentation
+                return events
+            # Away for the whole window, but no empty poll came in between to close the
+            # presentation: it is a new tap of the same card (a guard tapping twice).
+            events.append(self._removed(self._left_at))
+        elif self._uid is not None:
             events.append(self._removed(self._left_at if self._left_at is not None else now))
         self._uid, self._tag_type, self._left_at = uid, tag_type, None
         events.append(TagEvent("tap", uid, tag_type, self.reader_id, now))

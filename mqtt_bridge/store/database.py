@@ -13,7 +13,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,8 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # Called after every commit in this process (the bridge wakes up to publish at once).
+        self.commit_listeners: list[Callable[[], None]] = []
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self.connection()
@@ -146,6 +148,8 @@ class Store:
                     f"the filesystem holding {self.path} is full: the write was refused and nothing was saved"
                 ) from exc
             raise
+        for listener in self.commit_listeners:
+            listener()
 
     def emit(self, kind: str, type_: str, data: dict[str, Any], lane: Lane = Lane.CRITICAL) -> EventRecord:
         """Record one event on its own (a transaction of just the outbox row)."""

@@ -51,6 +51,17 @@ def test_return_within_the_window_is_not_a_new_tap() -> None:
     assert kinds(tracker.expire(14.5)) == [("removed", UID)]
 
 
+def test_same_card_back_after_the_window_is_a_new_tap_even_without_an_empty_poll() -> None:
+    """A guard taps twice: the reader saw the card leave, but its next poll already
+    found the card back after the window had passed; that is a second presentation."""
+    tracker = TapTracker("r1", retap_window_s=0.05)
+    tracker.seen(UID, "classic_1k", 10.0)
+    tracker.absent(10.5)
+    events = tracker.seen(UID, "classic_1k", 10.8)
+    assert kinds(events) == [("removed", UID), ("tap", UID)]
+    assert events[0].at_mono == 10.5
+
+
 def test_another_tag_ends_the_presentation_at_once() -> None:
     tracker = TapTracker("r1", retap_window_s=1.5)
     tracker.seen(UID, "classic_1k", 10.0)
