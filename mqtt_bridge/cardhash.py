@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import os
 import re
-import secrets
 from pathlib import Path
+
+from .secretfile import load_or_create
 
 KEY_FILE = "card-hash.key"
 
@@ -25,25 +26,7 @@ def normalise_uid(uid: str) -> str:
 
 
 def load_key(state_dir: str | os.PathLike[str]) -> bytes:
-    path = Path(state_dir) / KEY_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key.hex())
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-        return bytes.fromhex(path.read_text().strip())
+    return load_or_create(Path(state_dir) / KEY_FILE)
 
 
 def card_hash(key: bytes, uid: str) -> str:

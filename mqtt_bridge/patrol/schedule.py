@@ -19,11 +19,11 @@ import hashlib
 import hmac
 import os
 import random
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config.model import PatrolConfig, Schedule, ShiftsConfig
+from ..secretfile import load_or_create
 
 SECRET_FILE = "patrol-random.key"
 
@@ -46,24 +46,7 @@ class Occurrence:
 
 def load_secret(state_dir: str | os.PathLike[str]) -> bytes:
     """The site's secret for random rounds, made on first use (race-safe across processes)."""
-    path = Path(state_dir) / SECRET_FILE
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{SECRET_FILE}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_bytes(32).hex())
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # fails if another process made it first: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-        return bytes.fromhex(path.read_text().strip())
+    return load_or_create(Path(state_dir) / SECRET_FILE)
 
 
 def _at(day: dt.date, time: dt.time, tz: dt.tzinfo) -> dt.datetime:
