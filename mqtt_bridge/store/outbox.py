@@ -74,8 +74,11 @@ def _record(row: tuple[Any, ...]) -> EventRecord:
     return EventRecord(seq, id_, kind, type_, _LANES[lane], ts, boot_id, mono_ns, bool(synced), data)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # reused: json.dumps builds one per call
+
+
 def encode_data(data: dict[str, Any]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(data)
 
 
 def append_event(conn: sqlite3.Connection, kind: str, type_: str, data: dict[str, Any],
@@ -105,11 +108,12 @@ def append_events(conn: sqlite3.Connection, events: list[tuple[str, str, dict[st
     if not conn.in_transaction:
         raise RuntimeError("append_events must run inside a store transaction")
     stamp = Stamp.now()
+    lane = _LANES[lane]
     last = conn.execute("UPDATE counters SET value = value + ? WHERE name = 'seq' RETURNING value",
                         (len(events),)).fetchone()[0]
     first = last - len(events) + 1
     records = [
-        EventRecord(first + i, uuid7(), kind, type_, Lane(lane), stamp.ts, stamp.boot_id,
+        EventRecord(first + i, uuid7(), kind, type_, lane, stamp.ts, stamp.boot_id,
                     stamp.mono_ns, stamp.clock_synced, encode_data(data))
         for i, (kind, type_, data) in enumerate(events)
     ]
@@ -118,7 +122,7 @@ def append_events(conn: sqlite3.Connection, events: list[tuple[str, str, dict[st
         [(r.seq, r.id, r.kind, r.type, int(r.lane), r.ts, r.boot_id, r.mono_ns, int(r.clock_synced), r.data)
          for r in records],
     )
-    if Lane(lane) is Lane.BULK:
+    if lane is Lane.BULK:
         _count_bulk(conn, len(records), sum(len(r.data) for r in records))
     return records
 
