@@ -102,6 +102,7 @@ class HealthMonitor:
         report = {**asdict(system), "broker_link": "up" if self.link_up() else "down", "outbox": outbox,
                   "devices": [d.as_dict() for d in devices]}
         self._check_thresholds(system, outbox, now_mono)
+        self._check_devices(devices)
         self._accumulate_uptime(devices, now_mono)
         self.store.emit("health", "health.report", report, Lane.BULK)
         # The kiosk's staff screen (another process) shows the latest snapshot from here.
@@ -144,6 +145,22 @@ class HealthMonitor:
                             title="数据积压未上传 Events not reaching central",
                             detail={"oldest_age_s": round(age or 0.0), "critical": outbox["critical"],
                                     "bulk": outbox["bulk"]})
+
+    def _check_devices(self, devices: list[DeviceHealth]) -> None:
+        """A reader, printer or button that stays lost is an alert for the engineers.
+
+        Meters and their lines have their own, more precise alerts (meter.offline,
+        meter.bus_down); two reports in a row are needed either way, so a reader
+        being re-plugged does not page anyone.
+        """
+        meter_ids = {m.id for m in self.cfg.meters} | {b.id for b in self.cfg.buses}
+        for device in devices:
+            if device.device_id in meter_ids:
+                continue
+            self.alerts.observe(f"device.lost:{device.device_id}", device.state is HealthState.LOST,
+                                severity=Severity.WARNING, title="设备失联 Device not answering",
+                                detail={"device_id": device.device_id, "reason": device.reason},
+                                raise_after=2, clear_after=1)
 
     # ------------------------------------------------------------------ facility KPI
 
