@@ -31,6 +31,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("restore_cmd", "put a backup back as the store (stop the services first); the current file is kept aside"),
     "doctor": ("doctor_cmd", "check config, store, devices, broker, clock, disk and fonts; say in plain words what to fix"),
     "patrol": ("patrol_cmd", "patrol rounds: a day's report, or import a patrol wand's upload"),
+    "kiosk": ("kiosk_cmd", "run the touchscreen kiosk (Kivy): visitors, feedback, complaints, guard taps, staff screen"),
+    "pin-hash": ("pin_cmd", "make the scrypt hash of a staff settings PIN (typed twice) for security.staff_pin_hash"),
 }
 
 DEFAULT_CONFIG = os.environ.get("LOBBY_CONFIG", "/etc/lobby/lobby.toml")

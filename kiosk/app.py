@@ -1,0 +1,567 @@
+"""The lobby kiosk (Kivy): screens over kiosk.services, card taps, idle wipe, lockdown.
+
+Structure:
+- `KioskRuntime` (kiosk/runtime.py): store, LobbyServices, printer, readers, patrol, PIN gate.
+- `KioskApp` (here): one ScreenManager; screens are created on first visit and reused
+  (kiosk/screens/*, each a thin view over the services with a .kv beside it); overlays
+  above it (card-tap confirmation, apology, screen saver, night dimming, simulator panel).
+- Threading: the UI thread only draws. Store writes, printing and card routing run on a
+  small worker pool (kiosk/worker.py) and come back with Clock.schedule_once. Reader
+  callbacks arrive on each reader's own thread and are handed to that pool at once.
+- Lockdown: Escape, F1 (settings) and the window close request are ignored unless the
+  kiosk runs windowed for development; an uncaught exception in a callback shows an
+  apology with "try again" (never a traceback) and is logged without personal data.
+- Idle: after kiosk.idle_timeout_s without a touch every flow is wiped (drafts scrubbed,
+  text fields cleared) and the home screen returns; a screen saver after
+  kiosk.screensaver_after_s; dimmed between kiosk.dim_from and kiosk.dim_to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.base import ExceptionHandler, ExceptionManager
+from kivy.cache import Cache
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk import i18n
+from kiosk.flows import Drafts
+from kiosk.fonts import register_default_font
+from kiosk.runtime import KioskRuntime
+from kiosk.timing import in_window
+from kiosk.widgets import bilingual, load_kv, scrub_labels
+from kiosk.worker import Worker
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS_ZH = "一二三四五六日"
+CRASH_LIMIT = 5  # uncaught errors within CRASH_WINDOW_S: let the process end (systemd restarts it)
+CRASH_WINDOW_S = 10.0
+
+
+class _Apology(ExceptionHandler):
+    def __init__(self, app: KioskApp) -> None:
+        super().__init__()
+        self.app = app
+
+    def handle_exception(self, inst: BaseException) -> int:
+        if isinstance(inst, (KeyboardInterrupt, SystemExit)):
+            return ExceptionManager.RAISE
+        return ExceptionManager.PASS if self.app.on_crash(inst) else ExceptionManager.RAISE
+
+
+def log_without_data(exc: BaseException, where: str = "UI") -> None:
+    """The exception type and the code locations only: messages and locals may hold personal data."""
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    trail = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    log.error("uncaught %s in the %s at %s", type(exc).__name__, where, trail or "?")
+
+
+class KioskApp(App):
+    title = "Lobby kiosk"
+    use_kivy_settings = False
+
+    lang = StringProperty("zh")
+    u = NumericProperty(1.0)
+    tap = NumericProperty(60)
+    pad = NumericProperty(10)
+    fs = NumericProperty(20)
+    fs_small = NumericProperty(15)
+    fs_big = NumericProperty(28)
+    fs_title = NumericProperty(24)
+    fs_huge = NumericProperty(46)
+    portrait = BooleanProperty(False)
+    clock_text = StringProperty("")
+    date_text = StringProperty("")
+    evac_visible = BooleanProperty(False)
+    evac_drill = BooleanProperty(False)
+    dimmed = BooleanProperty(False)
+
+    def __init__(self, runtime: KioskRuntime, *, simulate: bool = False, allow_close: bool = False,
+                 test_map: str | None = None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.rt = runtime
+        self.cfg = runtime.cfg
+        self.services = runtime.services
+        self.simulate = simulate
+        self.allow_close = allow_close
+        self.test_map = test_map
+        self.default_lang = i18n.lang_of(self.cfg.site.language)
+        self.lang = self.default_lang
+        self.drafts = Drafts()
+        self.worker = Worker(threads=2)
+        self.factories: dict[str, Callable[[], Any]] = {}
+        self.history: list[str] = []
+        self.last_activity = time.monotonic()
+        self.staff_id: str | None = None
+        self.link_visit_id: str | None = None  # the check-in pass screen waits for a card to link
+        self.overlay: Any = None
+        self._message_overlay: Any = None
+        self.saver: Any = None
+        self.probe: Any = None
+        self.font_file = ""
+        self.wipes = 0
+        self._crashes: list[float] = []
+        self._evac_id: str | None = None
+        self._printed_roll: str | None = None
+        self._scan_buffer = ""
+        self._ready = False
+        self.tap_log: list[dict[str, Any]] = []
+
+    # ================================================================== building
+
+    def build(self) -> Any:
+        self.font_file = register_default_font(self.cfg.kiosk.font_path)
+        load_kv()
+        from kiosk import screens
+        from kiosk.widgets import SharedKeyboard
+
+        self.keyboard = SharedKeyboard(self)
+
+        screens.load_all_kv()
+        Window.clearcolor = (0.95, 0.96, 0.97, 1)
+        ExceptionManager.add_handler(_Apology(self))
+        Window.bind(size=self._on_window_size, on_touch_down=self._on_any_touch, on_key_down=self._on_key_down,
+                    on_textinput=self._on_textinput, on_request_close=self._on_request_close,
+                    on_keyboard=self._on_keyboard)
+        self._on_window_size(Window, Window.size)
+
+        from kiosk.screens.overlays import DimLayer, EvacBanner
+
+        self.root_layout = FloatLayout()
+        main = BoxLayout(orientation="vertical")
+        self.evac_banner = EvacBanner()
+        main.add_widget(self.evac_banner)
+        self.sm = ScreenManager(transition=NoTransition())
+        main.add_widget(self.sm)
+        self.root_layout.add_widget(main)
+        self.overlay_layer = FloatLayout()
+        self.root_layout.add_widget(self.overlay_layer)
+        self.dim_layer = DimLayer()
+        self.root_layout.add_widget(self.dim_layer)
+        screens.register_all(self)
+        if self.simulate and os.environ.get("LOBBY_KIOSK_SIM_PANEL", "1") != "0":
+            from kiosk.simpanel import SimPanel
+
+            self.sim_panel = SimPanel(self)
+            self.root_layout.add_widget(self.sim_panel)
+        self.show("home", push=False)
+        return self.root_layout
+
+    def on_start(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: Clock.schedule_once(lambda dt: self.stop(), 0))
+        self.rt.start_readers(self._on_tag)
+        Clock.schedule_interval(self._tick_clock, 1.0)
+        Clock.schedule_interval(self._check_idle, 0.5)
+        Clock.schedule_interval(lambda dt: self._poll_evacuation(), 2.0)
+        Clock.schedule_interval(lambda dt: self._check_dim(), 20.0)
+        self._tick_clock(0)
+        self._poll_evacuation()
+        self._check_dim()
+        if self.test_map:
+            from kiosk.testmode import TestProbe
+
+            self.probe = TestProbe(self, self.test_map)
+        Window.bind(on_flip=self._first_frame)
+
+    def _first_frame(self, *_: Any) -> None:
+        if self._ready:
+            return
+        self._ready = True
+        Window.unbind(on_flip=self._first_frame)
+        from mqtt_bridge import sdnotify
+
+        sdnotify.notify("READY=1")
+        self.event("ready")
+        log.info("kiosk ready (%dx%d)", *Window.size)
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """After the home screen is up: load the pinyin index and build every screen, one per frame,
+        so that the first visitor never waits for them (and memory is at its working size)."""
+        from kiosk.ime.pinyin import get_engine
+
+        self.worker.run(get_engine, keep=True)
+        pending = [name for name in self.factories if not self.sm.has_screen(name)]
+
+        def build_next(_dt: float) -> None:
+            if pending:
+                self.screen(pending.pop(0))
+                Clock.schedule_once(build_next, 0)
+            else:
+                Clock.schedule_once(lambda dt: self._warm_keyboard(), 0)
+
+        Clock.schedule_once(build_next, 0)
+
+    def _warm_keyboard(self) -> None:
+        """Build the keyboard's layouts and the candidate bar once (off screen), then forget the typing."""
+        from kivy.uix.boxlayout import BoxLayout
+
+        from kiosk.ime.keyboard import TextEntry
+
+        if self.keyboard.owner is not None:  # a visitor is already typing: leave the keyboard alone
+            self.event("warm")
+            return
+        holder = BoxLayout()
+        entry = TextEntry(kind="text", max_length=10)
+        self.keyboard.attach(self, holder, entry)
+        steps = [lambda: [entry.press(c) for c in "zhang"], lambda: entry.choose(0), lambda: entry.toggle(),
+                 lambda: entry.toggle(), lambda: entry.toggle(), lambda: entry.clear()]
+
+        def step(_dt: float) -> None:
+            if steps and self.keyboard.owner is self:
+                steps.pop(0)()
+                Clock.schedule_once(step, 0)
+                return
+            self.keyboard.detach(self)
+            from kiosk.ime.pinyin import get_engine
+
+            get_engine().clear_cache()
+            self.event("warm")
+
+        Clock.schedule_once(step, 0)
+
+    def on_stop(self) -> None:
+        try:
+            self.worker.shutdown()
+            self.rt.stop()
+        except Exception:  # stopping must not hang or show anything
+            log.exception("kiosk stop")
+
+    def open_settings(self, *largs: Any) -> bool:  # F1 must not open Kivy's settings panel
+        return False
+
+    # ================================================================== sizes, language
+
+    def _on_window_size(self, _win: Any, size: tuple[int, int]) -> None:
+        w, h = size
+        self.portrait = h > w
+        self.u = max(0.6, min(w, h) / 480.0)
+        from kivy.metrics import mm
+
+        self.tap = max(60.0 * self.u, float(mm(15)))
+        self.pad = 10 * self.u
+        self.fs = 20 * self.u
+        self.fs_small = 15 * self.u
+        self.fs_big = 28 * self.u
+        self.fs_title = 24 * self.u
+        self.fs_huge = 46 * self.u
+
+    def t(self, key: str, lang: str, **fmt: Any) -> str:
+        return i18n.primary(key, lang, **fmt)
+
+    def t2(self, key: str, lang: str, **fmt: Any) -> str:
+        return i18n.secondary(key, lang, **fmt)
+
+    def bi(self, key: str, zh: str, en: str, lang: str, small: float, only: bool = False,
+           fmt: dict[str, Any] | None = None) -> str:
+        return bilingual(key, zh, en, lang, small, only, **(fmt or {}))
+
+    def toggle_lang(self) -> None:
+        self.lang = "en" if self.lang == "zh" else "zh"
+
+    # ================================================================== navigation
+
+    def register(self, name: str, factory: Callable[[], Any]) -> None:
+        self.factories[name] = factory
+
+    def screen(self, name: str) -> Any:
+        if not self.sm.has_screen(name):
+            widget = self.factories[name]()
+            widget.name = name
+            self.sm.add_widget(widget)
+        return self.sm.get_screen(name)
+
+    def show(self, name: str, push: bool = True) -> Any:
+        screen = self.screen(name)
+        current = self.sm.current
+        if push and current and current != name:
+            self.history.append(current)
+        if current == name:
+            screen.refresh()
+        self.sm.current = name
+        return screen
+
+    def go(self, name: str) -> Any:
+        return self.show(name, push=True)
+
+    def replace(self, name: str) -> Any:
+        return self.show(name, push=False)
+
+    def back(self) -> None:
+        while self.history:
+            name = self.history.pop()
+            if name != self.sm.current:
+                self.sm.current = name
+                return
+        self.home()
+
+    def home(self) -> None:
+        """Back to the start: every flow is wiped (no personal data stays behind)."""
+        self.wipe_all()
+        self.history.clear()
+        self.show("home", push=False)
+
+    @property
+    def current(self) -> str:
+        return self.sm.current
+
+    def wipe_all(self) -> None:
+        self.worker.cancel_results()
+        self.drafts.wipe()
+        self.staff_id = None
+        self.link_visit_id = None
+        self._scan_buffer = ""
+        for screen in self.sm.screens:
+            try:
+                screen.wipe()
+            except Exception as exc:  # one screen's bug must not keep another's data
+                log_without_data(exc, "wipe")
+        # the cleared labels are re-laid out on the next frame; Kivy keeps an empty label's old layout
+        kb = self.keyboard.kb  # its candidate bar is out of its tree while a layout without Chinese shows
+        Clock.schedule_once(lambda dt: [scrub_labels(w) for w in (*self.sm.screens, kb, kb.candidate_bar)], 0)
+        Cache.remove("textinput.label")
+        Cache.remove("textinput.width")
+        try:
+            from kiosk.ime.pinyin import get_engine
+
+            get_engine().clear_cache()  # compositions typed (a name's pinyin) are cache keys there
+        except Exception as exc:
+            log_without_data(exc, "wipe")
+        self.wipes += 1
+        self.lang = self.default_lang
+
+    # ================================================================== overlays
+
+    def show_overlay(self, widget: Any) -> None:
+        self.close_overlay()
+        self.overlay = widget
+        self.overlay_layer.add_widget(widget)
+
+    def close_overlay(self, *_: Any) -> None:
+        if self.overlay is not None:
+            try:
+                self.overlay.closing()
+            except AttributeError:
+                pass
+            self.overlay_layer.remove_widget(self.overlay)
+            self.overlay = None
+
+    @property
+    def overlay_name(self) -> str:
+        if self.saver is not None:
+            return "saver"
+        return getattr(self.overlay, "tid", "") if self.overlay is not None else ""
+
+    def say(self, message: Any, title_key: str = "", style: str = "info", seconds: float = 6.0,
+            then: Callable[[], None] | None = None, tid: str = "notice", **more: Any) -> None:
+        """A short full-screen message (zh/en) over the current screen (one reused overlay widget)."""
+        from kiosk.screens.overlays import MessageOverlay
+
+        if self._message_overlay is None:
+            self._message_overlay = MessageOverlay()
+        overlay = self._message_overlay
+        if self.overlay is not overlay:
+            self.show_overlay(overlay)
+        else:
+            overlay.closing()  # the message it showed is replaced: finish it first
+        overlay.configure(message, title_key=title_key, style=style, seconds=seconds, then=then, tid=tid, **more)
+
+    # ================================================================== errors
+
+    def on_crash(self, exc: BaseException) -> bool:
+        """An uncaught exception in a callback: log it without data, apologise, offer a retry."""
+        log_without_data(exc)
+        now = time.monotonic()
+        self._crashes = [t for t in self._crashes if now - t < CRASH_WINDOW_S] + [now]
+        if len(self._crashes) > CRASH_LIMIT:
+            log.critical("the UI keeps failing; ending the process so that it is restarted")
+            return False
+        try:
+            from kiosk.screens.overlays import ApologyOverlay
+
+            self.wipe_all()
+            self.history.clear()
+            self.sm.current = "home"
+            self.show_overlay(ApologyOverlay())
+            self.event("apology", error=type(exc).__name__)
+        except Exception as inner:  # the apology itself failed: keep the loop alive anyway
+            log_without_data(inner, "apology")
+        return True
+
+    # ================================================================== input, idle, lockdown
+
+    def poke(self) -> None:
+        self.last_activity = time.monotonic()
+        if self.dimmed:
+            self.dim_layer.opacity = 0
+
+    def _on_any_touch(self, _win: Any, touch: Any) -> bool:
+        self.poke()
+        if self.saver is not None:
+            self.hide_saver()
+            return True  # the touch that wakes the screen presses nothing
+        return False
+
+    def _on_request_close(self, *_: Any, **__: Any) -> bool:
+        if self.allow_close:
+            return False
+        log.info("window close request ignored (kiosk)")
+        return True
+
+    def _on_keyboard(self, _win: Any, key: int, *_: Any) -> bool:
+        """Escape never leaves the kiosk (except a development window); F1 never opens settings."""
+        if key == 282:  # F1
+            return True
+        return key == 27 and not self.allow_close
+
+    def _on_key_down(self, _win: Any, key: int, _scancode: int, _text: str | None, _mods: list[str]) -> bool:
+        self.poke()
+        if key in (13, 271):  # Enter: a scanner finished a line
+            line, self._scan_buffer = self._scan_buffer, ""
+            screen = self.sm.current_screen
+            if line and getattr(screen, "scanner", False) and self.overlay is None:
+                screen.on_scan(line)
+            return True
+        if key == 8 and self._scan_buffer:
+            self._scan_buffer = self._scan_buffer[:-1]
+        return False
+
+    def _on_textinput(self, _win: Any, text: str) -> None:
+        self.poke()
+        screen = self.sm.current_screen
+        if getattr(screen, "scanner", False) and len(self._scan_buffer) < 256:
+            self._scan_buffer += text
+
+    def _check_idle(self, _dt: float) -> None:
+        idle = time.monotonic() - self.last_activity
+        k = self.cfg.kiosk
+        if idle >= k.idle_timeout_s and not self._pristine():
+            log.info("idle for %.0f s: flows wiped, home screen shown", idle)
+            self.close_overlay()
+            self.home()
+            self.event("idle_wipe")
+        if idle >= k.screensaver_after_s and self.saver is None and self._pristine() and not self.evac_visible:
+            self.show_saver()
+
+    def _pristine(self) -> bool:
+        return self.sm.current == "home" and not self.history and self.overlay is None and \
+            self.staff_id is None and self.lang == self.default_lang
+
+    def show_saver(self) -> None:
+        from kiosk.screens.overlays import ScreenSaver
+
+        if self.saver is None:
+            self.saver = ScreenSaver()
+            self.root_layout.add_widget(self.saver, index=0)
+
+    def hide_saver(self) -> None:
+        if self.saver is not None:
+            self.saver.stop()
+            self.root_layout.remove_widget(self.saver)
+            self.saver = None
+
+    def _check_dim(self) -> None:
+        k = self.cfg.kiosk
+        now = self.services.ctx.now().local(self.services.ctx.tz).time()
+        self.dimmed = in_window(now, k.dim_from, k.dim_to)
+        idle = time.monotonic() - self.last_activity
+        self.dim_layer.opacity = 1 if self.dimmed and idle > 5 else 0
+
+    def _tick_clock(self, _dt: float) -> None:
+        local = self.services.ctx.now().local(self.services.ctx.tz)
+        self.clock_text = local.strftime("%H:%M")
+        if self.lang == "en":
+            self.date_text = local.strftime("%a %d %b %Y")
+        else:
+            self.date_text = f"{local.year}年{local.month}月{local.day}日 星期{WEEKDAYS_ZH[local.weekday()]}"
+        if self.dimmed and time.monotonic() - self.last_activity > 5:
+            self.dim_layer.opacity = 1
+
+    # ================================================================== card taps
+
+    def _on_tag(self, event: Any) -> None:
+        """On the reader's thread: hand the tap to the worker pool at once."""
+        if getattr(event, "kind", None) != "tap":
+            return
+        seen = time.monotonic()
+        link = self.link_visit_id
+        self.worker.run(self.rt.router.route, event.uid, event.reader_id, link,
+                        then=lambda result: self._show_tap(result, seen), keep=True)
+
+    def _show_tap(self, result: Any, seen: float) -> None:
+        from kiosk.screens.overlays import tap_settings
+
+        self.poke()
+        self.hide_saver()
+        route = result.route
+        if route == "staff":
+            self.close_overlay()
+            self.wipe_all()
+            self.history.clear()
+            self.staff_id = result.staff_id
+            self.show("staff", push=False)
+        elif route == "link":
+            screen = self.screen("ci_done")
+            screen.card_result(result)
+        else:
+            on_checkout = self.sm.current.startswith("co_")
+            then = self.home if route == "checkout" and result.ok and on_checkout else None
+            self.say(result.message, then=then, **tap_settings(result))
+        self._mark_shown(route, seen)
+
+    def _mark_shown(self, route: str, seen: float) -> None:
+        def drawn(*_: Any) -> None:
+            Window.unbind(on_flip=drawn)
+            entry = {"route": route, "seen": seen, "drawn": time.monotonic()}
+            self.tap_log = (self.tap_log + [entry])[-200:]
+            self.event("tap_drawn", route=route, seen=seen)
+
+        Window.bind(on_flip=drawn)
+        Window.canvas.ask_update()  # the same message again changes no pixel: draw the frame anyway
+
+    # ================================================================== evacuation
+
+    def _poll_evacuation(self) -> None:
+        self.worker.run(self.services.rollcall.current, then=self._evacuation, keep=True)
+
+    def _evacuation(self, view: Any) -> None:
+        if view is None:
+            self.evac_visible = False
+            self._evac_id = None
+            return
+        self.evac_visible = True
+        self.evac_drill = bool(view.drill)
+        if self._evac_id != view.id:
+            self._evac_id = view.id
+            self.hide_saver()
+            self.dim_layer.opacity = 0
+            self.worker.run(self._print_roll_call_once, view.id, keep=True)
+
+    def _print_roll_call_once(self, roll_id: str) -> None:
+        """Print each roll call once (remembered in the store, so a restart does not print it again)."""
+        store = self.rt.store
+        if store.get_meta("kiosk.roll_call_printed") == roll_id:
+            return
+        outcome = self.services.rollcall.print(roll_id)
+        log.info("roll call list printed: %s", outcome.status)
+        store.set_meta("kiosk.roll_call_printed", roll_id)
+
+    # ================================================================== test hooks
+
+    def event(self, name: str, **data: Any) -> None:
+        if self.probe is not None:
+            self.probe.event(name, **data)

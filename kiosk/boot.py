@@ -1,0 +1,52 @@
+"""Kivy's process settings, applied before Kivy is imported (no Kivy import here).
+
+Kiosk lockdown starts here: no Escape-to-exit, no multitouch simulation dots, no
+settings panel, no argument parsing by Kivy, no Kivy log files; the window is full
+screen in production and a borderless window at (0, 0) when `fullscreen = false`
+(the demo, the tests).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mqtt_bridge.config import Config
+
+
+def prepare(cfg: Config, *, size: tuple[int, int] | None = None, fullscreen: bool | None = None) -> None:
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")  # Kivy logs through the logging module (no traceback on screen)
+    os.environ.setdefault("KIVY_HOME", str(Path(cfg.state_dir) / "kivy"))
+    Path(os.environ["KIVY_HOME"]).mkdir(parents=True, exist_ok=True)
+
+    from kivy.config import Config as KivyConfig
+
+    full = cfg.kiosk.fullscreen if fullscreen is None else fullscreen
+    KivyConfig.set("kivy", "exit_on_escape", "0")
+    KivyConfig.set("kivy", "pause_on_minimize", "0")
+    KivyConfig.set("kivy", "keyboard_mode", "system")  # no Kivy virtual keyboard: ours is kiosk.ime
+    KivyConfig.set("input", "mouse", "mouse,disable_multitouch")
+    KivyConfig.set("graphics", "maxfps", "60")
+    KivyConfig.set("graphics", "multisamples", "0")
+    KivyConfig.set("graphics", "resizable", "0")
+    if full:
+        KivyConfig.set("graphics", "fullscreen", "auto")
+        KivyConfig.set("graphics", "borderless", "1")
+        KivyConfig.set("graphics", "show_cursor", "0")
+    else:
+        w, h = size or (800, 480)
+        KivyConfig.set("graphics", "fullscreen", "0")
+        KivyConfig.set("graphics", "borderless", "1")
+        KivyConfig.set("graphics", "width", str(w))
+        KivyConfig.set("graphics", "height", str(h))
+        KivyConfig.set("graphics", "position", "custom")
+        KivyConfig.set("graphics", "left", "0")
+        KivyConfig.set("graphics", "top", "0")
+    # a touch panel needs no hover cursor; the input providers SDL2 gives (mouse + touch) are enough
+    for section in ("modules",):
+        if KivyConfig.has_section(section):
+            for name in list(KivyConfig.options(section)):
+                KivyConfig.remove_option(section, name)

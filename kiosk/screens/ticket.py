@@ -1,0 +1,274 @@
+"""Complaints and repairs (投诉/报修), and tracking a ticket by its number.
+
+kind -> category -> place (building / floor / area from [places]) -> description
+(pinyin or Latin) -> urgent? (repairs and incident reports) -> contact name and phone
+(optional) -> read back -> the ticket number and the promise with its deadline (the
+service's message), printable as a receipt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import ListProperty, StringProperty
+
+from kiosk import i18n
+from kiosk.flows import TICKET_FIELD_STEPS, next_step
+from kiosk.services import KINDS
+from kiosk.services.tickets import CATEGORY_LABELS, URGENT_KINDS
+from kiosk.widgets import KScreen
+
+from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen
+
+KIND_ORDER = ("repair", "complaint", "incident", "enquiry", "suggestion", "praise")
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class PlaceScreen(KScreen):
+    error_zh = StringProperty("")
+    error_en = StringProperty("")
+    building = StringProperty("")
+    floor = StringProperty("")
+    area = StringProperty("")
+    buildings = ListProperty([])
+
+    def __init__(self, flow: TicketFlow, **kw: Any) -> None:
+        super().__init__(title_key="tk.title", **kw)
+        self.flow = flow
+        self.buildings = list(flow.app.cfg.places.buildings)
+
+    def refresh(self) -> None:
+        d = self.flow.d
+        self.building = d.building or (self.buildings[0] if len(self.buildings) == 1 else "")
+        self.floor = d.floor or ""
+        self.area = d.area or ""
+        self._draw()
+
+    def _draw(self) -> None:
+        places = self.flow.app.cfg.places
+        unsure = i18n.pair("tk.place.unsure")
+        self.ids.buildings.show([{"zh": b, "only": True, "value": b, "tid": f"building_{i}",
+                                  "style": "selected" if b == self.building else "choice"}
+                                 for i, b in enumerate(places.buildings)], self.set_building)
+        self.ids.floors.show([{"zh": f, "only": True, "value": f, "tid": f"floor_{i}",
+                               "style": "selected" if f == self.floor else "choice"}
+                              for i, f in enumerate(places.floors)]
+                             + [{"zh": unsure[0], "en": unsure[1], "value": "", "tid": "floor_unsure",
+                                 "style": "selected" if not self.floor else "choice"}], self.set_floor)
+        self.ids.areas.show([{"zh": a, "only": True, "value": a, "tid": f"area_{i}",
+                              "style": "selected" if a == self.area else "choice"}
+                             for i, a in enumerate(places.areas)], self.set_area)
+
+    def set_building(self, value: str) -> None:
+        self.building = value
+        self._draw()
+
+    def set_floor(self, value: str) -> None:
+        self.floor = value
+        self._draw()
+
+    def set_area(self, value: str) -> None:
+        self.area = "" if value == self.area else value
+        self._draw()
+
+    def submit(self) -> None:
+        self.flow.set_place(self.building or None, self.floor or None, self.area or None)
+
+    def wipe(self) -> None:
+        self.building = self.floor = self.area = ""
+        self.error_zh = self.error_en = ""
+
+
+class TrackResultScreen(KScreen):
+    number = StringProperty("")
+    status_zh = StringProperty("")
+    status_en = StringProperty("")
+    replies = StringProperty("")
+    due_zh = StringProperty("")
+    due_en = StringProperty("")
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(title_key="tr.title", **kw)
+
+    def show(self, outcome: Any) -> None:
+        view = outcome.value
+        self.number = view.ticket_no
+        self.status_zh, self.status_en = outcome.message.zh, outcome.message.en
+        self.replies = "\n".join(f"{r.at:%m-%d %H:%M}  {r.text}" for r in view.replies)
+        running = [c for c in view.clocks if c.state == "running"]
+        if running:
+            c = running[0]
+            self.due_zh = f"{c.label_zh}：{c.due:%m月%d日 %H:%M}前"
+            self.due_en = f"{_cap(c.label_en)}: by {c.due:%Y-%m-%d %H:%M}"
+        else:
+            self.due_zh = self.due_en = ""
+
+    def wipe(self) -> None:
+        self.number = self.status_zh = self.status_en = self.replies = self.due_zh = self.due_en = ""
+
+
+class TicketFlow:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.editing = False
+        t = app.cfg.tickets
+        reg = app.register
+        reg("tk_kind", lambda: ChoiceScreen(
+            title_key="tk.title", question_key="tk.kind.question", cols=3, cols_portrait=2,
+            choices=lambda: [{"zh": KINDS[k][0], "en": _cap(KINDS[k][1]), "value": k, "tid": f"kind_{k}",
+                              "style": "selected" if k == self.d.kind else "choice"} for k in KIND_ORDER],
+            on_choose=self.set_kind))
+        reg("tk_category", lambda: ChoiceScreen(
+            title_key="tk.title", question_key="tk.category.question", cols=4, cols_portrait=2,
+            choices=lambda: [{"zh": CATEGORY_LABELS.get(c, (c, c))[0], "en": CATEGORY_LABELS.get(c, (c, c))[1],
+                              "value": c, "tid": f"category_{c}",
+                              "style": "selected" if c == self.d.category else "choice"}
+                             for c in app.cfg.tickets.categories],
+            on_choose=self.set_category))
+        reg("tk_place", lambda: PlaceScreen(self))
+        reg("tk_desc", lambda: TextScreen(
+            title_key="tk.title", question_key="tk.desc.question", kind="text", max_length=t.description_max_len,
+            load=lambda: self.d.description, done=lambda text: self.set_field("description", text, "tk_desc")))
+        reg("tk_urgent", lambda: ChoiceScreen(
+            title_key="tk.title", question_key="tk.urgent.question", cols=2, cols_portrait=1,
+            choices=[{"key": "tk.urgent.yes", "value": True, "tid": "urgent_yes", "style": "danger"},
+                     {"key": "tk.urgent.no", "value": False, "tid": "urgent_no", "style": "primary"}],
+            on_choose=lambda value: self.set_field("urgent", bool(value), "tk_urgent")))
+        reg("tk_contact_name", lambda: TextScreen(
+            title_key="tk.title", question_key="tk.contact.name", kind="name", max_length=t.contact_name_max_len,
+            optional=True, load=lambda: self.d.contact_name,
+            done=lambda text: self.set_field("contact_name", text or None, "tk_contact_name")))
+        reg("tk_contact_phone", lambda: TextScreen(
+            title_key="tk.title", question_key="tk.contact.phone", kind="phone", max_length=16, optional=True,
+            load=lambda: self.d.contact_phone,
+            done=lambda text: self.set_field("contact_phone", text or None, "tk_contact_phone")))
+        reg("tk_confirm", lambda: ConfirmScreen(
+            title_key="tk.title", heading_key="tk.confirm.title", lines=self.lines, submit=self.submit,
+            change=self.change))
+        reg("tk_done", lambda: ResultScreen(title_key="tk.title", show_back=False, heading_key="tk.done.title",
+                                            big_label_key="tk.done.number", on_action=self.action))
+        reg("tr_entry", lambda: TextScreen(
+            title_key="tr.title", question_key="tr.question", kind="code", max_length=16, layouts=("en", "digits"),
+            done=self.lookup))
+        reg("tr_result", lambda: TrackResultScreen())
+
+    @property
+    def d(self) -> Any:
+        return self.app.drafts.ticket
+
+    # ------------------------------------------------------------------ steps
+
+    def advance(self, current: str) -> None:
+        if self.editing:
+            if current == "tk_kind" and self.d.kind in URGENT_KINDS and current != "tk_urgent":
+                self.app.go("tk_urgent")
+                return
+            self.app.go("tk_confirm")
+            return
+        self.app.go(next_step(self.d.steps(), current))
+
+    def set_kind(self, kind: str) -> None:
+        self.d.kind = kind
+        if kind not in URGENT_KINDS:
+            self.d.urgent = False
+        self.advance("tk_kind")
+
+    def set_category(self, category: str) -> None:
+        self.d.category = category
+        self.advance("tk_category")
+
+    def set_place(self, building: str | None, floor: str | None, area: str | None) -> None:
+        self.d.building, self.d.floor, self.d.area = building, floor, area
+        self.advance("tk_place")
+
+    def set_field(self, field: str, value: Any, step: str) -> None:
+        setattr(self.d, field, value)
+        self.advance(step)
+
+    def change(self, step: str) -> None:
+        self.editing = True
+        self.app.go(step)
+
+    # ------------------------------------------------------------------ confirm, submit, print
+
+    def lines(self) -> list[tuple[str, str, str, str]]:
+        d = self.d
+        none_zh, none_en = i18n.pair("tk.confirm.none")
+        kind = KINDS.get(d.kind or "", ("", ""))
+        cat = CATEGORY_LABELS.get(d.category or "", (d.category or "", d.category or ""))
+        place = " / ".join(p for p in (d.building, d.floor, d.area) if p) or f"{none_zh} {none_en}"
+        out = [(*i18n.pair("tk.confirm.kind"), f"{kind[0]} {_cap(kind[1])}", "tk_kind"),
+               (*i18n.pair("tk.confirm.category"), f"{cat[0]} {cat[1]}", "tk_category"),
+               (*i18n.pair("tk.confirm.place"), place, "tk_place"),
+               (*i18n.pair("tk.confirm.desc"), d.description or "", "tk_desc")]
+        if d.kind in URGENT_KINDS:
+            yes = i18n.pair("tk.urgent.yes" if d.urgent else "tk.urgent.no")
+            out.append((*i18n.pair("tk.confirm.urgent"), f"{yes[0]} {yes[1]}", "tk_urgent"))
+        out.append((*i18n.pair("tk.confirm.contact"), d.contact_name or f"{none_zh} {none_en}", "tk_contact_name"))
+        out.append((*i18n.pair("tk.confirm.phone"), d.contact_phone or f"{none_zh} {none_en}", "tk_contact_phone"))
+        return out
+
+    def submit(self) -> None:
+        self.app.worker.run(self.app.services.tickets.create, self.d.form(), then=self.created)
+
+    def created(self, outcome: Any) -> None:
+        confirm = self.app.screen("tk_confirm")
+        confirm.busy = False
+        if outcome.status == "invalid":
+            first = outcome.errors[0]
+            step = TICKET_FIELD_STEPS.get(first.field, "tk_confirm")
+            self.editing = True
+            screen = self.app.go(step)
+            for attr in ("error_zh", "note_zh"):
+                if hasattr(screen, attr):
+                    setattr(screen, attr, first.zh)
+                    setattr(screen, attr.replace("zh", "en"), first.en)
+                    break
+            return
+        if not outcome.ok:
+            confirm.error_zh, confirm.error_en = outcome.message.zh, outcome.message.en
+            return
+        for name in ("tk_desc", "tk_contact_name", "tk_contact_phone"):
+            if self.app.sm.has_screen(name):
+                self.app.screen(name).wipe()
+        self.d.scrub()
+        self.d.ticket_no = outcome.value.ticket_no
+        done = self.app.screen("tk_done")
+        done.big_value = outcome.value.ticket_no
+        done.set_message(outcome.message)
+        done.status_zh = done.status_en = ""
+        actions = []
+        if self.app.rt.printer is not None:
+            actions.append({"key": "tk.done.print", "value": "print", "style": "primary", "tid": "print"})
+        actions.append({"key": "common.done", "value": "home", "style": "secondary", "tid": "finish"})
+        done.actions = actions
+        self.app.history.clear()
+        self.app.replace("tk_done")
+        self.app.event("ticket_created")
+
+    def action(self, value: str) -> None:
+        number = self.d.ticket_no
+        if value == "print" and number:
+            done = self.app.screen("tk_done")
+            done.status_zh, done.status_en = i18n.pair("common.wait")
+            self.app.worker.run(self.app.services.tickets.print_receipt, number, then=self.printed)
+
+    def printed(self, outcome: Any) -> None:
+        done = self.app.screen("tk_done")
+        done.status_zh, done.status_en = outcome.message.zh, outcome.message.en
+        self.app.event("receipt_print", status=outcome.status)
+
+    # ------------------------------------------------------------------ tracking
+
+    def lookup(self, number: str) -> None:
+        outcome = self.app.services.tickets.lookup(number)
+        entry = self.app.screen("tr_entry")
+        if not outcome.ok:
+            entry.show_error(outcome.message.zh, outcome.message.en)
+            return
+        entry.wipe()
+        self.app.screen("tr_result").show(outcome)
+        self.app.go("tr_result")

@@ -1,0 +1,309 @@
+"""Test mode (environment LOBBY_KIOSK_TEST_MAP=<file>): what UI tests and the benchmark see.
+
+- `<file>`: a JSON map of the current screen's named widgets (`tid`) with their rectangles
+  in X screen coordinates (origin top-left), text (markup removed), whether disabled, the
+  visible part inside scroll views, the on-screen keyboard's keys ("key:<id>") and
+  candidates ("key:cand0" ... with their text); rewritten whenever something changed.
+  Tests click with xdotool by name from it.
+- `<file>.events`: one JSON line per event (ready, tap_drawn, idle_wipe, checked_in ...),
+  with a CLOCK_MONOTONIC time (comparable across processes).
+- `<file>.sock`: a JSON-lines control socket for what input devices cannot do: look for
+  a text in the app's memory (idle-wipe test), raise an error in a callback (apology
+  test), show the screen saver, report RSS, run simulated flows (memory benchmark).
+
+Nothing here runs unless the variable is set.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.screenmanager import Screen
+from kivy.uix.stencilview import StencilView
+
+from kiosk.ime.widgets import ImeKeyboard
+
+log = logging.getLogger(__name__)
+MARKUP = re.compile(r"\[/?(?:b|i|u|s|sub|sup|size|color|font|font_family|anchor|ref|text_language)(?:=[^\]]*)?\]")
+
+
+def plain(text: str) -> str:
+    return MARKUP.sub("", text).replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
+
+
+def rss_kb() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _visible(w: Any) -> bool:
+    node = w
+    while node is not None and node is not Window:
+        if getattr(node, "opacity", 1) <= 0.01:
+            return False
+        node = node.parent
+    return w.width > 0 and w.height > 0
+
+
+def _window_rect(w: Any) -> tuple[float, float, float, float]:
+    x, y = w.to_window(w.x, w.y)
+    return x, y, float(w.width), float(w.height)
+
+
+def _clip(w: Any, rect: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    x, y, ww, hh = rect
+    x2, y2 = x + ww, y + hh
+    node = w.parent
+    while node is not None and node is not Window:
+        if isinstance(node, StencilView):
+            sx, sy, sw, sh = _window_rect(node)
+            x, y, x2, y2 = max(x, sx), max(y, sy), min(x2, sx + sw), min(y2, sy + sh)
+        node = node.parent
+    if x2 <= x or y2 <= y:
+        return None
+    return x, y, x2 - x, y2 - y
+
+
+class TestProbe:
+    def __init__(self, app: Any, path: str) -> None:
+        self.app = app
+        self.path = Path(path)
+        self.events_path = Path(str(path) + ".events")
+        self.seq = 0
+        self._last = ""
+        self._dirty = True
+        self._busy = 0
+        self._lock = threading.Lock()
+        self.touches = 0
+        Window.bind(on_flip=self._flipped, on_touch_up=self._touched)
+        Clock.schedule_interval(self._write, 0.02)
+        self.server = None
+        try:
+            from drivers.sim.control import ControlServer
+
+            self.server = ControlServer(self._request, str(path) + ".sock", name="kiosk-test").start()
+        except OSError as exc:
+            log.warning("test control socket not started: %s", exc)
+
+    # ------------------------------------------------------------------ the widget map
+
+    def _flipped(self, *_: Any) -> None:
+        self._dirty = True
+
+    def _touched(self, *_: Any) -> None:
+        # runs just before the widgets' own touch-up handlers; the map is written after this frame's
+        # input has been handled, so the count and the button's effect appear in the same map
+        self.touches += 1
+        self._dirty = True
+
+    def snapshot(self) -> dict[str, Any]:
+        app = self.app
+        wx, wy = Window.left, Window.top
+        height = Window.height
+        widgets: dict[str, Any] = {}
+
+        def add(name: str, w: Any) -> None:
+            rect = _window_rect(w)
+            clip = _clip(w, rect)
+            if clip is None:
+                return
+            x, y, ww, hh = rect
+            cx_, cy_, cw, ch = clip
+            entry = {"x": round(wx + x), "y": round(wy + height - (y + hh)), "w": round(ww), "h": round(hh),
+                     "cx": round(wx + cx_ + cw / 2), "cy": round(wy + height - (cy_ + ch / 2)),
+                     "clipped": clip != rect, "disabled": bool(getattr(w, "disabled", False)),
+                     "button": isinstance(w, ButtonBehavior)}
+            text = getattr(w, "text", None)
+            if isinstance(text, str):
+                entry["text"] = plain(text)
+                ts = getattr(w, "texture_size", None)
+                if ts is not None:
+                    entry["tw"], entry["th"] = round(ts[0]), round(ts[1])
+            widgets[name] = entry
+
+        # what can be touched: the screen saver, else an overlay, else the screens (+ banner, sim panel)
+        if app.saver is not None:
+            stack = [app.saver]
+        elif app.overlay is not None:
+            stack = [app.overlay]
+        else:
+            stack = [c for c in Window.children]
+        keyboards = []
+        while stack:
+            w = stack.pop()
+            if getattr(w, "opacity", 1) <= 0.01:
+                continue
+            if isinstance(w, Screen) and w.manager is not None and w.manager.current != w.name:
+                continue  # a screen being switched away from
+            if isinstance(w, ImeKeyboard):
+                keyboards.append(w)
+            tid = getattr(w, "tid", "")
+            if tid and _visible(w):
+                add(tid, w)
+            stack.extend(w.children)
+        keys: dict[str, Any] = {}
+        for kb in keyboards:
+            if kb.parent is None or not _visible(kb):
+                continue
+            cands = kb.entry.page_candidates if kb.entry is not None else []
+            for kid, (x, y) in kb.key_centres().items():
+                item = {"cx": round(wx + x), "cy": round(wy + height - y)}
+                if kid.startswith("cand"):
+                    i = int(kid[4:])
+                    item["text"] = cands[i].text if i < len(cands) else ""
+                keys[f"key:{kid}"] = item
+            if kb.entry is not None:
+                keys["key:_layout"] = {"text": kb.entry.layout.name}
+        return {"screen": app.sm.current, "overlay": app.overlay_name, "lang": app.lang, "touches": self.touches,
+                "window": [wx, wy, Window.width, Window.height], "busy": app.worker.pending,
+                "wipes": app.wipes, "widgets": widgets, "keys": keys}
+
+    def _write(self, _dt: float) -> None:
+        busy = self.app.worker.pending
+        if not self._dirty and busy == self._busy:
+            return
+        self._dirty = False
+        self._busy = busy
+        data = self.snapshot()
+        text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        if text == self._last:
+            return
+        self._last = text
+        self.seq += 1
+        data["seq"] = self.seq
+        data["t"] = time.monotonic()
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def event(self, name: str, **data: Any) -> None:
+        line = json.dumps({"ev": name, "t": time.monotonic(), **data}, ensure_ascii=False)
+        with self._lock, self.events_path.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+
+    # ------------------------------------------------------------------ the control socket
+
+    def _request(self, request: Any) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            return {"ok": False, "error": "request must be an object"}
+        cmd = request.get("cmd")
+        if cmd == "rss":
+            return {"ok": True, "rss_kb": rss_kb()}
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def on_ui(_dt: float) -> None:
+            try:
+                box["reply"] = self._on_ui(cmd, request, done, box)
+            except Exception as exc:  # report, do not crash the app
+                box["reply"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            if cmd != "soak":
+                done.set()
+
+        Clock.schedule_once(on_ui, 0)
+        if not done.wait(float(request.get("timeout", 30))):
+            return {"ok": False, "error": "timed out"}
+        return box.get("final") or box.get("reply", {"ok": False, "error": "no reply"})
+
+    def _on_ui(self, cmd: str, request: dict[str, Any], done: threading.Event, box: dict[str, Any]) -> dict[str, Any]:
+        app = self.app
+        if cmd == "find_text":
+            return {"ok": True, **find_text(app, str(request["text"]))}
+        if cmd == "raise":
+            def boom(_dt: float) -> None:
+                raise RuntimeError("test: an error in a UI callback")
+            Clock.schedule_once(boom, 0)
+            return {"ok": True}
+        if cmd == "saver":
+            app.show_saver()
+            return {"ok": True}
+        if cmd == "dim":
+            app.dim_layer.opacity = 1 if request.get("on", True) else 0
+            return {"ok": True}
+        if cmd == "state":
+            return {"ok": True, "screen": app.sm.current, "overlay": app.overlay_name, "wipes": app.wipes,
+                    "rss_kb": rss_kb(), "screens": len(app.sm.screens)}
+        if cmd == "soak":
+            from kiosk.soak import Soak
+
+            def finished(result: dict[str, Any]) -> None:
+                box["final"] = {"ok": True, **result}
+                done.set()
+
+            Soak(app, int(request.get("flows", 100)), on_done=finished, first=int(request.get("first", 0)))
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown cmd {cmd!r}"}
+
+
+def find_text(app: Any, needle: str) -> dict[str, Any]:
+    """Where a text still lives: widget texts, the input method's entries, any Python container."""
+    gc.collect()
+    widgets = []
+    stack = list(app.root_layout.walk(restrict=True)) if app.root_layout else []
+    for screen in app.sm.screens:
+        stack.extend(screen.walk(restrict=True))
+    for w in stack:
+        for attr in ("text", "placeholder", "zh", "en", "value"):
+            v = getattr(w, attr, None)
+            if isinstance(v, str) and needle in v:
+                widgets.append(f"{type(w).__name__}.{attr}")
+    holders = 0
+    kinds: list[str] = []
+    for obj in gc.get_objects():
+        try:
+            for ref in gc.get_referents(obj):
+                if isinstance(ref, str) and needle in ref and ref is not needle:
+                    holders += 1
+                    kinds.append(_describe(obj))
+                    break
+        except Exception:
+            continue
+    return {"widgets": widgets, "holders": holders, "kinds": kinds[:10]}
+
+
+def _describe(obj: Any) -> str:
+    """What kind of container holds a text (type and, for dicts, the names of their keys; no values)."""
+    name = type(obj).__name__
+    if isinstance(obj, dict):
+        keys = [k for k in obj if isinstance(k, str)][:8]
+        return f"dict{keys}"
+    if hasattr(obj, "f_code"):
+        return f"frame {obj.f_code.co_filename.rsplit('/', 1)[-1]}:{obj.f_code.co_name}"
+    if name == "LayoutWord":  # find the label that laid it out
+        from kivy.uix.widget import Widget
+
+        seen, layer = set(), [obj]
+        for _ in range(6):
+            nxt = []
+            for o in layer:
+                for r in gc.get_referrers(o):
+                    if id(r) in seen or r is layer:
+                        continue
+                    seen.add(id(r))
+                    if isinstance(r, Widget):
+                        return f"LayoutWord of {type(r).__name__}"
+                    if hasattr(r, "_cached_lines") or isinstance(r, (list, dict)) or type(r).__name__ == "LayoutLine":
+                        nxt.append(r)
+            layer = nxt
+            for o in layer:
+                if hasattr(o, "_cached_lines"):
+                    owners = [type(w).__name__ for w in gc.get_referrers(o) if isinstance(w, Widget)]
+                    text = getattr(o, "text", None)
+                    return f"LayoutWord of core label {type(o).__name__} (widget {owners}, text empty: {not text})"
+    return name
