@@ -105,6 +105,8 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses once per level of [[[...]]] or {a={b=...}}
+        raise ConfigError(source, [("", "not valid TOML: nested too deeply")]) from None
     return validate_mapping(raw, source, base_dir)
 
 

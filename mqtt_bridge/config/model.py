@@ -73,8 +73,8 @@ def _normalise_uid(value: Any) -> str:
 def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as \"Asia/Shanghai\")")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
+        raise ValueError(f"unknown time zone {value[:64]!r} (use an IANA name such as \"Asia/Shanghai\")")
     return value
 
 
