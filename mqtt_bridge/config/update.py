@@ -42,12 +42,12 @@ def check_update(current: Config, config_path: Path, version: int, text: str) ->
     state_dir = Path(current.state_dir)
     if Path(new.state_dir).resolve() != state_dir.resolve():
         raise ConfigUpdateRejected("state_dir cannot be changed remotely")
-    store_path = Path(new.store.path)
-    if not _inside(store_path if store_path.is_absolute() else state_dir / store_path, state_dir):
-        raise ConfigUpdateRejected("store.path must stay inside the state directory")
-    backup_dir = Path(new.store.backup_dir)
-    if not _inside(backup_dir if backup_dir.is_absolute() else state_dir / backup_dir, state_dir):
-        raise ConfigUpdateRejected("store.backup_dir must stay inside the state directory")
+    confined = {"store.path": new.store.path, "store.backup_dir": new.store.backup_dir,
+                "privacy.export_dir": new.privacy.export_dir}  # the last holds visitors' personal data
+    for key, value in confined.items():
+        path = Path(value)
+        if not _inside(path if path.is_absolute() else state_dir / path, state_dir):
+            raise ConfigUpdateRejected(f"{key} must stay inside the state directory")
     if current.mqtt.tls.enabled and not new.mqtt.tls.enabled and not current.security.allow_tls_off:
         raise ConfigUpdateRejected("switching TLS off remotely is not allowed here (security.allow_tls_off)")
     if new.mqtt.tls.insecure_skip_verify and not current.mqtt.tls.insecure_skip_verify and not current.security.allow_tls_off:
