@@ -76,7 +76,8 @@ class Scheduler:
                     self._call(job.name, job.fn)
             local = dt.datetime.now(tz)
             for daily in self._daily:
-                if local.time() >= daily.at and daily.last_day != local.date():
+                due_today = daily.last_day is None or local.date() > daily.last_day  # not again after a step back
+                if local.time() >= daily.at and due_today:
                     daily.last_day = local.date()
                     self._call(daily.name, lambda: daily.fn(local.date()))
             self._stop.wait(self.tick_s)
