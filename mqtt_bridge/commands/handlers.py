@@ -110,7 +110,8 @@ def _cards_update(ctx: CommandContext) -> Callable[[Transaction, dict[str, Any]]
             tx.execute(
                 "INSERT INTO cards (uid_hash, role, holder_id, active, source, updated_ts) VALUES (?, ?, ?, ?, 'central', ?) "
                 "ON CONFLICT(uid_hash) DO UPDATE SET role=excluded.role, holder_id=excluded.holder_id, "
-                "active=excluded.active, source='central', updated_ts=excluded.updated_ts",
+                "active=excluded.active, source='central', updated_ts=excluded.updated_ts "
+                "WHERE cards.source != 'config'",  # the site's own allowlist (kiosk.staff_cards) wins
                 (card_hash(ctx.card_key, card["uid"]), card["role"], card.get("holder_id"),
                  int(card.get("active", True)), now))
         counts = dict(tx.execute("SELECT role, count(*) FROM cards WHERE active = 1 GROUP BY role").fetchall())
@@ -131,7 +132,7 @@ def default_specs(ctx: CommandContext) -> dict[str, CommandSpec]:
         "notice.show": CommandSpec(_notice_show),
         "notice.hide": CommandSpec(_notice_hide),
         "directory.update": CommandSpec(_directory_update),
-        "cards.update": CommandSpec(_cards_update(ctx)),
+        "cards.update": CommandSpec(_cards_update(ctx), keep_data=False),  # UIDs live only as keyed hashes
         "ticket.update": CommandSpec(_queued, consumer="kiosk"),
         "visitor.host_ack": CommandSpec(_queued, consumer="kiosk"),
         "evacuation.start": CommandSpec(_queued, consumer="kiosk"),

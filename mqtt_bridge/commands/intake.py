@@ -8,6 +8,7 @@ is either applied and recorded, or neither. Nothing here raises to the caller.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import schemas
+from ..clock import parse_ts
 from ..store import Store, Transaction
 from ..timebase import Stamp
 
@@ -49,10 +51,20 @@ class CommandResult:
 Handler = Callable[[Transaction, dict[str, Any]], dict[str, Any]]
 
 
+def command_time(value: str, key: str) -> dt.datetime:
+    """A time from a command's data. The schemas check its shape only, so a date
+    that does not exist (2027-02-30, 09:00:80) is rejected here, by name."""
+    try:
+        return parse_ts(value)
+    except ValueError:
+        raise CommandRejected(f"{key}: {value[:40]!r} is not a real date and time") from None
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     handler: Handler
     consumer: str | None = None  # set: the command is queued for that service ('kiosk'/'gateway')
+    keep_data: bool = True  # False: the payload holds secrets (card UIDs) and is not kept in `commands`
 
 
 class CommandIntake:
@@ -107,7 +119,8 @@ class CommandIntake:
             with self.store.transaction() as tx:
                 result = spec.handler(tx, data)
                 state = "pending" if spec.consumer else "done"
-                self._record(tx, name, cmd_id, True, None, result, data, state, spec.consumer)
+                kept = data if spec.keep_data or spec.consumer else None
+                self._record(tx, name, cmd_id, True, None, result, kept, state, spec.consumer)
         except CommandRejected as exc:
             return self._reject(name, cmd_id, str(exc))
         log.info("command %s %s applied", name, cmd_id)

@@ -368,6 +368,12 @@ def _v8_counters_in_code(conn: sqlite3.Connection) -> None:
         """)
 
 
+def _v9_no_card_uids_in_commands(conn: sqlite3.Connection) -> None:
+    # cards.update payloads hold staff and guard card UIDs in clear; the cards table
+    # keeps keyed hashes only, so the copies in the command log are scrubbed.
+    conn.execute("UPDATE commands SET data = NULL WHERE name = 'cards.update'")
+
+
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     from ..gateway.schema import SCHEMA
 
@@ -375,7 +381,8 @@ def _v7_gateway(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
-                                _v8_counters_in_code]
+                                _v8_counters_in_code,
+                                _v9_no_card_uids_in_commands]
 LATEST = len(MIGRATIONS)
 
 
