@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from mqtt_bridge.commands.intake import CommandRejected
+from mqtt_bridge.commands.intake import CommandRejected, command_time
 from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.timebase import rfc3339
 
@@ -129,8 +129,8 @@ class InvitationService:
         party = data.get("party_size", 1)
         if party > cfg.max_party_size:
             raise CommandRejected(f"party_size {party} is more than visitors.max_party_size ({cfg.max_party_size})")
-        valid_from = parse_ts(data["valid_from"])
-        valid_until = (parse_ts(data["valid_until"]) if data.get("valid_until")
+        valid_from = command_time(data["valid_from"], "valid_from")
+        valid_until = (command_time(data["valid_until"], "valid_until") if data.get("valid_until")
                        else valid_from + dt.timedelta(hours=cfg.invitation_valid_h))
         if valid_until <= valid_from:
             raise CommandRejected("valid_until must be later than valid_from")

@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from mqtt_bridge.commands.intake import CommandRejected
+from mqtt_bridge.commands.intake import CommandRejected, command_time
 from mqtt_bridge.store import StoreError, Transaction
 
 from mqtt_bridge.clock import Instant, parse_ts
@@ -380,7 +380,7 @@ class TicketService:
                 raise CommandRejected(f"assignee: {exc.errors[0].en}") from None
         next_reply_by = data.get("next_reply_by")
         if next_reply_by is not None:
-            due = parse_ts(next_reply_by)
+            due = command_time(next_reply_by, "next_reply_by")
             if due <= now.wall:
                 raise CommandRejected("next_reply_by must be in the future")
 
