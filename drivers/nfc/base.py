@@ -119,7 +119,8 @@ class CardReader(abc.ABC):
 
     def _emit(self, event: TagEvent) -> None:
         if event.kind == "tap":
-            log.debug("reader %s: tap %s (%s)", self.reader_id, event.uid, event.tag_type)
+            # never the UID: a visitor's pass card is personal data, and logs are kept longer
+            log.debug("reader %s: tap (%s, %d-byte UID)", self.reader_id, event.tag_type, len(event.uid) // 2)
         callback = self._on_event
         if callback is None:
             return

@@ -481,7 +481,7 @@ class PN532Simulator:
         tag = Tag(uid, tag_type)
         with self._lock:
             self._chip.present(tag)
-        log.debug("tag presented: %s %s", tag.type, tag.uid.hex())
+        log.debug("tag presented: %s (%d-byte UID)", tag.type, len(tag.uid))
         self._wake()
 
     def remove(self) -> None:
