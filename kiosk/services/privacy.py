@@ -14,6 +14,10 @@
   contact name and phone (the case itself stays);
 - events not yet sent to central (outbox) that still name a purged visit or
   ticket lose the personal fields (marked "redacted": true);
+- CSV exports (`lobby export`) in privacy.export_dir for days older than the
+  shorter of the visitor and ticket-contact retention are deleted: they are
+  copies of the same personal data (exports written elsewhere with --out are
+  the operator's to keep or destroy);
 - after privacy.stats_retention_days everything of that age goes: visits,
   passes, invitations, roll calls, tickets with their updates and clocks,
   feedback presses and satisfaction periods.
@@ -23,8 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import asdict, dataclass
 
+from mqtt_bridge.config import state_path
 from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import rfc3339
 
@@ -32,6 +38,8 @@ from mqtt_bridge.clock import Instant
 from .context import ServiceContext
 
 log = logging.getLogger(__name__)
+
+EXPORT_FILE = re.compile(r"(visitors|tickets|feedback)-(\d{4}-\d{2}-\d{2})\.csv")
 
 
 @dataclass
@@ -47,6 +55,7 @@ class PurgeReport:
     tickets_deleted: int = 0
     feedback_deleted: int = 0
     periods_deleted: int = 0
+    exports_deleted: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -88,6 +97,7 @@ class PrivacyService:
             self._invitations(tx, cut["visitor"], now, report)
             self._tickets(tx, cut["ticket"], now, report)
             self._statistics(tx, cut["stats"], cut["stats_day"], report)
+        self._exports(now, report)
         log.info("privacy purge: %s", {k: v for k, v in report.as_dict().items() if v})
         return report
 
@@ -134,6 +144,29 @@ class PrivacyService:
                 f"WHERE kind = 'ticket' AND type = 'ticket.created' AND json_extract(data, '$.ticket_no') IN ({marks}) "
                 f"AND json_extract(data, '$.contact') IS NOT NULL", chunk).rowcount
         report.tickets_anonymised += len(ids)
+
+    def _exports(self, now: Instant, report: PurgeReport) -> None:
+        p = self.ctx.cfg.privacy
+        keep_days = min(p.visitor_retention_days, p.ticket_contact_retention_days)
+        oldest_kept = now.local(self.ctx.tz).date() - dt.timedelta(days=keep_days)
+        folder = state_path(self.ctx.cfg, p.export_dir)
+        if not folder.is_dir():
+            return
+        for path in folder.iterdir():
+            match = EXPORT_FILE.fullmatch(path.name)
+            if match is None or not path.is_file():
+                continue
+            try:
+                day = dt.date.fromisoformat(match.group(2))
+            except ValueError:
+                continue
+            if day < oldest_kept:
+                try:
+                    path.unlink()
+                except OSError as exc:  # the next purge tries again
+                    log.warning("privacy purge: cannot delete an old export: %s", exc.strerror)
+                    continue
+                report.exports_deleted += 1
 
     # -------------------------------------------------------------- statistics past their retention
 

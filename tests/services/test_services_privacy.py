@@ -241,14 +241,25 @@ def test_export_and_purge_from_the_command_line(config_file: Path, tmp_path: Pat
     assert press["评价 Rating"] == "不满意 Unhappy" and press["原因 Reason"] == "等候时间长 Waiting time"
     capsys.readouterr()
 
+    assert main(["export", "-c", str(config_file), "--day", "2026-11-25"]) == 0  # into privacy.export_dir
+    exports = state_path(cfg, cfg.privacy.export_dir)
+    (exports / "notes.txt").write_text("the desk's own file")
+    assert main(["export", "-c", str(config_file), "--day", "2026-12-31"]) == 0  # a day still in retention
+    capsys.readouterr()
     assert main(["purge", "-c", str(config_file), "--now", "2027-01-01T03:30:00+08:00", "--json"]) == 0
     counts = json.loads(capsys.readouterr().out)
     assert counts["visits_anonymised"] == 1 and counts["tickets_anonymised"] == 0
+    assert counts["exports_deleted"] == 3  # the personal data's copies go with it
+    assert sorted(p.name for p in exports.iterdir()) == [
+        "feedback-2026-12-31.csv", "notes.txt", "tickets-2026-12-31.csv", "visitors-2026-12-31.csv"]
     assert main(["purge", "-c", str(config_file), "--now", "2027-01-01T03:30:00+08:00", "--json"]) == 0
     assert set(json.loads(capsys.readouterr().out).values()) == {0}
     assert main(["purge", "-c", str(config_file), "--now", "yesterday"]) == 2
     with pytest.raises(SystemExit):
         main(["export", "-c", str(config_file), "--day", "25/11/2026"])
+    assert main(["export", "-c", str(config_file), "--day", "today", "--out", str(tmp_path / "today")]) == 0
+    today = dt.datetime.now(SHANGHAI).date().isoformat()
+    assert (tmp_path / "today" / f"visitors-{today}.csv").is_file()
 
 
 def test_safe_cell() -> None:
