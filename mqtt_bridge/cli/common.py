@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+import zoneinfo
 
 from ..config import Config, ConfigError, load_config
 from ..logsetup import setup_logging
@@ -34,3 +36,20 @@ def load_or_explain(args: argparse.Namespace) -> Config:
         raise SystemExit(2) from None
     setup_logging(args.log_level or cfg.logging.level)
     return cfg
+
+
+def day_argument(text: str) -> str:
+    """argparse type for a site-local day: YYYY-MM-DD, "today" or "yesterday"."""
+    if text in ("today", "yesterday"):
+        return text
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day written as YYYY-MM-DD (or today/yesterday): {text!r}") from None
+    return text
+
+
+def resolve_day(text: str, timezone: str, now: dt.datetime | None = None) -> dt.date:
+    """The date a day_argument names, "today" being the site's local date."""
+    today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    return {"today": today, "yesterday": today - dt.timedelta(days=1)}.get(text) or dt.date.fromisoformat(text)

@@ -8,24 +8,17 @@ the state directory.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
 from ..config import state_path
 from ..store import Store, StoreError
-from .common import add_config_argument, load_or_explain
-
-
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day written as YYYY-MM-DD: {text!r}") from None
+from .common import add_config_argument, day_argument, load_or_explain, resolve_day
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
-    parser.add_argument("--day", type=_day, required=True, metavar="YYYY-MM-DD", help="the site-local day to export")
+    parser.add_argument("--day", type=day_argument, required=True, metavar="DAY",
+                        help="the site-local day to export: YYYY-MM-DD, today or yesterday")
     parser.add_argument("--out", metavar="DIR", help="folder for the CSV files (default: privacy.export_dir)")
 
 
@@ -39,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Store(state_path(cfg, cfg.store.path), cfg.store.busy_timeout_ms) as store:
             services = LobbyServices(store, cfg, card_key=load_key(cfg.state_dir))
-            paths = services.exporter.export_day(args.day, out)
+            paths = services.exporter.export_day(resolve_day(args.day, cfg.site.timezone), out)
     except (StoreError, OSError) as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 1

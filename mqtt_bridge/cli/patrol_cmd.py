@@ -10,31 +10,19 @@ same file again adds nothing. Exit status: 0 all rows imported (or already there
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
-import zoneinfo
 
 from ..config import state_path
 from ..store import Store, StoreError
-from .common import add_config_argument, load_or_explain
-
-
-def _day_arg(text: str) -> str:
-    if text in ("today", "yesterday"):
-        return text
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a day written as YYYY-MM-DD (or today/yesterday): {text!r}") from None
-    return text
+from .common import add_config_argument, day_argument, load_or_explain, resolve_day
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     report = sub.add_parser("report", help="one day's rounds, missed and late points, per guard")
-    report.add_argument("day", type=_day_arg, metavar="DATE", help="site-local day: YYYY-MM-DD, today or yesterday")
+    report.add_argument("day", type=day_argument, metavar="DATE", help="site-local day: YYYY-MM-DD, today or yesterday")
     report.add_argument("--json", action="store_true", help="print JSON for tooling")
     imp = sub.add_parser("import", help="import a patrol wand's upload (CSV or JSON)")
     imp.add_argument("file", metavar="FILE")
@@ -60,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
 def _report(engine, args: argparse.Namespace) -> int:  # noqa: ANN001
     from ..patrol.report import format_table
 
-    tz = zoneinfo.ZoneInfo(engine.cfg.site.timezone)
-    today = engine.now().wall.astimezone(tz).date()
-    day = {"today": today, "yesterday": today - dt.timedelta(days=1)}.get(args.day) or dt.date.fromisoformat(args.day)
+    day = resolve_day(args.day, engine.cfg.site.timezone, engine.now().wall)
     report = engine.report(day)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
