@@ -50,6 +50,20 @@ def meter_points(meter: Any) -> list[str]:
     return [p for p in meter_point_names(meter) if p in METER_POINTS]
 
 
+def _meter_alerts(meter: Any) -> list[tuple[str, str]]:
+    """The alert kinds a configured meter can raise (mqtt_bridge/meters/analysis.py), with a title."""
+    alerts = [("meter.offline", "offline")]
+    points = meter_points(meter)
+    if any(POINTS[p].cumulative for p in points):
+        alerts += [("meter.backwards", "register went backwards"), ("meter.jump", "implausible jump")]
+    if getattr(meter, "leak_check", False):
+        alerts.append(("meter.leak", "possible leak"))
+    if getattr(meter, "comfort_check", False):
+        alerts += [(f"comfort.{p}", f"{p} out of comfort range") for p in ("temperature", "humidity", "noise")
+                   if p in points]
+    return alerts
+
+
 def discovery_document(cfg: Config) -> dict[str, Any]:
     base = cfg.base_topic
     components: dict[str, dict[str, Any]] = {}
@@ -82,7 +96,9 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
             if device_class:
                 comp["dev_cla"] = device_class
             components[key] = comp
-        components[f"{meter.id}_offline"] = _alert_sensor(cfg, f"meter.offline:{meter.id}", f"{meter.id} offline")
+        for alert, title in _meter_alerts(meter):
+            name = "offline" if alert == "meter.offline" else alert.replace(".", "_")  # not a point's name
+            components[f"{meter.id}_{name}"] = _alert_sensor(cfg, f"{alert}:{meter.id}", f"{meter.id} {title}")
     for button in cfg.buttons:
         components[f"{button.id}_stuck"] = _alert_sensor(cfg, f"button.stuck:{button.id}", f"{button.id} stuck")
     for key, title in (("gateway.disk_low", "Disk nearly full"), ("outbox.bulk_dropped", "Readings dropped"),

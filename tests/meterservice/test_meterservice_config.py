@@ -106,6 +106,12 @@ def test_discovery_tables_follow_the_canonical_points() -> None:
     assert points["elec-lobby"] == ["energy_import", "voltage_a", "current_a", "power_total"]
     document = discovery.discovery_document(cfg)
     assert "elec-plant_voltage_c" in document["cmps"] and "water-main_volume_total" in document["cmps"]
+    alerts = {k: c["stat_t"].rsplit("/", 1)[-1] for k, c in document["cmps"].items() if c["p"] == "binary_sensor"}
+    assert alerts["water-main_meter_leak"] == "meter.leak:water-main"  # leak_check is on in the example
+    assert alerts["th-lobby_comfort_humidity"] == "comfort.humidity:th-lobby"
+    assert "th-lobby_comfort_noise" not in alerts and "elec-lobby_meter_leak" not in alerts  # no such point / check
+    assert alerts["elec-lobby_meter_backwards"] == "meter.backwards:elec-lobby"
+    assert document["cmps"]["th-lobby_humidity"]["p"] == "sensor"
     # what the meter publishes is what Home Assistant is told to expect
     for m in cfg.meters:
         assert discovery.meter_points(m) == [b.name for b in bindings(m)]
