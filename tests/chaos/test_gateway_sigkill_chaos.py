@@ -33,7 +33,7 @@ from mqtt_bridge.config import load_config
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.helpers.broker import Broker
-from tests.helpers.central import Central
+from tests.helpers.central import TimedCentral
 from tests.helpers.gateway_rig import GUARD_CARD, ROOT, GatewayProcess, gateway_config, sim_dir
 from tests.helpers.lobby_load import (GuardTapper, LobbyProducer, PanelPresser, delivered_lobby_ids,
                                      lobby_ids_in_store)
@@ -41,31 +41,6 @@ from tests.helpers.lobby_load import (GuardTapper, LobbyProducer, PanelPresser, 
 pytestmark = pytest.mark.slow
 
 KILLS = 100
-
-
-class TimedCentral(Central):
-    """Central that also notes when each `online` status arrived (for recovery times)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.online_at: list[float] = []
-        super().__init__(*args, **kwargs)
-
-    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        if msg.topic == f"{self.base}/status" and b'"online"' in msg.payload:
-            self.online_at.append(time.monotonic())
-        super()._on_message(client, userdata, msg)
-
-    def wait_for_safe(self, predicate: Any, timeout: float) -> bool:
-        try:
-            self.wait_for(predicate, timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    def online_since(self, t0: float) -> float | None:
-        with self.lock:
-            later = [t for t in self.online_at if t >= t0]
-        return later[0] if later else None
 
 
 def _config_version(path: Path) -> int:
@@ -200,7 +175,7 @@ def test_gateway_killed_100_times_under_load_loses_nothing(tmp_path: Path) -> No
         broker.stop()
 
 
-def _drain(central: Central) -> list[tuple[str, dict[str, Any]]]:
+def _drain(central: TimedCentral) -> list[tuple[str, dict[str, Any]]]:
     import queue
 
     out = []

@@ -126,3 +126,28 @@ class Central:
             if raw is not None or body.get("id") == cmd_id:
                 return body
         raise TimeoutError(f"no result for command {name} {cmd_id}")
+
+
+class TimedCentral(Central):
+    """Central that also notes when each `online` status arrived (for recovery times)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.online_at: list[float] = []
+        super().__init__(*args, **kwargs)
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if msg.topic == f"{self.base}/status" and b'"online"' in msg.payload:
+            self.online_at.append(time.monotonic())
+        super()._on_message(client, userdata, msg)
+
+    def wait_for_safe(self, predicate: Any, timeout: float) -> bool:
+        try:
+            self.wait_for(predicate, timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def online_since(self, t0: float) -> float | None:
+        with self.lock:
+            later = [t for t in self.online_at if t >= t0]
+        return later[0] if later else None

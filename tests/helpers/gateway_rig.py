@@ -193,3 +193,18 @@ def wait_path(path: Path, timeout: float, proc: GatewayProcess | None = None) ->
             return False
         time.sleep(0.01)
     return False
+
+
+def many_meters(count: int, lines: int = 10, interval_s: int = 5) -> str:
+    """TOML for `count` meters on `lines` simulated RS-485 lines, DL/T 645 and Modbus (SDM120) in turn."""
+    parts = [f'[[buses]]\nid = "line-{b}"\nport = "/dev/not-used-line-{b}"\nbaudrate = 115200\nparity = "N"\n'
+             f'timeout_ms = 200\n' for b in range(lines)]
+    for m in range(count):
+        line = m % lines
+        if m % 2:
+            parts.append(f'[[meters]]\nid = "m{m:03d}"\nbus = "line-{line}"\nprotocol = "modbus"\n'
+                         f'address = "{m // lines + 1}"\nmap = "sdm120"\ninterval_s = {interval_s}\n')
+        else:
+            parts.append(f'[[meters]]\nid = "m{m:03d}"\nbus = "line-{line}"\nprotocol = "dlt645"\n'
+                         f'address = "{m + 1:012d}"\ninterval_s = {interval_s}\n')
+    return "\n".join(parts)
