@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import state_path
+from ..fsync import fsync_path
 from .common import add_config_argument, load_or_explain
 
 PAGES_PER_STEP = 256  # 1 MB with 4 KiB pages: each step is a few milliseconds
@@ -113,10 +114,10 @@ def backup_store(source: Path, dest_dir: Path, keep: int, pages: int = PAGES_PER
         raise
     finally:
         src.close()
-    _fsync(partial)
+    fsync_path(partial)
     final = _free_name(dest_dir, stamp, seq)
     os.replace(partial, final)
-    _fsync_dir(dest_dir)
+    fsync_path(dest_dir)
     _match_owner(final, dest_dir)
     removed = []
     others = [b for b in list_backups(dest_dir) if b.path != final]  # the new copy is always kept
@@ -151,22 +152,6 @@ def _remove_stale_partials(folder: Path) -> None:
         with contextlib.suppress(OSError):
             if time.time() - entry.stat().st_mtime > 3600:
                 entry.unlink()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _match_owner(path: Path, folder: Path) -> None:

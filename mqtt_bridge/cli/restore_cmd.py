@@ -34,6 +34,7 @@ import sys
 from pathlib import Path
 
 from ..config import state_path
+from ..fsync import fsync_path
 from ..store import SCHEMA_VERSION
 from .common import add_config_argument, load_or_explain
 
@@ -177,7 +178,7 @@ def restore(backup: Path, live: Path, seq_floor: int = 0, busy_timeout_ms: int =
         if previous is not None:
             os.replace(previous, live)
         raise
-    _fsync_dir(live.parent)
+    fsync_path(live.parent)
     _match_owner(live)
     return {"restored": str(backup), "store": str(live), "previous": str(previous) if previous else None,
             "schema_version": info["schema_version"], "backup_seq": info["seq"], "previous_seq": current_seq,
@@ -218,20 +219,8 @@ def _build(backup: Path, staging: Path, seq: int, stamp: str) -> None:
     finally:
         dst.close()
         src.close()
-    fd = os.open(staging, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(staging)
     os.chmod(staging, 0o600)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _match_owner(path: Path) -> None:

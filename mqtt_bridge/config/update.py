@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..fsync import fsync_path
 from .loader import ConfigError, parse_config
 from .model import Config
 
@@ -69,8 +70,4 @@ def write_atomically(path: Path, text: str) -> None:
         previous = path.with_name(path.name + ".previous")
         previous.write_bytes(path.read_bytes())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_path(path.parent)
