@@ -124,17 +124,9 @@ checkpoints = [
 guards = [ {{ id = "g-wang", name = "王保安", card_uid = "{GUARD}" }} ]
 routes = [ {{ id = "night", name = "Round", checkpoints = ["cp-roof", "cp-b1"], ordered = true }} ]
 """]
-    for b in range(buses):
-        lines.append(f'[[buses]]\nid = "line-{b}"\nport = "/dev/not-used-{b}"\nbaudrate = 115200\nparity = "N"\n'
-                     f'timeout_ms = 200\n')
-    for m in range(meters):
-        bus = m % buses
-        if m % 2:
-            lines.append(f'[[meters]]\nid = "m{m:03d}"\nbus = "line-{bus}"\nprotocol = "modbus"\n'
-                         f'address = "{m // buses + 1}"\nmap = "sdm120"\ninterval_s = 1\n')
-        else:
-            lines.append(f'[[meters]]\nid = "m{m:03d}"\nbus = "line-{bus}"\nprotocol = "dlt645"\n'
-                         f'address = "{m + 1:012d}"\ninterval_s = 1\n')
+    from tests.helpers.gateway_rig import many_meters
+
+    lines.append(many_meters(meters, buses, interval_s=1))
     return "\n".join(lines)
 
 
