@@ -363,7 +363,8 @@ class TicketService:
         if target != current and target not in TRANSITIONS[current] or (target == current == "closed" and "reply" in data):
             allowed = ", ".join(TRANSITIONS[current]) or "none (the ticket is closed)"
             raise CommandRejected(f"ticket {number} cannot move from {current} to {target}; allowed next: {allowed}")
-        if target == "closed" and current == "done" and ticket["return_visit_required"]:
+        needs_return_visit = bool(ticket["return_visit_required"]) and data.get("valid") is not False
+        if target == "closed" and current == "done" and needs_return_visit:
             raise CommandRejected(f"ticket {number} needs its return visit first (status return_visit_done), "
                                   f"then it can be closed")
         reply = None
@@ -378,6 +379,9 @@ class TicketService:
                 assignee = clean_company(data["assignee"], field="assignee", max_len=64, required=True)
             except ValidationFailed as exc:
                 raise CommandRejected(f"assignee: {exc.errors[0].en}") from None
+        valid = data.get("valid")
+        if valid is not None and ticket["kind"] != "complaint":
+            raise CommandRejected(f"ticket {number} is a {ticket['kind']}, not a complaint: only complaints are judged valid")
         next_reply_by = data.get("next_reply_by")
         if next_reply_by is not None:
             due = command_time(next_reply_by, "next_reply_by")
@@ -392,9 +396,14 @@ class TicketService:
                    "done_ts = CASE WHEN ? = 'done' AND done_ts IS NULL THEN ? ELSE done_ts END, "
                    "closed_ts = CASE WHEN ? = 'closed' THEN ? ELSE closed_ts END WHERE ticket_no = ?",
                    (target, assignee, now.ts, target, now.ts, target, now.ts, number))
+        rv_changed = self._verdict(tx, ticket, valid, now) if valid is not None else None
         self._clocks_after(tx, number, current, target, reply is not None, next_reply_by, now)
         event: dict[str, Any] = {"ticket_no": number, "status": target, "previous_status": current,
                                  "reply_recorded": reply is not None, "source": "central", "updated_at": now.ts}
+        if valid is not None:
+            event["valid"] = valid
+        if rv_changed is not None:
+            event["return_visit_required"] = rv_changed
         if "assignee" in data:
             event["assignee"] = assignee
         if next_reply_by is not None:
@@ -402,6 +411,26 @@ class TicketService:
                                                 "'next_reply'", (number,)).fetchone()[0]
         tx.emit("ticket", "ticket.updated", event)
         return {"ticket_no": number, "status": target, "previous_status": current}
+
+    def _verdict(self, tx: Transaction, ticket: dict[str, Any], valid: bool, now: Instant) -> bool | None:
+        """Record central's verdict on a complaint. DOMAIN: every valid complaint gets a return
+        visit; an invalid one still gets its reply in time (those clocks run on) but no return
+        visit. Returns the new return_visit_required when the verdict changed it, else None."""
+        number = ticket["ticket_no"]
+        required = bool(ticket["return_visit_required"])
+        if not valid:
+            new_required = False
+        elif required:
+            new_required = True
+        else:  # judged valid after an invalid verdict: the return visit is owed again
+            new_required = self.sla.return_visit_required("complaint", number)
+        tx.execute("UPDATE tickets SET complaint_valid = ?, return_visit_required = ? WHERE ticket_no = ?",
+                   (int(valid), int(new_required), number))
+        if required and not new_required:
+            self.sla.finish(tx, number, ("return_visit",), now, state="cancelled")
+        elif new_required and not required and ticket["status"] == "done":
+            self.sla.start_return_visit(tx, number, now)
+        return new_required if new_required != required else None
 
     def _clocks_after(self, tx: Transaction, number: str, current: str, target: str, replied: bool,
                       next_reply_by: str | None, now: Instant) -> None:

@@ -374,6 +374,11 @@ def _v9_no_card_uids_in_commands(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE commands SET data = NULL WHERE name = 'cards.update'")
 
 
+def _v10_complaint_verdict(conn: sqlite3.Connection) -> None:
+    # central's verdict on a complaint (ticket.update "valid"): NULL until judged
+    conn.execute("ALTER TABLE tickets ADD COLUMN complaint_valid INTEGER")
+
+
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     from ..gateway.schema import SCHEMA
 
@@ -382,7 +387,7 @@ def _v7_gateway(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
-                                _v9_no_card_uids_in_commands]
+                                _v9_no_card_uids_in_commands, _v10_complaint_verdict]
 LATEST = len(MIGRATIONS)
 
 

@@ -143,6 +143,36 @@ def test_status_moves_replies_and_the_return_visit(services: LobbyServices, inta
     assert shown.ok and shown.value.status_zh == "已办结" and "已办结" in shown.message.zh
 
 
+def test_an_invalid_complaint_gets_its_reply_but_no_return_visit(services: LobbyServices, intake: CommandIntake,
+                                                                  clock) -> None:  # noqa: ANN001
+    number = services.tickets.create(COMPLAINT).value.ticket_no
+    clock.advance(minutes=30)
+    done = command(intake, "ticket.update", {"ticket_no": number, "status": "done", "reply": "已核实", "valid": True})
+    assert done["ok"], done
+    assert {c.clock: c.state for c in services.tickets.get(number).clocks}["return_visit"] == "running"
+    verdict = command(intake, "ticket.update", {"ticket_no": number, "valid": False})  # central changed its mind
+    assert verdict["ok"], verdict
+    clocks = {c.clock: c.state for c in services.tickets.get(number).clocks}
+    assert clocks["return_visit"] == "cancelled" and clocks["first_reply"] == "met"
+    assert command(intake, "ticket.update", {"ticket_no": number, "status": "closed"})["ok"]  # no return visit owed
+    updated = events(services.ctx.store, "ticket.updated")
+    assert updated[0]["valid"] is True and "return_visit_required" not in updated[0]
+    assert updated[1]["valid"] is False and updated[1]["return_visit_required"] is False
+    assert services.ctx.store.scalar("SELECT complaint_valid FROM tickets WHERE ticket_no = ?", (number,)) == 0
+
+
+def test_an_invalid_complaint_still_has_its_reply_clock(services: LobbyServices, intake: CommandIntake,
+                                                        clock) -> None:  # noqa: ANN001
+    number = services.tickets.create(COMPLAINT).value.ticket_no
+    assert command(intake, "ticket.update", {"ticket_no": number, "valid": False})["ok"]
+    assert {c.clock: c.state for c in services.tickets.get(number).clocks}["first_reply"] == "running"
+    assert command(intake, "ticket.update", {"ticket_no": number, "status": "done"})["ok"]
+    assert "return_visit" not in {c.clock for c in services.tickets.get(number).clocks}
+    repair = services.tickets.create(URGENT_REPAIR).value.ticket_no
+    refused = command(intake, "ticket.update", {"ticket_no": repair, "valid": False})
+    assert refused["ok"] is False and "not a complaint" in refused["error"]
+
+
 @pytest.mark.parametrize(("path", "bad"), [
     (["on_site"], "assigned"), (["done"], "received"), (["closed"], "assigned"), (["closed"], "closed+reply"),
     (["on_site"], "return_visit_done"),
