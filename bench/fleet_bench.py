@@ -384,7 +384,6 @@ def main() -> int:
         fleet_names = gateway_names(args.gateways)
         real_names = gateway_names(args.real_bridges, prefix="gw-real")
         real_names = [(f"site-real-{i // GATEWAYS_PER_SITE:03d}", gw) for i, (_, gw) in enumerate(real_names)]
-        fleet_start = time.time()
         threads = []
         results: dict[str, list[dict[str, Any]]] = {}
         if real_names:

@@ -251,7 +251,7 @@ def test_local_bridge_sample_carries_the_contract_both_ways(tmp_path: Path,
                      ("tower-a/gw-lobby-1", "tower-a/gw-a"), ("gw-lobby-1", "gw-a")):
         assert old in text, old
         text = text.replace(old, new)
-    text += f"\npersistence false\n"
+    text += "\npersistence false\n"
     proc = _start_conf(text, tmp_path / "local", local_port)
     central = gateway = None
     try:

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import Config
 from mqtt_bridge.runtime import Runtime
-from mqtt_bridge.store import Lane
 from mqtt_bridge.store import outbox
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
