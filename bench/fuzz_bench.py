@@ -53,10 +53,6 @@ class Crash(AssertionError):
     """A run ended in something its target does not allow."""
 
 
-class KnownBug(Exception):
-    """A product bug already reported (with an xfail test): counted, not fatal, so the run completes."""
-
-
 KNOWN_BUGS: dict[str, tuple[type[BaseException], ...]] = {
     # Reported product bugs, counted instead of stopping a run so that it completes its
     # million. Empty since RecursionError in the config loader and impossible command

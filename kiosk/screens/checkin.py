@@ -24,7 +24,7 @@ from kiosk.services import PURPOSES, Message
 from kiosk.services.phone import mask_phone
 from kiosk.widgets import KScreen
 
-from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen
+from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
 
 HOST_POLL_S = 3.0
 
@@ -307,17 +307,11 @@ class CheckInFlow:
         error = self.step_error(field)
         screen = self.app.screen(step)
         if error is not None:
-            self._show_error(screen, error.zh, error.en)
+            show_field_error(screen, error.zh, error.en)
             return
         if isinstance(screen, TextScreen):
             screen.error_zh = screen.error_en = ""
         self.advance(step)
-
-    def _show_error(self, screen: Any, zh: str, en: str) -> None:
-        if hasattr(screen, "error_zh"):
-            screen.error_zh, screen.error_en = zh, en
-        elif hasattr(screen, "note_zh"):
-            screen.note_zh, screen.note_en = zh, en
 
     def set_host(self, host_id: str) -> None:
         self.d.host_id = host_id
@@ -373,7 +367,7 @@ class CheckInFlow:
             step = CHECKIN_FIELD_STEPS.get(first.field, "ci_confirm")
             self.editing = True
             screen = self.app.go(step)
-            self._show_error(screen, first.zh, first.en)
+            show_field_error(screen, first.zh, first.en)
             return
         if not outcome.ok and outcome.status not in ("held",):
             confirm.error_zh, confirm.error_en = outcome.message.zh, outcome.message.en

@@ -21,6 +21,15 @@ from kiosk.ime.widgets import EntryDisplay
 from kiosk.widgets import KScreen
 
 
+def show_field_error(screen: Any, zh: str, en: str) -> None:
+    """Put a validation message where the step's screen shows one: its error line,
+    or the note above a choice grid."""
+    if hasattr(screen, "error_zh"):
+        screen.error_zh, screen.error_en = zh, en
+    elif hasattr(screen, "note_zh"):
+        screen.note_zh, screen.note_en = zh, en
+
+
 class ChoiceScreen(KScreen):
     question_key = StringProperty("")
     note_zh = StringProperty("")  # a message above the choices (e.g. an error), zh/en
@@ -172,9 +181,7 @@ class ConfirmScreen(KScreen):
         lines = self._lines()
         box = self.ids.rows
         while len(self._rows) < len(lines):
-            row = ConfirmRow()
-            row.bind(on_touch_up=lambda *a: None)
-            self._rows.append(row)
+            self._rows.append(ConfirmRow())
         for i, row in enumerate(self._rows):
             if i < len(lines):
                 zh, en, value, step = lines[i]

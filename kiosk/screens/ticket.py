@@ -18,7 +18,7 @@ from kiosk.services import KINDS
 from kiosk.services.tickets import CATEGORY_LABELS, URGENT_KINDS
 from kiosk.widgets import KScreen
 
-from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen
+from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
 
 KIND_ORDER = ("repair", "complaint", "incident", "enquiry", "suggestion", "praise")
 
@@ -221,12 +221,7 @@ class TicketFlow:
             first = outcome.errors[0]
             step = TICKET_FIELD_STEPS.get(first.field, "tk_confirm")
             self.editing = True
-            screen = self.app.go(step)
-            for attr in ("error_zh", "note_zh"):
-                if hasattr(screen, attr):
-                    setattr(screen, attr, first.zh)
-                    setattr(screen, attr.replace("zh", "en"), first.en)
-                    break
+            show_field_error(self.app.go(step), first.zh, first.en)
             return
         if not outcome.ok:
             confirm.error_zh, confirm.error_en = outcome.message.zh, outcome.message.en

@@ -23,7 +23,7 @@ from typing import Any
 from mqtt_bridge.commands.intake import CommandRejected, command_time
 from mqtt_bridge.store import StoreError, Transaction
 
-from mqtt_bridge.clock import Instant, parse_ts
+from mqtt_bridge.clock import Instant
 from .codes import ALPHABET, random_code, read_code
 from .context import ServiceContext, row, store_failure
 from .messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, too_many_attempts
@@ -383,9 +383,9 @@ class TicketService:
         if valid is not None and ticket["kind"] != "complaint":
             raise CommandRejected(f"ticket {number} is a {ticket['kind']}, not a complaint: only complaints are judged valid")
         next_reply_by = data.get("next_reply_by")
-        if next_reply_by is not None:
-            due = command_time(next_reply_by, "next_reply_by")
-            if due <= now.wall:
+        next_reply_due = None if next_reply_by is None else command_time(next_reply_by, "next_reply_by")
+        if next_reply_due is not None:
+            if next_reply_due <= now.wall:
                 raise CommandRejected("next_reply_by must be in the future")
 
         tx.execute("INSERT INTO ticket_updates (ticket_no, ts, status_from, status_to, reply, assignee, next_reply_by, "
@@ -397,7 +397,7 @@ class TicketService:
                    "closed_ts = CASE WHEN ? = 'closed' THEN ? ELSE closed_ts END WHERE ticket_no = ?",
                    (target, assignee, now.ts, target, now.ts, target, now.ts, number))
         rv_changed = self._verdict(tx, ticket, valid, now) if valid is not None else None
-        self._clocks_after(tx, number, current, target, reply is not None, next_reply_by, now)
+        self._clocks_after(tx, number, current, target, reply is not None, next_reply_due, now)
         event: dict[str, Any] = {"ticket_no": number, "status": target, "previous_status": current,
                                  "reply_recorded": reply is not None, "source": "central", "updated_at": now.ts}
         if valid is not None:
@@ -433,7 +433,7 @@ class TicketService:
         return new_required if new_required != required else None
 
     def _clocks_after(self, tx: Transaction, number: str, current: str, target: str, replied: bool,
-                      next_reply_by: str | None, now: Instant) -> None:
+                      next_reply_due: dt.datetime | None, now: Instant) -> None:
         sla = self.sla
         if replied:
             sla.finish(tx, number, ("first_reply", "next_reply"), now)
@@ -450,7 +450,6 @@ class TicketService:
             sla.finish(tx, number, ("return_visit",), now)
         if target == "closed":
             sla.finish(tx, number, tuple(CLOCKS), now, state="cancelled")
-        elif next_reply_by is not None:
-            due = parse_ts(next_reply_by)
-            sla.start(tx, number, "next_reply", (due - now.wall).total_seconds(), now)
+        elif next_reply_due is not None:
+            sla.start(tx, number, "next_reply", (next_reply_due - now.wall).total_seconds(), now)
 

@@ -64,7 +64,8 @@ def command_time(value: str, key: str) -> dt.datetime:
 class CommandSpec:
     handler: Handler
     consumer: str | None = None  # set: the command is queued for that service ('kiosk'/'gateway')
-    keep_data: bool = True  # False: the payload holds secrets (card UIDs) and is not kept in `commands`
+    keep_data: bool = True  # False: the payload holds secrets (card UIDs) and is not kept in `commands`;
+    # never for a queued command (consumer set): its consumer reads the data from there
 
 
 class CommandIntake:
@@ -119,8 +120,8 @@ class CommandIntake:
             with self.store.transaction() as tx:
                 result = spec.handler(tx, data)
                 state = "pending" if spec.consumer else "done"
-                kept = data if spec.keep_data or spec.consumer else None
-                self._record(tx, name, cmd_id, True, None, result, kept, state, spec.consumer)
+                self._record(tx, name, cmd_id, True, None, result, data if spec.keep_data else None, state,
+                             spec.consumer)
         except CommandRejected as exc:
             return self._reject(name, cmd_id, str(exc))
         log.info("command %s %s applied", name, cmd_id)
