@@ -30,7 +30,7 @@ from mqtt_bridge.cardhash import load_key
 from mqtt_bridge.config import Config, state_path
 from mqtt_bridge.store import Store, StoreError
 
-from .simhw import SimReaders, sim_dir
+from kiosk.simhw import SimReaders, sim_dir
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .store import Lane, Store, Transaction
-from .timebase import Stamp
+from mqtt_bridge.store import Lane, Store, Transaction
+from mqtt_bridge.timebase import Stamp
 
 _KEY = re.compile(r"^[a-z0-9_.:-]{1,120}$")
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .alerts import AlertEngine, Severity
-from .store import Lane, Store, Transaction, outbox
+from mqtt_bridge.alerts import AlertEngine, Severity
+from mqtt_bridge.store import Lane, Store, Transaction, outbox
 
 if TYPE_CHECKING:
-    from .config import Config
+    from mqtt_bridge.config import Config
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from .secretfile import load_or_create
+from mqtt_bridge.secretfile import load_or_create
 
 KEY_FILE = "card-hash.key"
 

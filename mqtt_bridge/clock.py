@@ -18,7 +18,7 @@ import threading
 import uuid
 from dataclasses import dataclass, replace
 
-from .timebase import BOOT_ID, clock_synchronised, monotonic_ns, parse_rfc3339, rfc3339, utc_now
+from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, monotonic_ns, parse_rfc3339, rfc3339, utc_now
 
 _NS = 1_000_000_000
 

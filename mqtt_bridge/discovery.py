@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Config
-from .meters.points import DEFAULT_POINTS as _DEFAULT_POINTS
-from .meters.points import POINTS, meter_point_names
-from .version import VERSION
+from mqtt_bridge.config import Config
+from mqtt_bridge.meters.points import DEFAULT_POINTS as _DEFAULT_POINTS
+from mqtt_bridge.meters.points import POINTS, meter_point_names
+from mqtt_bridge.version import VERSION
 
 # What each meter point means to Home Assistant: (device_class, state_class, unit). The canonical
 # point names and units are defined once, in mqtt_bridge/meters/points.py; these tables follow them.

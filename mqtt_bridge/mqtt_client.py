@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .config import Config, read_secret
-from .timebase import BOOT_ID, Stamp
-from .topics import Topics
-from .version import VERSION
+from mqtt_bridge.config import Config, read_secret
+from mqtt_bridge.timebase import BOOT_ID, Stamp
+from mqtt_bridge.topics import Topics
+from mqtt_bridge.version import VERSION
 
 
 @dataclass(frozen=True)

@@ -31,16 +31,16 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from . import budget as bulk_budget
-from .alerts import AlertEngine, retained_payload
-from .commands import CommandIntake
-from .config import Config
-from .mqtt_client import build_client, explain_connect_error, status_payload
-from .store import Lane, Store, StoreError
-from .store import outbox
-from .store.outbox import EventRecord
-from .timebase import BOOT_ID, clock_synchronised, monotonic_ns, rfc3339, utc_now
-from .topics import Topics
+from mqtt_bridge import budget as bulk_budget
+from mqtt_bridge.alerts import AlertEngine, retained_payload
+from mqtt_bridge.commands import CommandIntake
+from mqtt_bridge.config import Config
+from mqtt_bridge.mqtt_client import build_client, explain_connect_error, status_payload
+from mqtt_bridge.store import Lane, Store, StoreError
+from mqtt_bridge.store import outbox
+from mqtt_bridge.store.outbox import EventRecord
+from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, monotonic_ns, rfc3339, utc_now
+from mqtt_bridge.topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .alerts import AlertEngine
-from .cardhash import card_hash, load_key
-from .commands import CommandContext, CommandIntake, default_specs
-from .config import Config, state_path
-from .publisher import Bridge
-from .store import Store
-from .timebase import Stamp
+from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.cardhash import card_hash, load_key
+from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+from mqtt_bridge.config import Config, state_path
+from mqtt_bridge.publisher import Bridge
+from mqtt_bridge.store import Store
+from mqtt_bridge.timebase import Stamp
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Runtime:
         self.store.commit_listeners.append(self.bridge.wake)  # in-process events go out at once
 
     def discovery_document(self) -> dict[str, Any] | None:
-        from .discovery import discovery_document
+        from mqtt_bridge.discovery import discovery_document
 
         return discovery_document(self.cfg)
 
@@ -74,6 +74,6 @@ class Runtime:
 
 
 def _version() -> str:
-    from .version import VERSION
+    from mqtt_bridge.version import VERSION
 
     return VERSION

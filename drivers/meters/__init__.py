@@ -4,14 +4,14 @@ The gateway builds one :class:`MeterBus` per serial port, adds device specs and
 polls ``bus.read(device)``, which returns a :class:`Reading` and never raises.
 """
 
-from .bus import MeterBus, TransactionTrace
-from .decode import decode_frame
-from .device_state import Counters
-from .devices import Cjt188Device, DeviceSpec, Dlt645Device, ModbusDevice
-from .errors import BadChecksum, BadCrc, BadEndByte, BadLength, BadStartByte, FrameError, MalformedFrame, TruncatedFrame
-from .reading import PointValue, Quality, Reading
-from .regmap import RegisterMap, RegisterMapError, RegisterSpec, builtin_map_names, load_register_map
-from .serial_settings import SerialSettings
+from drivers.meters.bus import MeterBus, TransactionTrace
+from drivers.meters.decode import decode_frame
+from drivers.meters.device_state import Counters
+from drivers.meters.devices import Cjt188Device, DeviceSpec, Dlt645Device, ModbusDevice
+from drivers.meters.errors import BadChecksum, BadCrc, BadEndByte, BadLength, BadStartByte, FrameError, MalformedFrame, TruncatedFrame
+from drivers.meters.reading import PointValue, Quality, Reading
+from drivers.meters.regmap import RegisterMap, RegisterMapError, RegisterSpec, builtin_map_names, load_register_map
+from drivers.meters.serial_settings import SerialSettings
 
 __all__ = [
     "BadChecksum",

@@ -7,7 +7,7 @@ byte on the wire) as its sign, leaving 7 bits (digit 0..7) for the top digit.
 
 from __future__ import annotations
 
-from .errors import MalformedFrame
+from drivers.meters.errors import MalformedFrame
 
 _HEX = set("0123456789ABCDEF")
 

@@ -33,10 +33,10 @@ import serial
 
 from drivers.health import DeviceHealth, HealthListener, HealthReporter
 
-from . import cjt188
-from .device_state import Counters, DeviceState
-from .devices import Cjt188Device, DeviceSpec, ModbusDevice
-from .exchanges import (
+from drivers.meters import cjt188
+from drivers.meters.device_state import Counters, DeviceState
+from drivers.meters.devices import Cjt188Device, DeviceSpec, ModbusDevice
+from drivers.meters.exchanges import (
     MAX_BUFFER,
     Answer,
     Exchange,
@@ -50,10 +50,10 @@ from .exchanges import (
     plan_dlt645_discovery,
     scan,
 )
-from .poll import GIVE_UP, PollTally, failure_reason, fallback
-from .port import PortError, SerialFactory, SerialPort
-from .reading import Reading
-from .serial_settings import SerialSettings
+from drivers.meters.poll import GIVE_UP, PollTally, failure_reason, fallback
+from drivers.meters.port import PortError, SerialFactory, SerialPort
+from drivers.meters.reading import Reading
+from drivers.meters.serial_settings import SerialSettings
 
 log = logging.getLogger(__name__)
 

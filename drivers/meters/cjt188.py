@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .bcd import address_from_wire, address_to_wire, decode_bcd, decode_scaled, encode_bcd, encode_scaled
-from .errors import BadChecksum, BadEndByte, BadLength, BadStartByte, MalformedFrame, TruncatedFrame
+from drivers.meters.bcd import address_from_wire, address_to_wire, decode_bcd, decode_scaled, encode_bcd, encode_scaled
+from drivers.meters.errors import BadChecksum, BadEndByte, BadLength, BadStartByte, MalformedFrame, TruncatedFrame
 
 START = 0x68
 END = 0x16

@@ -17,8 +17,8 @@ import string
 import sys
 from collections.abc import Callable, Sequence
 
-from . import cjt188, dlt645, modbus_rtu
-from .errors import BadCrc, BadLength, FrameError, MalformedFrame, TruncatedFrame
+from drivers.meters import cjt188, dlt645, modbus_rtu
+from drivers.meters.errors import BadCrc, BadLength, FrameError, MalformedFrame, TruncatedFrame
 
 PROTOCOLS = ("dlt645", "cjt188", "modbus")
 

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, replace
 
 from drivers.health import DeviceHealth, HealthReporter, HealthState
 
-from .exchanges import FailKind
-from .reading import PointValue
+from drivers.meters.exchanges import FailKind
+from drivers.meters.reading import PointValue
 
 _COUNTER_FOR = {
     FailKind.TIMEOUT: "timeouts",

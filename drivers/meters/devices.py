@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Union
 
-from . import cjt188, dlt645
-from .bcd import address_to_wire
-from .regmap import RegisterMap, load_register_map
+from drivers.meters import cjt188, dlt645
+from drivers.meters.bcd import address_to_wire
+from drivers.meters.regmap import RegisterMap, load_register_map
 
 
 def _check_common(device_id: str, timeout: float, retries: int, preamble: int | None = None) -> None:

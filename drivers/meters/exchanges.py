@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import cjt188, dlt645, modbus_rtu
-from .bcd import address_to_wire
-from .devices import Cjt188Device, DeviceSpec, Dlt645Device, ModbusDevice
-from .errors import BadChecksum, FrameError, TruncatedFrame
-from .regmap import ReadBlock
+from drivers.meters import cjt188, dlt645, modbus_rtu
+from drivers.meters.bcd import address_to_wire
+from drivers.meters.devices import Cjt188Device, DeviceSpec, Dlt645Device, ModbusDevice
+from drivers.meters.errors import BadChecksum, FrameError, TruncatedFrame
+from drivers.meters.regmap import ReadBlock
 
 log = logging.getLogger(__name__)
 

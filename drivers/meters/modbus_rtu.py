@@ -17,7 +17,7 @@ from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ModbusPDU
 from pymodbus.pdu.register_message import ReadHoldingRegistersRequest, ReadInputRegistersRequest
 
-from .errors import BadCrc, MalformedFrame, TruncatedFrame
+from drivers.meters.errors import BadCrc, MalformedFrame, TruncatedFrame
 
 log = logging.getLogger(__name__)
 

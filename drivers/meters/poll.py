@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .device_state import DeviceState
-from .exchanges import Answer, Exchange, FailKind, Observation, PointDef
-from .reading import PointValue, Quality
+from drivers.meters.device_state import DeviceState
+from drivers.meters.exchanges import Answer, Exchange, FailKind, Observation, PointDef
+from drivers.meters.reading import PointValue, Quality
 
 # After these, the rest of the device's poll is not attempted; a bad checksum may be a passing
 # burst of noise, so the next request still goes out.

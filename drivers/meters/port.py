@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import serial
 
-from .serial_settings import SerialSettings
+from drivers.meters.serial_settings import SerialSettings
 
 log = logging.getLogger(__name__)
 

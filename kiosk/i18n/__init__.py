@@ -8,7 +8,7 @@ so a toggle re-labels every widget in place (no widget is recreated).
 
 from __future__ import annotations
 
-from .catalog import STRINGS, lookup
+from kiosk.i18n.catalog import STRINGS, lookup
 
 LANGS = ("zh", "en")
 

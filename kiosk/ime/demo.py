@@ -61,9 +61,9 @@ def main(argv: list[str] | None = None) -> None:
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.label import Label
 
-    from .fonts import DEFAULT_FONT, cjk_font
-    from .keyboard import TextEntry
-    from .widgets import EntryDisplay, ImeKeyboard
+    from kiosk.ime.fonts import DEFAULT_FONT, cjk_font
+    from kiosk.ime.keyboard import TextEntry
+    from kiosk.ime.widgets import EntryDisplay, ImeKeyboard
 
     font = cjk_font(args.font or DEFAULT_FONT)
 

@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .pinyin import MAX_COMPOSITION, Candidate, PinyinEngine, get_engine
+from kiosk.ime.pinyin import MAX_COMPOSITION, Candidate, PinyinEngine, get_engine
 
 # Key actions
 LETTER = "letter"        # a-z: feeds the composition (zh) or is typed (en)

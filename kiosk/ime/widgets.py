@@ -29,8 +29,8 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
-from .fonts import DEFAULT_FONT, cjk_font
-from .keyboard import BACKSPACE, CHAR, LETTER, SHIFT, SPACER, Key, Layout, TextEntry
+from kiosk.ime.fonts import DEFAULT_FONT, cjk_font
+from kiosk.ime.keyboard import BACKSPACE, CHAR, LETTER, SHIFT, SPACER, Key, Layout, TextEntry
 
 MIN_KEY_PX = 60          # 15 mm on a 7" 800×480 panel
 KEY_HEIGHT_FRACTION = 1 / 8

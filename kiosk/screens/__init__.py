@@ -24,12 +24,12 @@ def load_all_kv() -> None:
 
 
 def register_all(app: Any) -> None:
-    from .checkin import CheckInFlow
-    from .checkout import CheckoutFlow
-    from .feedback import FeedbackFlow
-    from .home import HomeScreen
-    from .staff import StaffScreen
-    from .ticket import TicketFlow
+    from kiosk.screens.checkin import CheckInFlow
+    from kiosk.screens.checkout import CheckoutFlow
+    from kiosk.screens.feedback import FeedbackFlow
+    from kiosk.screens.home import HomeScreen
+    from kiosk.screens.staff import StaffScreen
+    from kiosk.screens.ticket import TicketFlow
 
     app.register("home", lambda: HomeScreen())
     app.register("staff", lambda: StaffScreen())

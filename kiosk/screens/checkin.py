@@ -24,7 +24,7 @@ from kiosk.services import PURPOSES, Message
 from kiosk.services.phone import mask_phone
 from kiosk.widgets import KScreen
 
-from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
+from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
 
 HOST_POLL_S = 3.0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from kiosk.widgets import KScreen
 
-from .common import ChoiceScreen, ResultScreen, TextScreen
+from kiosk.screens.common import ChoiceScreen, ResultScreen, TextScreen
 
 
 class CheckoutScreen(KScreen):

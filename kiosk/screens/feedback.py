@@ -13,7 +13,7 @@ from kivy.properties import BooleanProperty
 from kiosk.services.feedback import reason_label
 from kiosk.widgets import KScreen
 
-from .common import ChoiceScreen, ResultScreen
+from kiosk.screens.common import ChoiceScreen, ResultScreen
 
 
 class FacesScreen(KScreen):

@@ -18,7 +18,7 @@ from kiosk.services import KINDS
 from kiosk.services.tickets import CATEGORY_LABELS, URGENT_KINDS
 from kiosk.widgets import KScreen
 
-from .common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
+from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
 
 KIND_ORDER = ("repair", "complaint", "incident", "enquiry", "suggestion", "praise")
 

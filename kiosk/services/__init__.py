@@ -23,17 +23,17 @@ from mqtt_bridge.config import Config
 from mqtt_bridge.store import Store
 
 from mqtt_bridge.clock import Clock, Instant, ManualClock
-from .context import ServiceContext
-from .export import Exporter
-from .feedback import FACES, FeedbackService, PressResult, Satisfaction
-from .hosts import Host, search_hosts
-from .invitations import InvitationService, InvitationView
-from .messages import FieldError, Message, Outcome
-from .privacy import PrivacyService, PurgeReport
-from .rollcall import Headcount, RollCallService, RollCallView
-from .sla import CheckReport
-from .tickets import KINDS, STATUSES, TicketForm, TicketService, TicketView
-from .visitors import PURPOSES, CheckInDetails, CheckInForm, VisitChoice, VisitorService, VisitView
+from kiosk.services.context import ServiceContext
+from kiosk.services.export import Exporter
+from kiosk.services.feedback import FACES, FeedbackService, PressResult, Satisfaction
+from kiosk.services.hosts import Host, search_hosts
+from kiosk.services.invitations import InvitationService, InvitationView
+from kiosk.services.messages import FieldError, Message, Outcome
+from kiosk.services.privacy import PrivacyService, PurgeReport
+from kiosk.services.rollcall import Headcount, RollCallService, RollCallView
+from kiosk.services.sla import CheckReport
+from kiosk.services.tickets import KINDS, STATUSES, TicketForm, TicketService, TicketView
+from kiosk.services.visitors import PURPOSES, CheckInDetails, CheckInForm, VisitChoice, VisitorService, VisitView
 
 
 class LobbyServices:
@@ -52,12 +52,12 @@ class LobbyServices:
         return search_hosts(self.ctx.store, query)
 
     def print_badge(self, visit_id: str) -> Outcome[Any]:
-        from .passes import print_badge
+        from kiosk.services.passes import print_badge
 
         return print_badge(self.ctx, visit_id)
 
     def link_card(self, visit_id: str, uid: str) -> Outcome[str]:
-        from .passes import link_card
+        from kiosk.services.passes import link_card
 
         return link_card(self.ctx, visit_id, uid)
 

@@ -18,11 +18,11 @@ from mqtt_bridge.commands import CommandContext, CommandSpec
 from mqtt_bridge.store import Transaction
 
 from mqtt_bridge.clock import Clock
-from .context import ServiceContext
-from .invitations import InvitationService
-from .rollcall import RollCallService
-from .tickets import TicketService
-from .visitors import VisitorService
+from kiosk.services.context import ServiceContext
+from kiosk.services.invitations import InvitationService
+from kiosk.services.rollcall import RollCallService
+from kiosk.services.tickets import TicketService
+from kiosk.services.visitors import VisitorService
 
 Handler = Callable[[Transaction, dict[str, Any]], dict[str, Any]]
 

@@ -17,7 +17,7 @@ from mqtt_bridge.config import Config
 from mqtt_bridge.store import Store, StoreError, Transaction
 
 from mqtt_bridge.clock import Clock, Instant, parse_ts
-from .messages import STORE_BUSY, Outcome
+from kiosk.services.messages import STORE_BUSY, Outcome
 
 log = logging.getLogger(__name__)
 

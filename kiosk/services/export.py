@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .context import ServiceContext
-from .feedback import FACES, reason_label
-from .tickets import KINDS, STATUSES, category_label
-from .visitors import PURPOSES
+from kiosk.services.context import ServiceContext
+from kiosk.services.feedback import FACES, reason_label
+from kiosk.services.tickets import KINDS, STATUSES, category_label
+from kiosk.services.visitors import PURPOSES
 
 VISIT_STATUS = {"in": "在访 In", "out": "已离开 Out", "held": "待审核 Held", "denied": "未通过 Denied"}
 

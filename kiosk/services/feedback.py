@@ -27,9 +27,9 @@ from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.store.ids import uuid7
 
 from mqtt_bridge.clock import Instant
-from .context import ServiceContext, row, rows, store_failure
-from .messages import Message, Outcome, ValidationFailed
-from .text import Label, clean_company
+from kiosk.services.context import ServiceContext, row, rows, store_failure
+from kiosk.services.messages import Message, Outcome, ValidationFailed
+from kiosk.services.text import Label, clean_company
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from mqtt_bridge.store import Store, Transaction
 
-from .context import row
-from .text import fold
+from kiosk.services.context import row
+from kiosk.services.text import fold
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.timebase import rfc3339
 
 from mqtt_bridge.clock import Instant, parse_ts
-from .context import ServiceContext, row, store_failure
-from .hosts import Host, get_host
-from .messages import CHECK_FORM, Message, Outcome, ValidationFailed, too_many_attempts
-from .phone import mask_phone, normalise_phone
-from .ratelimit import FailureLimiter
-from .text import clean_code, clean_company, clean_name
-from .visitors import PURPOSES, CheckInForm, VisitorService, VisitView, validate_form
+from kiosk.services.context import ServiceContext, row, store_failure
+from kiosk.services.hosts import Host, get_host
+from kiosk.services.messages import CHECK_FORM, Message, Outcome, ValidationFailed, too_many_attempts
+from kiosk.services.phone import mask_phone, normalise_phone
+from kiosk.services.ratelimit import FailureLimiter
+from kiosk.services.text import clean_code, clean_company, clean_name
+from kiosk.services.visitors import PURPOSES, CheckInForm, VisitorService, VisitView, validate_form
 
 log = logging.getLogger(__name__)
 

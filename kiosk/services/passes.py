@@ -18,9 +18,9 @@ from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.timebase import rfc3339
 
 from mqtt_bridge.clock import Instant
-from .codes import PASS_LENGTH, random_code
-from .context import ServiceContext, row, store_failure
-from .messages import Message, Outcome, print_message
+from kiosk.services.codes import PASS_LENGTH, random_code
+from kiosk.services.context import ServiceContext, row, store_failure
+from kiosk.services.messages import Message, Outcome, print_message
 
 log = logging.getLogger(__name__)
 

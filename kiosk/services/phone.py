@@ -12,8 +12,8 @@ import hashlib
 import re
 import unicodedata
 
-from .messages import FieldError, ValidationFailed
-from .text import Label
+from kiosk.services.messages import FieldError, ValidationFailed
+from kiosk.services.text import Label
 
 PHONE = Label("手机号", "mobile number")
 _MAINLAND = re.compile(r"1[3-9]\d{9}")

@@ -35,7 +35,7 @@ from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import rfc3339
 
 from mqtt_bridge.clock import Instant
-from .context import ServiceContext
+from kiosk.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.store.ids import uuid7
 
 from mqtt_bridge.clock import Instant, parse_ts
-from .context import ServiceContext, row, store_failure
-from .messages import Message, Outcome, ValidationFailed
-from .phone import mask_name
-from .text import clean_free_text
-from .visitors import visit_rows_in_building
+from kiosk.services.context import ServiceContext, row, store_failure
+from kiosk.services.messages import Message, Outcome, ValidationFailed
+from kiosk.services.phone import mask_name
+from kiosk.services.text import clean_free_text
+from kiosk.services.visitors import visit_rows_in_building
 
 log = logging.getLogger(__name__)
 

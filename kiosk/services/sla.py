@@ -43,7 +43,7 @@ from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import rfc3339
 
 from mqtt_bridge.clock import Instant, parse_ts
-from .context import ServiceContext, rows
+from kiosk.services.context import ServiceContext, rows
 
 log = logging.getLogger(__name__)
 

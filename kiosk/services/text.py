@@ -27,7 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .messages import FieldError, ValidationFailed
+from kiosk.services.messages import FieldError, ValidationFailed
 
 MAX_MARKS = 4  # combining marks on one base character (Vietnamese needs 2, some Indic 3)
 # Full-width letters and digits fold to ASCII; full-width punctuation （，。：） is ordinary Chinese and stays.

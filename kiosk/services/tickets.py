@@ -24,13 +24,13 @@ from mqtt_bridge.commands.intake import CommandRejected, command_time
 from mqtt_bridge.store import StoreError, Transaction
 
 from mqtt_bridge.clock import Instant
-from .codes import ALPHABET, random_code, read_code
-from .context import ServiceContext, row, store_failure
-from .messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, too_many_attempts
-from .phone import mask_phone, normalise_phone
-from .ratelimit import FailureLimiter
-from .sla import CLOCKS, CheckReport, SlaClocks, duration_text
-from .text import Label, clean_choice, clean_company, clean_free_text, clean_name
+from kiosk.services.codes import ALPHABET, random_code, read_code
+from kiosk.services.context import ServiceContext, row, store_failure
+from kiosk.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, too_many_attempts
+from kiosk.services.phone import mask_phone, normalise_phone
+from kiosk.services.ratelimit import FailureLimiter
+from kiosk.services.sla import CLOCKS, CheckReport, SlaClocks, duration_text
+from kiosk.services.text import Label, clean_choice, clean_company, clean_free_text, clean_name
 
 log = logging.getLogger(__name__)
 

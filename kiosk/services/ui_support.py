@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from mqtt_bridge.cardhash import card_hash
 
-from .clock import Instant, parse_ts
-from .context import ServiceContext
+from kiosk.services.clock import Instant, parse_ts
+from kiosk.services.context import ServiceContext
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,15 @@ from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.store.ids import uuid7
 from mqtt_bridge.timebase import rfc3339
 
-from . import passes, watchlist
+from kiosk.services import passes, watchlist
 from mqtt_bridge.clock import Instant, parse_ts
-from .codes import read_code
-from .context import ServiceContext, row, rows, store_failure
-from .hosts import Host, get_host
-from .messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, too_many_attempts
-from .phone import mask_name, mask_phone, normalise_phone
-from .ratelimit import FailureLimiter
-from .text import Label, clean_choice, clean_code, clean_company, clean_free_text, clean_name
+from kiosk.services.codes import read_code
+from kiosk.services.context import ServiceContext, row, rows, store_failure
+from kiosk.services.hosts import Host, get_host
+from kiosk.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, too_many_attempts
+from kiosk.services.phone import mask_name, mask_phone, normalise_phone
+from kiosk.services.ratelimit import FailureLimiter
+from kiosk.services.text import Label, clean_choice, clean_code, clean_company, clean_free_text, clean_name
 
 log = logging.getLogger(__name__)
 

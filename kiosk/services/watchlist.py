@@ -12,8 +12,8 @@ import hashlib
 
 from mqtt_bridge.config import Config
 
-from .messages import ValidationFailed
-from .text import clean_name, fold
+from kiosk.services.messages import ValidationFailed
+from kiosk.services.text import clean_name, fold
 
 
 def _name_key(name: str) -> str:

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..version import VERSION
+from mqtt_bridge.version import VERSION
 
 # name -> (module, one-line help); each module has add_arguments(parser) and run(args) -> int
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

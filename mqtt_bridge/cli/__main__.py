@@ -1,5 +1,5 @@
 import sys
 
-from . import main
+from mqtt_bridge.cli import main
 
 sys.exit(main())

@@ -31,9 +31,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import state_path
-from ..fsync import fsync_path
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.config import state_path
+from mqtt_bridge.fsync import fsync_path
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 PAGES_PER_STEP = 256  # 1 MB with 4 KiB pages: each step is a few milliseconds
 _NAME = re.compile(r"^lobby-(\d{8}T\d{6}Z)-s(\d+)(?:-(\d+))?\.db$")

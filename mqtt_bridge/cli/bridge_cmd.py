@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_config_argument, load_or_explain
-from .service import serve
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
+from mqtt_bridge.cli.service import serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..runtime import Runtime
+    from mqtt_bridge.runtime import Runtime
 
     cfg = load_or_explain(args)
     runtime = Runtime(cfg, Path(args.config))

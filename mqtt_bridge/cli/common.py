@@ -7,12 +7,12 @@ import datetime as dt
 import sys
 import zoneinfo
 
-from ..config import Config, ConfigError, load_config
-from ..logsetup import setup_logging
+from mqtt_bridge.config import Config, ConfigError, load_config
+from mqtt_bridge.logsetup import setup_logging
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    from . import DEFAULT_CONFIG
+    from mqtt_bridge.cli import DEFAULT_CONFIG
 
     parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, metavar="FILE",
                         help=f"configuration file (default {DEFAULT_CONFIG}, or $LOBBY_CONFIG)")

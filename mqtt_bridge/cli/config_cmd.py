@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ..config import ConfigError, load_config
+from mqtt_bridge.config import ConfigError, load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -37,9 +37,9 @@ def _has_display() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.setup import free_port, start_broker, write_demo_config
-    from ..demo.supervisor import Supervisor
-    from ..logsetup import setup_logging
+    from mqtt_bridge.demo.setup import free_port, start_broker, write_demo_config
+    from mqtt_bridge.demo.supervisor import Supervisor
+    from mqtt_bridge.logsetup import setup_logging
 
     setup_logging(args.log_level or "WARNING")
     stopping = threading.Event()

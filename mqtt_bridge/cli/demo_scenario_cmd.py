@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo.scenario import play
+    from mqtt_bridge.demo.scenario import play
 
     cfg = load_or_explain(args)
     stop = threading.Event()

@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import ConfigError, load_config
-from .common import add_config_argument
+from mqtt_bridge.config import ConfigError, load_config
+from mqtt_bridge.cli.common import add_config_argument
 
 _MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..doctor import Context, Result, Status, run_checks
-    from ..doctor.runner import plan
+    from mqtt_bridge.doctor import Context, Result, Status, run_checks
+    from mqtt_bridge.doctor.runner import plan
 
     started = time.monotonic()
     if args.log_level:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import state_path
-from ..store import Store, StoreError
-from .common import add_config_argument, day_argument, load_or_explain, resolve_day
+from mqtt_bridge.config import state_path
+from mqtt_bridge.store import Store, StoreError
+from mqtt_bridge.cli.common import add_config_argument, day_argument, load_or_explain, resolve_day
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kiosk.services import LobbyServices
 
-    from ..cardhash import load_key
+    from mqtt_bridge.cardhash import load_key
 
     cfg = load_or_explain(args)
     out = args.out or str(state_path(cfg, cfg.privacy.export_dir))

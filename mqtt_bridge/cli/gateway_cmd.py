@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_config_argument, load_or_explain
-from .service import serve
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
+from mqtt_bridge.cli.service import serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..gateway.assemble import build_gateway
+    from mqtt_bridge.gateway.assemble import build_gateway
 
     cfg = load_or_explain(args)
     gateway = build_gateway(cfg, Path(args.config), simulate=args.simulate)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 
 def _size(text: str) -> tuple[int, int]:

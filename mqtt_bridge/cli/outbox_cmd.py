@@ -6,11 +6,11 @@ import argparse
 import json
 import time
 
-from ..config import state_path
-from ..store import Store
-from ..store.outbox import depth, last_seq
-from ..timebase import parse_rfc3339, utc_now
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.config import state_path
+from mqtt_bridge.store import Store
+from mqtt_bridge.store.outbox import depth, last_seq
+from mqtt_bridge.timebase import parse_rfc3339, utc_now
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,9 +13,9 @@ import argparse
 import json
 import sys
 
-from ..config import state_path
-from ..store import Store, StoreError
-from .common import add_config_argument, day_argument, load_or_explain, resolve_day
+from mqtt_bridge.config import state_path
+from mqtt_bridge.store import Store, StoreError
+from mqtt_bridge.cli.common import add_config_argument, day_argument, load_or_explain, resolve_day
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..patrol import PatrolEngine, WandFileError
+    from mqtt_bridge.patrol import PatrolEngine, WandFileError
 
     cfg = load_or_explain(args)
     try:
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(engine, args: argparse.Namespace) -> int:  # noqa: ANN001
-    from ..patrol.report import format_table
+    from mqtt_bridge.patrol.report import format_table
 
     day = resolve_day(args.day, engine.cfg.site.timezone, engine.now().wall)
     report = engine.report(day)

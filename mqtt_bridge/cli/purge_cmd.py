@@ -10,9 +10,9 @@ import argparse
 import json
 import sys
 
-from ..config import state_path
-from ..store import Store, StoreError
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.config import state_path
+from mqtt_bridge.store import Store, StoreError
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from kiosk.services import LobbyServices
     from mqtt_bridge.clock import Clock
 
-    from ..cardhash import load_key
+    from mqtt_bridge.cardhash import load_key
 
     cfg = load_or_explain(args)
     now = Clock().instant()

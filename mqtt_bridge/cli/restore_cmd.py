@@ -33,10 +33,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..config import state_path
-from ..fsync import fsync_path
-from ..store import SCHEMA_VERSION
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.config import state_path
+from mqtt_bridge.fsync import fsync_path
+from mqtt_bridge.store import SCHEMA_VERSION
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 SERVICES = ("lobby-gateway.service", "lobby-kiosk.service", "lobby-backup.service", "lobby-purge.service")
 STOP_HINT = "sudo systemctl stop lobby-kiosk lobby-gateway lobby-backup.timer lobby-purge.timer"

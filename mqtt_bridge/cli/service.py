@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from .. import sdnotify
+from mqtt_bridge import sdnotify
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..config import state_path
-from ..store import SCHEMA_VERSION, Store
-from ..store.outbox import depth, last_seq
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.config import state_path
+from mqtt_bridge.store import SCHEMA_VERSION, Store
+from mqtt_bridge.store.outbox import depth, last_seq
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

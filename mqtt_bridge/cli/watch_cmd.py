@@ -9,7 +9,7 @@ import queue
 import sys
 import time
 
-from .common import add_config_argument, load_or_explain
+from mqtt_bridge.cli.common import add_config_argument, load_or_explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,16 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ranges(seqs: list[int]) -> str:
-    from ..budget import seq_ranges
+    from mqtt_bridge.budget import seq_ranges
 
     parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in seq_ranges(seqs)[:10]]
     return ", ".join(parts) + (" ..." if len(seqs) > 10 else "")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..mqtt_client import build_client
-    from ..publisher import topics_for
-    from ..watch import SeqTracker, describe
+    from mqtt_bridge.mqtt_client import build_client
+    from mqtt_bridge.publisher import topics_for
+    from mqtt_bridge.watch import SeqTracker, describe
 
     cfg = load_or_explain(args)
     updates: dict[str, object] = {}
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
     except OSError as exc:
-        from ..mqtt_client import explain_connect_error
+        from mqtt_bridge.mqtt_client import explain_connect_error
 
         print(explain_connect_error(exc, cfg), file=sys.stderr)
         return 1

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..alerts import AlertEngine
-from ..cardhash import card_hash
-from ..config import Config
-from ..config.update import ConfigUpdateRejected, check_update, write_atomically
-from ..store import Transaction
-from ..timebase import BOOT_ID, Stamp
-from ..version import VERSION
-from .intake import CommandRejected, CommandSpec
+from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.cardhash import card_hash
+from mqtt_bridge.config import Config
+from mqtt_bridge.config.update import ConfigUpdateRejected, check_update, write_atomically
+from mqtt_bridge.store import Transaction
+from mqtt_bridge.timebase import BOOT_ID, Stamp
+from mqtt_bridge.version import VERSION
+from mqtt_bridge.commands.intake import CommandRejected, CommandSpec
 
 
 class CommandContext:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import schemas
-from ..clock import parse_ts
-from ..store import Store, Transaction
-from ..timebase import Stamp
+from mqtt_bridge import schemas
+from mqtt_bridge.clock import parse_ts
+from mqtt_bridge.store import Store, Transaction
+from mqtt_bridge.timebase import Stamp
 
 log = logging.getLogger(__name__)
 

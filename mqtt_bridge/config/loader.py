@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .model import Config
-from .validation import Problem, cross_checks
+from mqtt_bridge.config.model import Config
+from mqtt_bridge.config.validation import Problem, cross_checks
 
 _SECRET_WORDS = ("password", "secret", "pin_hash", "token")
 _TYPE_NAMES = {

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..fsync import fsync_path
-from .loader import ConfigError, parse_config
-from .model import Config
+from mqtt_bridge.fsync import fsync_path
+from mqtt_bridge.config.loader import ConfigError, parse_config
+from mqtt_bridge.config.model import Config
 
 
 class ConfigUpdateRejected(Exception):

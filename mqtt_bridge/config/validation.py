@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .model import Config
+from mqtt_bridge.config.model import Config
 
 Problem = tuple[str, str]  # (key path, message)
 
@@ -129,7 +129,7 @@ def _patrol_checks(cfg: Config) -> Iterator[Problem]:
 
 def _meter_checks(cfg: Config) -> Iterator[Problem]:
     """Meters: map and points readable, billing/leak points present, one address per line, bus load."""
-    from ..meters.points import POINTS, PointError, billing_point, bindings, load_map
+    from mqtt_bridge.meters.points import POINTS, PointError, billing_point, bindings, load_map
 
     by_bus: dict[tuple[str, str, str], int] = {}
     for index, meter in enumerate(cfg.meters):
@@ -169,8 +169,8 @@ def _meter_checks(cfg: Config) -> Iterator[Problem]:
 
 def _bus_load(cfg: Config) -> Iterator[Problem]:
     """A line cannot carry more than its wire time: the meters' polls must fit their intervals."""
-    from ..meters.points import PointError
-    from ..meters.wiring import line_load
+    from mqtt_bridge.meters.points import PointError
+    from mqtt_bridge.meters.wiring import line_load
 
     for index, bus in enumerate(cfg.buses):
         meters = [m for m in cfg.meters if m.bus == bus.id]

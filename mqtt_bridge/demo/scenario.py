@@ -20,7 +20,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..config import Config
+from mqtt_bridge.config import Config
 
 log = logging.getLogger(__name__)
 

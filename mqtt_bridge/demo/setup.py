@@ -20,7 +20,7 @@ from typing import Any
 
 import tomli_w
 
-from ..config import ConfigError, validate_mapping
+from mqtt_bridge.config import ConfigError, validate_mapping
 
 
 def free_port(preferred: int = 1883) -> int:

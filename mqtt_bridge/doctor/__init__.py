@@ -14,7 +14,7 @@ as configured); ``skip`` (not configured here, or in use by a running service).
 
 from __future__ import annotations
 
-from .base import Check, Context, Result, Status
-from .runner import CHECKS, run_checks
+from mqtt_bridge.doctor.base import Check, Context, Result, Status
+from mqtt_bridge.doctor.runner import CHECKS, run_checks
 
 __all__ = ["CHECKS", "Check", "Context", "Result", "Status", "run_checks"]

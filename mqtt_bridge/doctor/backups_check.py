@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from ..cli.backup_cmd import list_backups
-from ..config import Config, state_path
-from .base import Check, Context, Result, ok, warn
+from mqtt_bridge.cli.backup_cmd import list_backups
+from mqtt_bridge.config import Config, state_path
+from mqtt_bridge.doctor.base import Check, Context, Result, ok, warn
 
 NAME = "backups"
 STALE_AFTER_H = 48

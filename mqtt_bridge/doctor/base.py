@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
+from mqtt_bridge.config import Config
 
 
 class Status(str, enum.Enum):

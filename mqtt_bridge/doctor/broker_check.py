@@ -15,8 +15,8 @@ import socket
 import ssl
 import time
 
-from ..config import Config
-from .base import Check, Context, Result, fail, ok, warn
+from mqtt_bridge.config import Config
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok, warn
 
 NAME = "broker"
 CONNECT_S = 4.0  # TCP connect, then the TLS handshake, then the CONNACK: each at most this
@@ -48,8 +48,8 @@ def run(ctx: Context) -> list[Result]:
             return [fail(NAME, f"This user may not read the password file {m.password_file}.",
                          "Run `lobby doctor` as root or as the lobby user (sudo -u lobby lobby doctor).")]
 
-    from ..mqtt_client import build_client
-    from ..publisher import topics_for
+    from mqtt_bridge.mqtt_client import build_client
+    from mqtt_bridge.publisher import topics_for
 
     try:
         client = build_client(cfg, topics_for(cfg), client_id=f"{cfg.client_id}-doctor-{os.getpid()}")

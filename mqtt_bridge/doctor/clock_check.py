@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..config import Config
-from ..timebase import clock_synchronised
-from .base import Check, Context, Result, fail, ok
+from mqtt_bridge.config import Config
+from mqtt_bridge.timebase import clock_synchronised
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok
 
 NAME = "clock"
 _EARLIEST = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)  # older than the software: surely wrong

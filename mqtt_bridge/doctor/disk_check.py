@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import Config
-from .base import Check, Context, Result, fail, ok
+from mqtt_bridge.config import Config
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok
 
 NAME = "disk"
 

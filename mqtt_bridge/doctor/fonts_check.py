@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config
-from .base import Check, Context, Result, fail, ok
+from mqtt_bridge.config import Config
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok
 
 NAME = "fonts"
 SAMPLE = "您好访客登记请谢谢巡更报修"  # greeting, visitor registration, please, thanks, patrol, repair

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 
-from ..config import Config
-from ..config.model import NfcReaderConfig
-from .base import Check, Context, Result, fail, ok, skip
+from mqtt_bridge.config import Config
+from mqtt_bridge.config.model import NfcReaderConfig
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok, skip
 
 OPEN_LIMIT_S = 5.0
 

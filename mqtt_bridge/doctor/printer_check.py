@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..config import Config
-from .base import Check, Context, Result, fail, ok, skip, warn
+from mqtt_bridge.config import Config
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok, skip, warn
 
 NAME = "printer"
 

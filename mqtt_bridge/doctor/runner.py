@@ -6,8 +6,8 @@ import threading
 import time
 from collections.abc import Sequence
 
-from ..config import Config
-from . import (
+from mqtt_bridge.config import Config
+from mqtt_bridge.doctor import (
     backups_check,
     broker_check,
     clock_check,
@@ -19,7 +19,7 @@ from . import (
     serial_check,
     store_check,
 )
-from .base import Check, Context, Result, Status, fail
+from mqtt_bridge.doctor.base import Check, Context, Result, Status, fail
 
 # In the order the lines are printed.
 CHECKS = (store_check, disk_check, serial_check, nfc_check, gpio_check, printer_check, broker_check,

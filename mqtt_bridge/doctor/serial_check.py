@@ -11,9 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from ..config import Config
-from ..config.model import MeterConfig, SerialBusConfig
-from .base import Check, Context, Result, fail, ok, skip, warn
+from mqtt_bridge.config import Config
+from mqtt_bridge.config.model import MeterConfig, SerialBusConfig
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok, skip, warn
 
 # Names the configuration uses for the register maps shipped in drivers/meters/maps.
 MAP_ALIASES = {"sdm120": "eastron_sdm120", "sdm630": "eastron_sdm630", "th_sensor": "xy_md02"}

@@ -7,9 +7,9 @@ import sqlite3
 import time
 from pathlib import Path
 
-from ..config import Config, state_path
-from ..store import SCHEMA_VERSION
-from .base import Check, Context, Result, fail, ok, warn
+from mqtt_bridge.config import Config, state_path
+from mqtt_bridge.store import SCHEMA_VERSION
+from mqtt_bridge.doctor.base import Check, Context, Result, fail, ok, warn
 
 NAME = "store"
 CHECK_BUDGET_S = 4.0  # quick_check is stopped after this; `lobby store info` runs the full check

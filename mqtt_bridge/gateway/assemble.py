@@ -15,12 +15,12 @@ from typing import Any
 
 from drivers.health import DeviceHealth
 
-from ..config import Config
-from .buttons import ButtonService
-from .lobbyjobs import LobbyJobs
-from .meters import MetersComponent
-from .patrol import TICK_S, PatrolComponent
-from .service import GatewayService
+from mqtt_bridge.config import Config
+from mqtt_bridge.gateway.buttons import ButtonService
+from mqtt_bridge.gateway.lobbyjobs import LobbyJobs
+from mqtt_bridge.gateway.meters import MetersComponent
+from mqtt_bridge.gateway.patrol import TICK_S, PatrolComponent
+from mqtt_bridge.gateway.service import GatewayService
 
 log = logging.getLogger(__name__)
 

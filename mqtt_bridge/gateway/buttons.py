@@ -20,10 +20,10 @@ from typing import Any
 from drivers.gpio import Buzzer, ButtonEvent, PanelButton, StatusLed
 from drivers.health import DeviceHealth, HealthState
 
-from ..alerts import AlertEngine, Severity
-from ..config import Config
-from ..config.model import ButtonConfig
-from ..store import Store, StoreError
+from mqtt_bridge.alerts import AlertEngine, Severity
+from mqtt_bridge.config import Config
+from mqtt_bridge.config.model import ButtonConfig
+from mqtt_bridge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,6 @@ class ButtonService:
 
 
 def _ts(moment: dt.datetime) -> str:
-    from ..timebase import rfc3339
+    from mqtt_bridge.timebase import rfc3339
 
     return rfc3339(moment)

@@ -23,11 +23,11 @@ from typing import Any
 
 from drivers.health import DeviceHealth, HealthState
 
-from ..alerts import AlertEngine, Severity
-from ..config import Config
-from ..store import Lane, Store
-from ..store.outbox import depth
-from ..timebase import clock_synchronised, parse_rfc3339, utc_now
+from mqtt_bridge.alerts import AlertEngine, Severity
+from mqtt_bridge.config import Config
+from mqtt_bridge.store import Lane, Store
+from mqtt_bridge.store.outbox import depth
+from mqtt_bridge.timebase import clock_synchronised, parse_rfc3339, utc_now
 
 log = logging.getLogger(__name__)
 

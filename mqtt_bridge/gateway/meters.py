@@ -8,9 +8,9 @@ from typing import Any
 
 from drivers.health import DeviceHealth
 
-from ..alerts import AlertEngine
-from ..config import Config
-from ..store import Store
+from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.config import Config
+from mqtt_bridge.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class MetersComponent:
         self.service: Any = None
 
     def start(self) -> None:
-        from ..meters import MeterService, start_simulation
+        from mqtt_bridge.meters import MeterService, start_simulation
 
         cfg = self.cfg
         if self.simulate:

@@ -17,10 +17,10 @@ from typing import Any
 from drivers.health import DeviceHealth
 from drivers.nfc import TagEvent
 
-from ..alerts import AlertEngine
-from ..config import Config
-from ..config.model import NfcReaderConfig
-from ..store import Store, StoreError
+from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.config import Config
+from mqtt_bridge.config.model import NfcReaderConfig
+from mqtt_bridge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class PatrolComponent:
 
     def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, card_key: bytes,
                  simulate: bool = False, sim_dir: Path | None = None) -> None:
-        from ..patrol import PatrolEngine
+        from mqtt_bridge.patrol import PatrolEngine
 
         self.cfg = cfg
         self.engine = PatrolEngine(cfg, store, alerts, card_key=card_key)

@@ -16,10 +16,10 @@ from typing import Protocol
 
 from drivers.health import DeviceHealth
 
-from ..config import Config
-from ..runtime import Runtime
-from .health import HealthMonitor
-from .scheduler import Scheduler
+from mqtt_bridge.config import Config
+from mqtt_bridge.runtime import Runtime
+from mqtt_bridge.gateway.health import HealthMonitor
+from mqtt_bridge.gateway.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ __all__ = ["MeterService", "MeterSimulation", "start_simulation"]
 
 def __getattr__(name: str) -> Any:
     if name == "MeterService":
-        from .service import MeterService
+        from mqtt_bridge.meters.service import MeterService
 
         return MeterService
     if name in ("MeterSimulation", "start_simulation"):
-        from . import simulation
+        from mqtt_bridge.meters import simulation
 
         return getattr(simulation, name)
     raise AttributeError(name)

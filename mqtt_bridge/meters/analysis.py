@@ -48,9 +48,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..alerts import alert_key
-from ..config.model import ComfortConfig, MeterConfig
-from .points import Binding
+from mqtt_bridge.alerts import alert_key
+from mqtt_bridge.config.model import ComfortConfig, MeterConfig
+from mqtt_bridge.meters.points import Binding
 
 CONFIRM_READINGS = 3
 FLOW_EPSILON = 1e-9

@@ -22,9 +22,9 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ..config.model import MeterConfig
-from ..store import Lane, Store
-from ..timebase import parse_rfc3339, rfc3339
+from mqtt_bridge.config.model import MeterConfig
+from mqtt_bridge.store import Lane, Store
+from mqtt_bridge.timebase import parse_rfc3339, rfc3339
 
 log = logging.getLogger(__name__)
 

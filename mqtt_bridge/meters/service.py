@@ -43,15 +43,15 @@ from drivers.meters.bus import MeterBus, TransactionTrace
 from drivers.meters.devices import DeviceSpec
 from drivers.meters.reading import Quality, Reading
 
-from ..alerts import AlertEngine
-from ..config.model import Config, MeterConfig, SerialBusConfig
-from ..store import Lane, Store
-from ..store.outbox import append_events
-from ..timebase import parse_rfc3339, rfc3339, utc_now
-from .analysis import TITLES, AlertChange, Analysis, Hysteresis, MeterAnalyzer, RegisterState, Sample
-from .consumption import BillingMeter, ConsumptionJob
-from .points import Binding, billing_point, bindings, meter_kind
-from .wiring import build_bus, device_spec, serial_settings
+from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.config.model import Config, MeterConfig, SerialBusConfig
+from mqtt_bridge.store import Lane, Store
+from mqtt_bridge.store.outbox import append_events
+from mqtt_bridge.timebase import parse_rfc3339, rfc3339, utc_now
+from mqtt_bridge.meters.analysis import TITLES, AlertChange, Analysis, Hysteresis, MeterAnalyzer, RegisterState, Sample
+from mqtt_bridge.meters.consumption import BillingMeter, ConsumptionJob
+from mqtt_bridge.meters.points import Binding, billing_point, bindings, meter_kind
+from mqtt_bridge.meters.wiring import build_bus, device_spec, serial_settings
 
 log = logging.getLogger(__name__)
 

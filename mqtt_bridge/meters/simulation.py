@@ -26,10 +26,10 @@ from typing import Any
 
 from drivers.sim.meters import Fault, FaultSpec, SimBus, SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
 
-from ..config import state_path
-from ..config.model import Config, MeterConfig
-from .points import CJT188_VALUES, DLT645_ITEMS, POINTS, WATER_TYPES, canonical_of_register, load_map, unit_factor
-from .wiring import serial_settings
+from mqtt_bridge.config import state_path
+from mqtt_bridge.config.model import Config, MeterConfig
+from mqtt_bridge.meters.points import CJT188_VALUES, DLT645_ITEMS, POINTS, WATER_TYPES, canonical_of_register, load_map, unit_factor
+from mqtt_bridge.meters.wiring import serial_settings
 
 log = logging.getLogger(__name__)
 

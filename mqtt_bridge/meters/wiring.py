@@ -10,8 +10,8 @@ from drivers.meters.devices import Cjt188Device, DeviceSpec, Dlt645Device, Modbu
 from drivers.meters.exchanges import plan
 from drivers.meters.serial_settings import SerialSettings
 
-from ..config.model import MeterConfig, SerialBusConfig
-from .points import WATER_TYPES, Binding, bindings, load_map
+from mqtt_bridge.config.model import MeterConfig, SerialBusConfig
+from mqtt_bridge.meters.points import WATER_TYPES, Binding, bindings, load_map
 
 
 def serial_settings(bus: SerialBusConfig) -> SerialSettings:

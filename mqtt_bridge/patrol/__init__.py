@@ -10,9 +10,9 @@
 All state is in the store (see schema.py); the rules are in engine.py's docstring.
 """
 
-from ..clock import Clock, Instant, ManualClock, SystemClock
-from .engine import ImportResult, PatrolEngine, ScanResult, TickResult
-from .wand import WandFileError
+from mqtt_bridge.clock import Clock, Instant, ManualClock, SystemClock
+from mqtt_bridge.patrol.engine import ImportResult, PatrolEngine, ScanResult, TickResult
+from mqtt_bridge.patrol.wand import WandFileError
 
 __all__ = ["Clock", "ImportResult", "Instant", "ManualClock", "PatrolEngine", "ScanResult", "SystemClock",
            "TickResult", "WandFileError"]

@@ -78,16 +78,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..alerts import AlertEngine, Severity, alert_key
-from ..cardhash import card_hash, load_key, normalise_uid
-from ..config.model import Config, Route
-from ..store import Lane, Store, Transaction
-from ..store.ids import uuid7
-from ..timebase import rfc3339
-from ..clock import Clock, Instant
-from .messages import scan_message
-from .schedule import Occurrence, load_secret, next_handover, occurrences
-from .wand import ParsedFile, WandFileError, parse_file, parse_text
+from mqtt_bridge.alerts import AlertEngine, Severity, alert_key
+from mqtt_bridge.cardhash import card_hash, load_key, normalise_uid
+from mqtt_bridge.config.model import Config, Route
+from mqtt_bridge.store import Lane, Store, Transaction
+from mqtt_bridge.store.ids import uuid7
+from mqtt_bridge.timebase import rfc3339
+from mqtt_bridge.clock import Clock, Instant
+from mqtt_bridge.patrol.messages import scan_message
+from mqtt_bridge.patrol.schedule import Occurrence, load_secret, next_handover, occurrences
+from mqtt_bridge.patrol.wand import ParsedFile, WandFileError, parse_file, parse_text
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ class PatrolEngine:
         return self._import(parsed, hashlib.sha256(text.encode()).hexdigest(), name)
 
     def report(self, day: dt.date, now: Instant | None = None) -> dict[str, Any]:
-        from .report import build_report
+        from mqtt_bridge.patrol.report import build_report
 
         return build_report(self, day, _instant(now) if now is not None else self.now())
 
@@ -514,7 +514,7 @@ class PatrolEngine:
         since = self._since(tx, now)
         if since.astimezone(self.tz).date() > day:
             return None  # installed after that day
-        from .report import build_report, event_data
+        from mqtt_bridge.patrol.report import build_report, event_data
 
         report = build_report(self, day, now, conn=tx.conn)
         self._emit(tx, now, "patrol.report", event_data(report))

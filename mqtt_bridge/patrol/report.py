@@ -18,11 +18,11 @@ import datetime as dt
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from ..timebase import rfc3339
-from ..clock import Instant, parse_ts
+from mqtt_bridge.timebase import rfc3339
+from mqtt_bridge.clock import Instant, parse_ts
 
 if TYPE_CHECKING:
-    from .engine import PatrolEngine
+    from mqtt_bridge.patrol.engine import PatrolEngine
 
 _VISITED = ("on_time", "late", "early", "out_of_order")
 

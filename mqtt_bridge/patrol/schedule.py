@@ -22,8 +22,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.model import PatrolConfig, Schedule, ShiftsConfig
-from ..secretfile import load_or_create
+from mqtt_bridge.config.model import PatrolConfig, Schedule, ShiftsConfig
+from mqtt_bridge.secretfile import load_or_create
 
 SECRET_FILE = "patrol-random.key"
 
@@ -39,7 +39,7 @@ class Occurrence:
 
     @property
     def planned_ts(self) -> str:
-        from ..timebase import rfc3339
+        from mqtt_bridge.timebase import rfc3339
 
         return rfc3339(self.planned)
 

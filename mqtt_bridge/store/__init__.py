@@ -1,8 +1,8 @@
 """The durable store: one SQLite file (WAL), migrations, and the transactional outbox."""
 
-from .database import Store, StoreError, StoreFullError, Transaction, connect
-from .migrations import LATEST as SCHEMA_VERSION, SchemaTooNewError
-from .outbox import EventRecord, Lane
+from mqtt_bridge.store.database import Store, StoreError, StoreFullError, Transaction, connect
+from mqtt_bridge.store.migrations import LATEST as SCHEMA_VERSION, SchemaTooNewError
+from mqtt_bridge.store.outbox import EventRecord, Lane
 
 __all__ = ["EventRecord", "Lane", "SCHEMA_VERSION", "SchemaTooNewError", "Store", "StoreError",
            "StoreFullError", "Transaction", "connect"]

@@ -19,8 +19,8 @@ from typing import Any
 
 import sqlite_utils
 
-from .migrations import migrate, schema_version
-from .outbox import EventRecord, Lane, append_event
+from mqtt_bridge.store.migrations import migrate, schema_version
+from mqtt_bridge.store.outbox import EventRecord, Lane, append_event
 
 log = logging.getLogger(__name__)
 

@@ -348,13 +348,13 @@ def _v4_lobby(conn: sqlite3.Connection) -> None:
 
 
 def _v5_patrol(conn: sqlite3.Connection) -> None:
-    from ..patrol.schema import SCHEMA
+    from mqtt_bridge.patrol.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 
 
 def _v6_meters(conn: sqlite3.Connection) -> None:
-    from ..meters.schema import SCHEMA
+    from mqtt_bridge.meters.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 
@@ -380,7 +380,7 @@ def _v10_complaint_verdict(conn: sqlite3.Connection) -> None:
 
 
 def _v7_gateway(conn: sqlite3.Connection) -> None:
-    from ..gateway.schema import SCHEMA
+    from mqtt_bridge.gateway.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 

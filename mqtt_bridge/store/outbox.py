@@ -15,8 +15,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..timebase import Stamp
-from .ids import uuid7
+from mqtt_bridge.timebase import Stamp
+from mqtt_bridge.store.ids import uuid7
 
 
 class Lane(enum.IntEnum):

@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from drivers.meters.regmap import load_register_map
 from drivers.meters.serial_settings import SerialSettings
 
-from .config import build_device, load_config
-from .devices import SimMeter
-from .faults import Fault, FaultSpec
-from .line import SimBus
+from drivers.sim.meters.config import build_device, load_config
+from drivers.sim.meters.devices import SimMeter
+from drivers.sim.meters.faults import Fault, FaultSpec
+from drivers.sim.meters.line import SimBus
 
 _DEFAULT_ADDRESS = {"dlt645": "000000000001", "cjt188": "00000000000001"}
 

@@ -17,8 +17,8 @@ from pymodbus.simulator.simcore import SimCore
 from drivers.meters import cjt188, dlt645, modbus_rtu
 from drivers.meters.regmap import RegisterMap, RegisterSpec, load_register_map
 
-from .faults import Fault, FaultSpec
-from .models import Accumulator
+from drivers.sim.meters.faults import Fault, FaultSpec
+from drivers.sim.meters.models import Accumulator
 
 
 def _other_address(address: str) -> str:

@@ -27,8 +27,8 @@ from drivers.meters.errors import FrameError, TruncatedFrame
 from drivers.meters.serial_settings import SerialSettings
 from drivers.sim.pty import PtyEndpoint
 
-from .devices import SimMeter, close_thread_loop
-from .faults import Fault, FaultSpec
+from drivers.sim.meters.devices import SimMeter, close_thread_loop
+from drivers.sim.meters.faults import Fault, FaultSpec
 
 log = logging.getLogger(__name__)
 
