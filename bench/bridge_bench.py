@@ -35,8 +35,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mqtt_bridge.config import parse_config  # noqa: E402
-from mqtt_bridge.runtime import Runtime  # noqa: E402
+from lobby.config import parse_config  # noqa: E402
+from lobby.runtime import Runtime  # noqa: E402
 from mqtt_bridge.store import Lane, outbox  # noqa: E402
 from tests.conftest import BASE_CONFIG  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
@@ -150,7 +150,7 @@ def drain(workdir: Path, broker: Broker, rows: int) -> dict[str, float]:
     subscriber.connect("127.0.0.1", broker.port)
     subscriber.subscribe(f"{rt.cfg.base_topic}/events/health", qos=1)
     subscriber.loop_start()
-    bridge = subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "WARNING", "bridge",
+    bridge = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "bridge",
                                "--config", str(config)], cwd=Path(__file__).resolve().parents[1])
     stop = threading.Event()
     rss = {"idle": 0.0, "peak": 0.0}

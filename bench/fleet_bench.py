@@ -16,7 +16,7 @@ docs/scaling.md recommends for central services.
    $SYS/broker/publish/messages/received|sent counters; latency per message, reported
    over all messages and per gateway (the median gateway's p99 and the worst one's).
 3. The product path for a subset: --real-bridges gateways run the real code (store,
-   outbox, Bridge from mqtt_bridge.runtime) with events committed to their stores at
+   outbox, Bridge from lobby.runtime) with events committed to their stores at
    the same mix; latency commit -> central.
 
 The mix, per gateway per simulated minute (config/example.toml and shared/DOMAIN.md): 5
@@ -232,8 +232,8 @@ def gateway_worker(port: int, names: list[tuple[str, str]], duration: float, sca
 def real_bridge_worker(port: int, names: list[tuple[str, str]], duration: float, scale: float, seed: int,
                        start_at: float, workdir: str, out: Any) -> None:
     """The real store + outbox + Bridge per gateway; events committed at the same mix."""
-    from mqtt_bridge.config import parse_config
-    from mqtt_bridge.runtime import Runtime
+    from lobby.config import parse_config
+    from lobby.runtime import Runtime
     from mqtt_bridge.store import Lane
     from tests.conftest import BASE_CONFIG
 

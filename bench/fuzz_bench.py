@@ -13,7 +13,7 @@ Targets and what each run may legitimately end in (anything else is a crash):
                             unknown ones: never raises, never "internal error", exactly one
                             result that validates against command_result.json; the store
                             (on /dev/shm) passes integrity_check at the end
-    config                  parse_config(text): a Config or mqtt_bridge.config.ConfigError
+    config                  parse_config(text): a Config or lobby.config.ConfigError
     text                    the kiosk's name / company / free text / permit cleaners:
                             ValidationFailed (a FieldError) or a value that cleans to itself
     phone                   normalise_phone: ValidationFailed or a canonical phone
@@ -187,12 +187,12 @@ class Commands(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from kiosk.services.commands import lobby_specs
+        from lobby.services.commands import lobby_specs
         from mqtt_bridge import schemas
         from mqtt_bridge.alerts import AlertEngine
-        from mqtt_bridge.cardhash import load_key
+        from lobby.cardhash import load_key
         from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
-        from mqtt_bridge.config import parse_config
+        from lobby.config import parse_config
         from mqtt_bridge.store import Store
 
         self.schemas = schemas
@@ -256,7 +256,7 @@ class Configs(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from mqtt_bridge.config import Config, ConfigError, parse_config
+        from lobby.config import Config, ConfigError, parse_config
 
         self.parse, self.Config, self.ConfigError = parse_config, Config, ConfigError
 
@@ -284,8 +284,8 @@ class TextFields(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from kiosk.services.messages import ValidationFailed
-        from kiosk.services.text import clean_code, clean_company, clean_free_text, clean_name
+        from lobby.services.messages import ValidationFailed
+        from lobby.services.text import clean_code, clean_company, clean_free_text, clean_name
 
         self.invalid = ValidationFailed
         self.cleaners: list[tuple[str, Callable[..., str | None], dict[str, Any]]] = [
@@ -325,8 +325,8 @@ class Phones(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from kiosk.services.messages import ValidationFailed
-        from kiosk.services.phone import mask_phone, normalise_phone
+        from lobby.services.messages import ValidationFailed
+        from lobby.services.phone import mask_phone, normalise_phone
 
         self.normalise, self.mask, self.invalid = normalise_phone, mask_phone, ValidationFailed
 
@@ -355,10 +355,10 @@ class Codes(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from kiosk.services import LobbyServices
-        from kiosk.services.codes import read_code
-        from kiosk.services.invitations import normalise_token
-        from mqtt_bridge.config import parse_config
+        from lobby.services import LobbyServices
+        from lobby.services.codes import read_code
+        from lobby.services.invitations import normalise_token
+        from lobby.config import parse_config
         from mqtt_bridge.store import Store
 
         self.read_code, self.normalise_token = read_code, normalise_token
@@ -367,7 +367,7 @@ class Codes(Target):
                            f'[mqtt]\nhost = "h"\n')
         self.store = Store(self.tmp / "lobby.db")
         self.lobby = LobbyServices(self.store, cfg, card_key=b"k" * 32)
-        from kiosk.services.ratelimit import FailureLimiter
+        from lobby.services.ratelimit import FailureLimiter
 
         for owner in (self.lobby.tickets, self.lobby.invitations, self.lobby.visitors):
             for attr in ("limiter", "last4_limiter"):

@@ -119,7 +119,7 @@ def main() -> None:
         config.write_text(BASE_CONFIG.format(state_dir=work / "state", port=broker.port, extra=EXTRA,
                                              mqtt_extra="", discovery="false"))
         env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1"}
-        gateway = subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "WARNING", "gateway",
+        gateway = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",
                                     "--config", str(config), "--simulate"], cwd=ROOT, env=env)
         base = "lobby/tower-a/gw-test"
         sub = Subscriber(broker.port, base)

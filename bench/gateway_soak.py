@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mqtt_bridge.demo.setup import write_demo_config  # noqa: E402
+from lobby.demo.setup import write_demo_config  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
 
 
@@ -43,14 +43,14 @@ def main() -> None:
     args = parser.parse_args()
     from drivers.sim.gpio_control import GpioControlClient
     from drivers.sim.pn532_control import ControlClient
-    from mqtt_bridge.config import load_config
+    from lobby.config import load_config
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         broker = Broker(work / "broker").start()
         config = write_demo_config(Path(args.config), work / "state", broker.port)
         cfg = load_config(config)
-        gateway = subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "WARNING", "gateway",
+        gateway = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",
                                     "--config", str(config), "--simulate"], cwd=ROOT,
                                    env={**os.environ, "LOBBY_CLOCK_SYNCED": "1"})
         samples: list[tuple[float, float, int, int]] = []

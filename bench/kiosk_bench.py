@@ -122,7 +122,7 @@ def bare_cold_start(display: str, font: str) -> float:
 
 def kiosk_taps(k: Kiosk, taps: int) -> list[float]:
     from drivers.sim.pn532_control import ControlClient
-    from mqtt_bridge.config import load_config
+    from lobby.config import load_config
 
     cfg = load_config(k.config)
     out = []

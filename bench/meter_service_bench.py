@@ -91,8 +91,8 @@ def rss_kb(pid: int | str = "self") -> dict[str, int]:
 
 def run_simulator(config_path: str) -> int:
     """Child process: start the simulated lines, print their links, run until stdin closes."""
-    from mqtt_bridge.config import load_config
-    from mqtt_bridge.meters import start_simulation
+    from lobby.config import load_config
+    from lobby.meters import start_simulation
 
     cfg = load_config(config_path)
     _, sim = start_simulation(cfg, seed=11, drift=True)
@@ -113,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from drivers.meters.bus import TransactionTrace
     from mqtt_bridge.alerts import AlertEngine
-    from mqtt_bridge.config import load_config
-    from mqtt_bridge.meters import MeterService
-    from mqtt_bridge.meters.simulation import REPLY_DELAY
-    from mqtt_bridge.meters.wiring import serial_settings
+    from lobby.config import load_config
+    from lobby.meters import MeterService
+    from lobby.meters.simulation import REPLY_DELAY
+    from lobby.meters.wiring import serial_settings
     from mqtt_bridge.store import Store
 
     with tempfile.TemporaryDirectory(prefix="meter-bench-") as tmp:

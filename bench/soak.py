@@ -158,9 +158,9 @@ def run(minutes: float = 8.0, visitors: int = 2000, meters: int = 100, rounds: i
 
     from drivers.sim.gpio_control import GpioControlClient
     from drivers.sim.pn532_control import ControlClient
-    from kiosk.services import CheckInForm, LobbyServices
-    from mqtt_bridge.cardhash import load_key
-    from mqtt_bridge.config import load_config
+    from lobby.services import CheckInForm, LobbyServices
+    from lobby.cardhash import load_key
+    from lobby.config import load_config
     from mqtt_bridge.store import Store
     from tests.helpers.broker import Broker
     from tests.helpers.central import Central

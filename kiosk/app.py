@@ -1,7 +1,7 @@
-"""The lobby kiosk (Kivy): screens over kiosk.services, card taps, idle wipe, lockdown.
+"""The lobby kiosk (Kivy): screens over lobby.services, card taps, idle wipe, lockdown.
 
 Structure:
-- `KioskRuntime` (kiosk/runtime.py): store, LobbyServices, printer, readers, patrol, PIN gate.
+- `KioskRuntime` (lobby/kiosk_runtime.py): store, LobbyServices, printer, readers, patrol, PIN gate.
 - `KioskApp` (here): one ScreenManager; screens are created on first visit and reused
   (kiosk/screens/*, each a thin view over the services with a .kv beside it); overlays
   above it (card-tap confirmation, apology, screen saver, night dimming, simulator panel).
@@ -40,7 +40,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kiosk import i18n
 from kiosk.flows import Drafts
 from kiosk.fonts import register_default_font
-from kiosk.runtime import KioskRuntime
+from lobby.kiosk_runtime import KioskRuntime
 from kiosk.timing import in_window
 from kiosk.widgets import bilingual, load_kv, scrub_labels
 from kiosk.worker import Worker
@@ -182,7 +182,7 @@ class KioskApp(App):
             return
         self._ready = True
         Window.unbind(on_flip=self._first_frame)
-        from mqtt_bridge import sdnotify
+        from lobby import sdnotify
 
         sdnotify.notify("READY=1")
         self.event("ready")

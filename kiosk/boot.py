@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mqtt_bridge.config import Config
+from lobby.config import Config
 
 
 def prepare(cfg: Config, *, size: tuple[int, int] | None = None, fullscreen: bool | None = None) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from kiosk.services import CheckInForm, TicketForm
-from kiosk.services.tickets import URGENT_KINDS
+from lobby.services import CheckInForm, TicketForm
+from lobby.services.tickets import URGENT_KINDS
 
 
 def _scrub(obj: Any) -> None:

@@ -13,7 +13,7 @@ def run(cfg: Any, config_path: Path | None, *, simulate: bool = False, windowed:
 
     boot.prepare(cfg, size=size, fullscreen=False if (windowed or size is not None) else None)
     from kiosk.app import KioskApp
-    from kiosk.runtime import KioskRuntime
+    from lobby.kiosk_runtime import KioskRuntime
 
     runtime = KioskRuntime(cfg, config_path, simulate=simulate)
     # Closing the window is allowed only for a development window; production ignores it.

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from mqtt_bridge.config import Config
+from lobby.config import Config
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ from mqtt_bridge.alerts import AlertEngine, Severity
 from mqtt_bridge.store import Lane, Store, Transaction, outbox
 
 if TYPE_CHECKING:
-    from mqtt_bridge.config import Config
+    from lobby.config import Config
 
 log = logging.getLogger(__name__)
 

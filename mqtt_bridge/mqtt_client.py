@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_bridge.config import Config, read_secret
+from lobby.config import Config, read_secret
 from mqtt_bridge.timebase import BOOT_ID, Stamp
 from mqtt_bridge.topics import Topics
 from mqtt_bridge.version import VERSION

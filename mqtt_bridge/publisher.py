@@ -34,7 +34,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from mqtt_bridge import budget as bulk_budget
 from mqtt_bridge.alerts import AlertEngine, retained_payload
 from mqtt_bridge.commands import CommandIntake
-from mqtt_bridge.config import Config
+from lobby.config import Config
 from mqtt_bridge.mqtt_client import build_client, explain_connect_error, status_payload
 from mqtt_bridge.store import Lane, Store, StoreError
 from mqtt_bridge.store import outbox

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import Config, parse_config
+from lobby.config import Config, parse_config
 from tests.helpers.broker import Broker
 
 os.environ.setdefault("LOBBY_CLOCK_SYNCED", "1")  # the sandbox clock is never NTP-synced

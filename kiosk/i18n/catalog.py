@@ -3,9 +3,9 @@
 Wording (DOMAIN): polite forms first (您好, 请, 谢谢, 对不起, 再见); offer an
 alternative instead of a bare "no"; after an error apologise and say what to do
 next; thank the person; no sales tone. Messages about what happened (a check-in,
-a ticket's promise) come from kiosk.services as bilingual Messages, not from here.
+a ticket's promise) come from lobby.services as bilingual Messages, not from here.
 Choices that are domain data (purposes, ticket kinds, categories, faces, reasons,
-statuses) take their labels from kiosk.services as well.
+statuses) take their labels from lobby.services as well.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The kiosk's screens: thin Kivy views (Python + .kv beside) over kiosk.services.
+"""The kiosk's screens: thin Kivy views (Python + .kv beside) over lobby.services.
 
 `register_all(app)` tells the app how to build each screen; screens are created on
 their first visit and then reused (see KioskApp.screen).

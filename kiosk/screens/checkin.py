@@ -20,8 +20,8 @@ from kiosk import i18n
 from kiosk.flows import CHECKIN_FIELD_STEPS, next_step
 from kiosk.ime.keyboard import TextEntry
 from kiosk.ime.widgets import EntryDisplay
-from kiosk.services import PURPOSES, Message
-from kiosk.services.phone import mask_phone
+from lobby.services import PURPOSES, Message
+from lobby.services.phone import mask_phone
 from kiosk.widgets import KScreen
 
 from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
@@ -215,7 +215,7 @@ class CheckinDoneScreen(ResultScreen):
         self.app.event("badge_print", status=outcome.status)
 
     def card_result(self, result: Any) -> None:
-        """A card tapped while this screen waited for one (kiosk/nfc.py route 'link')."""
+        """A card tapped while this screen waited for one (lobby/taps.py route 'link')."""
         if self.manager is None or self.manager.current != self.name:
             return
         self.status_zh, self.status_en = result.message.zh, result.message.en

@@ -10,7 +10,7 @@ from typing import Any
 
 from kivy.properties import BooleanProperty
 
-from kiosk.services.feedback import reason_label
+from lobby.services.feedback import reason_label
 from kiosk.widgets import KScreen
 
 from kiosk.screens.common import ChoiceScreen, ResultScreen
@@ -68,8 +68,8 @@ class FeedbackFlow:
         press_id = self.app.drafts.feedback_press
         self.app.drafts.feedback_press = None
         if reason is None or press_id is None:
-            from kiosk.services.feedback import THANKS
-            from kiosk.services.messages import Outcome
+            from lobby.services.feedback import THANKS
+            from lobby.services.messages import Outcome
 
             self.thanks(Outcome.success("recorded", THANKS))
             return

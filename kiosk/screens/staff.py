@@ -18,7 +18,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk import i18n
 from kiosk.ime.keyboard import TextEntry
-from kiosk.services.ui_support import today_counts
+from lobby.services.ui_support import today_counts
 from kiosk.widgets import KScreen
 
 TABS = ("alerts", "devices", "patrol", "people", "held", "today", "settings")
@@ -415,7 +415,7 @@ class StaffScreen(KScreen):
 
 
 def i18n_message(key: str) -> Any:
-    from kiosk.services import Message
+    from lobby.services import Message
 
     zh, en = i18n.pair(key)
     return Message(key, zh, en)

@@ -14,8 +14,8 @@ from kivy.properties import ListProperty, StringProperty
 
 from kiosk import i18n
 from kiosk.flows import TICKET_FIELD_STEPS, next_step
-from kiosk.services import KINDS
-from kiosk.services.tickets import CATEGORY_LABELS, URGENT_KINDS
+from lobby.services import KINDS
+from lobby.services.tickets import CATEGORY_LABELS, URGENT_KINDS
 from kiosk.widgets import KScreen
 
 from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.cardhash import card_hash
-from mqtt_bridge.config import Config
-from mqtt_bridge.config.update import ConfigUpdateRejected, check_update, write_atomically
+from lobby.cardhash import card_hash
+from lobby.config import Config
+from lobby.config.update import ConfigUpdateRejected, check_update, write_atomically
 from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import BOOT_ID, Stamp
 from mqtt_bridge.version import VERSION

@@ -150,7 +150,7 @@ def _v3_directory_cards_notices(conn: sqlite3.Connection) -> None:
 
 
 def _v4_lobby(conn: sqlite3.Connection) -> None:
-    """The lobby services (kiosk/services): visitors, passes, invitations, roll calls,
+    """The lobby services (lobby/services): visitors, passes, invitations, roll calls,
     tickets and their SLA clocks, feedback and satisfaction periods.
 
     Columns holding personal data are nullable: the retention purge sets them to
@@ -348,13 +348,13 @@ def _v4_lobby(conn: sqlite3.Connection) -> None:
 
 
 def _v5_patrol(conn: sqlite3.Connection) -> None:
-    from mqtt_bridge.patrol.schema import SCHEMA
+    from lobby.patrol.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 
 
 def _v6_meters(conn: sqlite3.Connection) -> None:
-    from mqtt_bridge.meters.schema import SCHEMA
+    from lobby.meters.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 
@@ -380,7 +380,7 @@ def _v10_complaint_verdict(conn: sqlite3.Connection) -> None:
 
 
 def _v7_gateway(conn: sqlite3.Connection) -> None:
-    from mqtt_bridge.gateway.schema import SCHEMA
+    from lobby.gateway.schema import SCHEMA
 
     run_script(conn, SCHEMA)
 

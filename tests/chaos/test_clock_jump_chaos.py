@@ -26,11 +26,11 @@ from typing import Any
 
 import pytest
 
-from kiosk.services import LobbyServices, TicketForm
+from lobby.services import LobbyServices, TicketForm
 from mqtt_bridge.alerts import AlertEngine
 from mqtt_bridge.clock import ManualClock
-from mqtt_bridge.config import parse_config
-from mqtt_bridge.patrol import PatrolEngine
+from lobby.config import parse_config
+from lobby.patrol import PatrolEngine
 from mqtt_bridge.store import Store
 from tests.chaos.report import report
 from tests.patrol.patrol_helpers import CARD_KEY, SECRET, SHANGHAI, WANG, config_text
@@ -146,7 +146,7 @@ class _ShiftedDt:
 
 def test_scheduler_daily_job_runs_once_per_day_across_a_step_back_over_midnight(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from mqtt_bridge.gateway import scheduler as scheduler_module
+    from lobby.gateway import scheduler as scheduler_module
 
     tz = SHANGHAI
     real_now = dt.datetime.now(tz)

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.services import LobbyServices
+from lobby.services import LobbyServices
 from mqtt_bridge.budget import DISK_LOW_KEY, disk_free_bytes
-from mqtt_bridge.cardhash import load_key
-from mqtt_bridge.config import Config, parse_config
-from mqtt_bridge.runtime import Runtime
+from lobby.cardhash import load_key
+from lobby.config import Config, parse_config
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Lane, StoreError, StoreFullError, outbox
 from tests.chaos.report import report
 from tests.conftest import BASE_CONFIG

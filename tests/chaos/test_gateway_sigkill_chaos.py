@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_bridge.config import load_config
+from lobby.config import load_config
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.helpers.broker import Broker
@@ -48,7 +48,7 @@ def _config_version(path: Path) -> int:
 
 
 def _purge(config: Path, now: dt.datetime) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "WARNING", "purge",
+    return subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "purge",
                              "--config", str(config), "--now", now.isoformat(), "--json"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

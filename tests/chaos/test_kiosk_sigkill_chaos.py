@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import load_config
+from lobby.config import load_config
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import report
 from tests.helpers.broker import Broker
@@ -85,7 +85,7 @@ def test_kiosk_killed_100_times_mid_action_loses_nothing(tmp_path: Path) -> None
             if round_ % 5 == 4:
                 purges["run"] += 1
                 now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=40)
-                purge = _spawn(["-m", "mqtt_bridge.cli", "--log-level", "WARNING", "purge",
+                purge = _spawn(["-m", "lobby.cli", "--log-level", "WARNING", "purge",
                                 "--config", str(config), "--now", now.isoformat(), "--json"])
             life = rng.uniform(0.3, 1.5)  # start-up is about 0.3 s: some kills land before the first action
             time.sleep(life)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import parse_config
-from mqtt_bridge.runtime import Runtime
+from lobby.config import parse_config
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Lane, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.conftest import BASE_CONFIG

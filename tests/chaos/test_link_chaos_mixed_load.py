@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import load_config
+from lobby.config import load_config
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.helpers.broker import Broker

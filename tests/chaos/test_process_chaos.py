@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import load_config, parse_config
-from mqtt_bridge.runtime import Runtime
+from lobby.config import load_config, parse_config
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.conftest import BASE_CONFIG
@@ -48,7 +48,7 @@ class StoreProducer(threading.Thread):
 
 
 def _bridge_process(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "WARNING", "bridge",
+    return subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "bridge",
                              "--config", str(config)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 

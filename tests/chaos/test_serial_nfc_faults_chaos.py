@@ -27,9 +27,9 @@ import pytest
 
 from drivers.health import HealthState
 from drivers.sim.pn532_control import ControlClient
-from mqtt_bridge.config import load_config
-from mqtt_bridge.gateway.assemble import build_gateway
-from mqtt_bridge.gateway.service import GatewayService
+from lobby.config import load_config
+from lobby.gateway.assemble import build_gateway
+from lobby.gateway.service import GatewayService
 from tests.chaos.report import report
 from tests.conftest import BASE_CONFIG
 from tests.helpers.broker import Broker

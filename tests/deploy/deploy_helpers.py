@@ -14,7 +14,7 @@ from typing import Any
 from drivers.meters import SerialSettings
 from drivers.sim.meters import SimBus, SimCjt188Meter, SimDlt645Meter, SimModbusDevice
 from drivers.sim.pn532 import PN532Simulator
-from mqtt_bridge.cli import main
+from lobby.cli import main
 from tests.helpers.broker import Broker
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from deploy_helpers import REPO
 
-from mqtt_bridge.cli import main
-from mqtt_bridge.cli.backup_cmd import list_backups
+from lobby.cli import main
+from lobby.cli.backup_cmd import list_backups
 
 
 def _run(*argv: str) -> tuple[int, str, str]:

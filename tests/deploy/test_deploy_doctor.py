@@ -8,7 +8,7 @@ from pathlib import Path
 
 from deploy_helpers import Site, by_check
 
-from mqtt_bridge.cli import main
+from lobby.cli import main
 from mqtt_bridge.store import Store
 from tests.helpers.broker import Broker, TlsFiles
 from tests.helpers.pki import CertificateAuthority

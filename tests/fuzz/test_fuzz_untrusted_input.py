@@ -26,12 +26,12 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from kiosk.services.codes import read_code
-from kiosk.services.messages import ValidationFailed
-from kiosk.services.phone import normalise_phone
-from kiosk.services.text import clean_code, clean_company, clean_free_text, clean_name
+from lobby.services.codes import read_code
+from lobby.services.messages import ValidationFailed
+from lobby.services.phone import normalise_phone
+from lobby.services.text import clean_code, clean_company, clean_free_text, clean_name
 from mqtt_bridge import schemas
-from mqtt_bridge.config import ConfigError, Config, parse_config
+from lobby.config import ConfigError, Config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -58,9 +58,9 @@ VALID_COMMANDS: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from kiosk.services.commands import lobby_specs
+    from lobby.services.commands import lobby_specs
     from mqtt_bridge.alerts import AlertEngine
-    from mqtt_bridge.cardhash import load_key
+    from lobby.cardhash import load_key
     from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
     from mqtt_bridge.store import Store
     from tests.conftest import BASE_CONFIG
@@ -256,7 +256,7 @@ def test_pass_numbers_and_codes(value: object) -> None:
 
 @pytest.fixture(scope="module")
 def lobby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from kiosk.services import LobbyServices
+    from lobby.services import LobbyServices
     from mqtt_bridge.store import Store
     from tests.conftest import BASE_CONFIG
 
@@ -281,7 +281,7 @@ def test_ticket_numbers_invitation_codes_and_phone_digits_typed_at_the_kiosk(lob
 @given(name=anything, phone=anything, company=anything, permit=anything, purpose=anything, party=anything)
 def test_the_whole_check_in_form(lobby: Any, name: object, phone: object, company: object, permit: object,
                                  purpose: object, party: object) -> None:
-    from kiosk.services import CheckInForm
+    from lobby.services import CheckInForm
 
     assume(not (isinstance(name, str) and isinstance(phone, str)))  # keep the store small: invalid forms only
     outcome = lobby.visitors.validate(CheckInForm(name=name, phone=phone, host_id="nobody", purpose=purpose,
@@ -300,8 +300,8 @@ def _send(intake: Any, name: str, data: dict[str, Any], cmd_id: str) -> Any:
                                           ensure_ascii=False).encode())
 @pytest.mark.parametrize("field", ["valid_from", "valid_until", "next_reply_by"])
 def test_an_impossible_time_in_a_command_is_a_plain_rejection(tmp_path: Path, field: str) -> None:
-    from kiosk.services import LobbyServices, TicketForm
-    from kiosk.services.commands import lobby_specs
+    from lobby.services import LobbyServices, TicketForm
+    from lobby.services.commands import lobby_specs
     from mqtt_bridge.alerts import AlertEngine
     from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
     from mqtt_bridge.store import Store

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from drivers.sim.gpio_control import GpioControlClient
-from mqtt_bridge.config import load_config
-from mqtt_bridge.gateway.assemble import build_gateway
-from mqtt_bridge.gateway.service import GatewayService
+from lobby.config import load_config
+from lobby.gateway.assemble import build_gateway
+from lobby.gateway.service import GatewayService
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from drivers.health import DeviceHealth, HealthState
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.config import Config
-from mqtt_bridge.gateway.health import HealthMonitor, SystemSample
+from lobby.config import Config
+from lobby.gateway.health import HealthMonitor, SystemSample
 from mqtt_bridge.schemas import validate_event
 from mqtt_bridge.store import Store
 

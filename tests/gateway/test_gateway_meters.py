@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from drivers.sim.control import ControlClient
-from mqtt_bridge.config import load_config
-from mqtt_bridge.gateway.assemble import build_gateway
+from lobby.config import load_config
+from lobby.gateway.assemble import build_gateway
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 

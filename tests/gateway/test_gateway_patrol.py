@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from drivers.sim.pn532_control import ControlClient
-from mqtt_bridge.config import load_config
-from mqtt_bridge.gateway.assemble import build_gateway
+from lobby.config import load_config
+from lobby.gateway.assemble import build_gateway
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 

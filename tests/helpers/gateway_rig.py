@@ -149,7 +149,7 @@ class GatewayProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         environment = {**os.environ, **(self.env or {})}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mqtt_bridge.cli", "--log-level", self.log_level, "gateway",
+            [sys.executable, "-m", "lobby.cli", "--log-level", self.log_level, "gateway",
              "--config", str(self.config), "--simulate"],
             cwd=ROOT, stdout=log, stderr=log, env=environment)
         log.close()

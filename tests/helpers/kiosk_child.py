@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from mqtt_bridge.config import load_config
+from lobby.config import load_config
 from tests.helpers.lobby_load import LobbyProducer
 
 

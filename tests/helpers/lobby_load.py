@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from mqtt_bridge.config import Config
+from lobby.config import Config
 
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红"
@@ -43,8 +43,8 @@ class LobbyProducer(threading.Thread):
                  phone_base: int = 139_0000_0000, names: list[str] | None = None,
                  mix: tuple[float, float, float] = (0.5, 0.2, 0.3)) -> None:
         super().__init__(daemon=True, name="lobby-producer")
-        from kiosk.services import LobbyServices
-        from mqtt_bridge.cardhash import load_key
+        from lobby.services import LobbyServices
+        from lobby.cardhash import load_key
         from mqtt_bridge.store import Store
 
         self.store = Store(db, busy_timeout_ms=30_000)
@@ -67,7 +67,7 @@ class LobbyProducer(threading.Thread):
         return self.rng.choice(SURNAMES) + "".join(self.rng.choice(GIVEN) for _ in range(self.rng.randint(1, 2)))
 
     def act_once(self) -> None:
-        from kiosk.services import CheckInForm, TicketForm
+        from lobby.services import CheckInForm, TicketForm
 
         pick = self.rng.random()
         self.phone += 1

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mqtt_bridge.runtime import Runtime
+from lobby.runtime import Runtime
 from mqtt_bridge.store import outbox
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.cardhash import card_hash
-from mqtt_bridge.config import load_config
-from mqtt_bridge.runtime import Runtime
+from lobby.cardhash import card_hash
+from lobby.config import load_config
+from lobby.runtime import Runtime
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 
@@ -142,7 +142,7 @@ def test_config_update_with_an_invalid_config_keeps_the_old_one(setup) -> None: 
 
 def test_config_update_cannot_switch_tls_off(broker: Broker, write_config, tmp_path: Path) -> None:  # noqa: ANN001
     from mqtt_bridge.commands import CommandContext, default_specs
-    from mqtt_bridge.config import parse_config
+    from lobby.config import parse_config
 
     path = write_config(broker.port, mqtt_extra="[mqtt.tls]\nenabled = true\nca_file = '/nonexistent/ca.pem'")
     cfg = load_config(path)

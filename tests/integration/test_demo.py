@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_demo_runs_and_exits_zero_on_ctrl_c_within_5_s(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DISPLAY", None)  # headless, as on CI
-    proc = subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "demo", "--state-dir", str(tmp_path / "demo"),
+    proc = subprocess.Popen([sys.executable, "-m", "lobby.cli", "demo", "--state-dir", str(tmp_path / "demo"),
                              "--port", str(free_port())], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
     lines: list[str] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.runtime import Runtime
+from lobby.runtime import Runtime
 from tests.helpers.broker import Broker, TlsFiles
 from tests.helpers.central import Central
 from tests.helpers.pki import CertificateAuthority

@@ -24,7 +24,7 @@ def _envelope(seq: int, type_: str = "gateway.started") -> bytes:
 
 def test_watch_prints_lines_and_reports_duplicates_and_gaps(broker: Broker, write_config) -> None:  # noqa: ANN001
     config = write_config(broker.port)
-    proc = subprocess.Popen([sys.executable, "-m", "mqtt_bridge.cli", "watch", "--config", str(config),
+    proc = subprocess.Popen([sys.executable, "-m", "lobby.cli", "watch", "--config", str(config),
                              "--seconds", "4"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)  # subscribed by now
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fake-gateway")

@@ -14,8 +14,8 @@ import pytest
 from meterservice_helpers import ManualClock, invalid_events, make_config
 
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.config import Config
-from mqtt_bridge.meters import MeterService, MeterSimulation, start_simulation
+from lobby.config import Config
+from lobby.meters import MeterService, MeterSimulation, start_simulation
 from mqtt_bridge.store import Store
 
 

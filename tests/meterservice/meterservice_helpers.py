@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge import schemas
-from mqtt_bridge.config import Config, parse_config
+from lobby.config import Config, parse_config
 from mqtt_bridge.store import Store
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")

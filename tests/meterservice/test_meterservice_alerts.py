@@ -12,15 +12,15 @@ import json
 import pytest
 from meterservice_helpers import ManualClock, active, alert
 
-from mqtt_bridge.config.model import ComfortConfig
-from mqtt_bridge.meters.analysis import (
+from lobby.config.model import ComfortConfig
+from lobby.meters.analysis import (
     CONFIRM_READINGS,
     Hysteresis,
     LeakTracker,
     RegisterTracker,
     comfort_limits,
 )
-from mqtt_bridge.meters.points import Binding
+from lobby.meters.points import Binding
 
 
 def detail(store, key: str) -> dict:  # noqa: ANN001
@@ -244,7 +244,7 @@ def test_comfort_limits_follow_the_configured_seasons() -> None:
 def test_noise_from_a_sensor_map_is_checked(tmp_path, store, alerts, clock) -> None:  # noqa: ANN001
     from meterservice_helpers import make_config
 
-    from mqtt_bridge.meters import MeterService, start_simulation
+    from lobby.meters import MeterService, start_simulation
 
     regmap = tmp_path / "noise.toml"
     regmap.write_text('name = "noise_sensor"\n[defaults]\nfunction = "holding"\n'

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from drivers.meters.devices import Cjt188Device, Dlt645Device, ModbusDevice
-from mqtt_bridge import discovery
-from mqtt_bridge.config import ConfigError, load_config, parse_config
-from mqtt_bridge.meters.points import DEFAULT_POINTS, POINTS, bindings, meter_kind
-from mqtt_bridge.meters.wiring import build_bus, device_spec, line_load
+from lobby import discovery
+from lobby.config import ConfigError, load_config, parse_config
+from lobby.meters.points import DEFAULT_POINTS, POINTS, bindings, meter_kind
+from lobby.meters.wiring import build_bus, device_spec, line_load
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from meterservice_helpers import outbox_events
 
-from mqtt_bridge.meters import MeterService
+from lobby.meters import MeterService
 from mqtt_bridge.store import Lane
 
 # One quick line with two electricity meters reading only their billing register.

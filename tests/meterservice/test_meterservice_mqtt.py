@@ -7,8 +7,8 @@ from pathlib import Path
 
 from meterservice_helpers import make_config, wait_until
 
-from mqtt_bridge.meters import MeterService, start_simulation
-from mqtt_bridge.runtime import Runtime
+from lobby.meters import MeterService, start_simulation
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Lane
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central

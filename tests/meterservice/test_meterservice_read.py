@@ -114,7 +114,7 @@ def test_the_simulation_is_steered_from_another_process_through_its_control_sock
     from meterservice_helpers import make_config
 
     from drivers.sim.control import ControlClient, ControlError
-    from mqtt_bridge.meters import start_simulation
+    from lobby.meters import start_simulation
 
     cfg, sim = start_simulation(make_config(tmp_path / "state"), seed=2, drift=False, control_socket=True)
     try:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.config import Config
-from mqtt_bridge.patrol import ManualClock, PatrolEngine
+from lobby.config import Config
+from lobby.patrol import ManualClock, PatrolEngine
 from mqtt_bridge.store import Store
 from tests.patrol.patrol_helpers import CARD_KEY, PATROL, SECRET, SHANGHAI, invalid_events, make_config
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge import schemas
-from mqtt_bridge.config import Config, parse_config
+from lobby.config import Config, parse_config
 from mqtt_bridge.store import EventRecord, Lane, Store
 from mqtt_bridge.store.outbox import fetch
 

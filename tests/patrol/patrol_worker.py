@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 import time
 
-from mqtt_bridge.config import load_config, state_path
-from mqtt_bridge.patrol import PatrolEngine
+from lobby.config import load_config, state_path
+from lobby.patrol import PatrolEngine
 from mqtt_bridge.store import Store
 
 STAIRS, ROOF = "04A1B2C3D4E502", "04A1B2C3D4E503"

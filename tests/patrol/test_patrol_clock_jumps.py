@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqtt_bridge.patrol import ManualClock, PatrolEngine
+from lobby.patrol import ManualClock, PatrolEngine
 from mqtt_bridge.store import Store
 from tests.patrol.patrol_helpers import WANG, alert_rows
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from mqtt_bridge.patrol import ManualClock, PatrolEngine
-from mqtt_bridge.runtime import Runtime
+from lobby.patrol import ManualClock, PatrolEngine
+from lobby.runtime import Runtime
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 from tests.patrol.patrol_helpers import PATROL, WANG

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_bridge.patrol import ManualClock, PatrolEngine, TickResult
+from lobby.patrol import ManualClock, PatrolEngine, TickResult
 from mqtt_bridge.store import Store
 from tests.patrol.patrol_helpers import (
     LI, PATROL, ROOF_TAG, SHANGHAI, STAIRS_TAG, STRANGER, WANG, alert_rows, at, data_of, envelopes,
@@ -209,7 +209,7 @@ def test_a_tag_without_a_guard_card_first_is_an_unknown_guard(engine: PatrolEngi
 
 
 def test_a_guard_card_sent_by_central_is_recognised(engine: PatrolEngine, store: Store) -> None:
-    from mqtt_bridge.cardhash import card_hash
+    from lobby.cardhash import card_hash
     from tests.patrol.patrol_helpers import CARD_KEY
 
     with store.transaction() as tx:

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.config import load_config, state_path
-from mqtt_bridge.patrol import ManualClock, PatrolEngine
+from lobby.config import load_config, state_path
+from lobby.patrol import ManualClock, PatrolEngine
 from mqtt_bridge.store import Store
 from tests.patrol.patrol_helpers import CARD_KEY, PATROL, SECRET, SHANGHAI, config_text, data_of, invalid_events
 
@@ -73,7 +73,7 @@ def test_kiosk_and_gateway_processes_scan_concurrently(tmp_path: Path) -> None:
 def test_two_store_handles_racing_on_the_same_first_tap(tmp_path: Path) -> None:
     """Two processes' worth of handles (kiosk and gateway) on one file, threads released together."""
     cfg_text = config_text(tmp_path / "state", _patrol_with_guards())
-    from mqtt_bridge.config import parse_config
+    from lobby.config import parse_config
 
     cfg = parse_config(cfg_text, "test.toml")
     clock = ManualClock(dt.datetime(2026, 11, 25, 21, 0, tzinfo=SHANGHAI))

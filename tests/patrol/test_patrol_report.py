@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.patrol import ManualClock, PatrolEngine
+from lobby.patrol import ManualClock, PatrolEngine
 from mqtt_bridge.store import Store
 from tests.patrol.patrol_helpers import LI, ROOF_TAG, SHANGHAI, STAIRS_TAG, STRANGER, WANG, at, config_text, data_of
 
@@ -83,7 +83,7 @@ def config_file(tmp_path: Path) -> Path:
 
 def test_lobby_patrol_report_prints_a_table_and_json(engine: PatrolEngine, clock: ManualClock, config_file: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from mqtt_bridge.cli import main
+    from lobby.cli import main
 
     _evening(engine, clock)
     assert main(["patrol", "--config", str(config_file), "report", "2026-11-25"]) == 0

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import ConfigError, load_config, parse_config
-from mqtt_bridge.config.model import PatrolConfig, ShiftsConfig
-from mqtt_bridge.patrol.schedule import SECRET_FILE, load_secret, next_handover, occurrences, random_times
+from lobby.config import ConfigError, load_config, parse_config
+from lobby.config.model import PatrolConfig, ShiftsConfig
+from lobby.patrol.schedule import SECRET_FILE, load_secret, next_handover, occurrences, random_times
 from tests.patrol.patrol_helpers import PATROL, SHANGHAI, at, config_text
 
 ROOT = Path(__file__).resolve().parents[2]

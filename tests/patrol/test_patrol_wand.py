@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mqtt_bridge.patrol import ManualClock, PatrolEngine, WandFileError
+from lobby.patrol import ManualClock, PatrolEngine, WandFileError
 from mqtt_bridge.store import Store
 from tests.patrol.patrol_helpers import SHANGHAI, alert_rows, at, config_text, data_of
 
@@ -154,7 +154,7 @@ def test_unreadable_uploads_are_refused_whole(wand_engine: PatrolEngine, tmp_pat
 
 
 def test_lobby_patrol_import_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from mqtt_bridge.cli import main
+    from lobby.cli import main
 
     config = tmp_path / "lobby.toml"
     config.write_text(config_text(tmp_path / "state", WAND_PATROL))

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from mqtt_bridge import schemas
-from mqtt_bridge.config import load_config
-from mqtt_bridge.runtime import Runtime
+from lobby.config import load_config
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Store
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
@@ -184,10 +184,10 @@ def _next_result(central: Central, cmd_id: str, timeout: float = 10.0) -> dict[s
 def test_the_same_cases_through_the_intake_leave_the_store_consistent(tmp_path: Path) -> None:
     """Without a broker: the intake answers each case once and never raises."""
     from mqtt_bridge.alerts import AlertEngine
-    from mqtt_bridge.cardhash import load_key
+    from lobby.cardhash import load_key
     from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
-    from mqtt_bridge.config import parse_config
-    from kiosk.services.commands import lobby_specs
+    from lobby.config import parse_config
+    from lobby.services.commands import lobby_specs
     from tests.conftest import BASE_CONFIG
 
     cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.cardhash import load_key
+from lobby.cardhash import load_key
 from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
-from mqtt_bridge.config import load_config
-from mqtt_bridge.config.update import ConfigUpdateRejected, check_update
+from lobby.config import load_config
+from lobby.config.update import ConfigUpdateRejected, check_update
 from mqtt_bridge.store import Store
 
 BASE = """version = 1

@@ -32,9 +32,9 @@ from typing import Any
 
 import pytest
 
-from kiosk.services import CheckInForm, LobbyServices, TicketForm
-from mqtt_bridge.cardhash import load_key
-from mqtt_bridge.config import load_config
+from lobby.services import CheckInForm, LobbyServices, TicketForm
+from lobby.cardhash import load_key
+from lobby.config import load_config
 from mqtt_bridge.store import Store
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
@@ -104,7 +104,7 @@ class _RawCapture(logging.Handler):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "DEBUG", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "lobby.cli", "--log-level", "DEBUG", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 

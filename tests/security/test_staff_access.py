@@ -1,10 +1,10 @@
 """Staff access at the service level: only allowlisted cards open the staff role.
 
-The allowlist is the `cards` table: keyed hashes (mqtt_bridge.cardhash) of the local
+The allowlist is the `cards` table: keyed hashes (lobby.cardhash) of the local
 `kiosk.staff_cards` and of central's `cards.update`. Checked here: who gets the staff
 role and who does not (guards, deactivated cards, unknown cards, another site's
 hashes), that a UID is never stored in clear, that a tap of an unknown card is logged
-without the UID, and the kiosk's PIN lockout (kiosk/pin.py).
+without the UID, and the kiosk's PIN lockout (lobby/services/pin.py).
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from kiosk.services import LobbyServices
+from lobby.services import LobbyServices
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.cardhash import card_hash, load_key
+from lobby.cardhash import card_hash, load_key
 from mqtt_bridge.clock import ManualClock
 from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
-from mqtt_bridge.config import parse_config
-from mqtt_bridge.runtime import sync_config_cards
+from lobby.config import parse_config
+from lobby.runtime import sync_config_cards
 from mqtt_bridge.store import Store
 
-staff_card = pytest.importorskip("kiosk.services.ui_support").staff_card
+staff_card = pytest.importorskip("lobby.services.ui_support").staff_card
 
 LOCAL_STAFF = "5A3B9C01"
 CENTRAL_STAFF = "04A1B2C3D4E5F6"
@@ -129,7 +129,7 @@ def test_no_table_keeps_a_card_uid_in_clear(site: Any) -> None:
 
 
 def test_a_guard_or_staff_card_is_never_linked_as_a_visitor_pass(site: Any) -> None:
-    from kiosk.services import CheckInForm
+    from lobby.services import CheckInForm
 
     _central_cards(site)
     with site.store.transaction() as tx:
@@ -155,8 +155,8 @@ def _uid_patterns(uid: str) -> re.Pattern[str]:
 
 
 def test_an_unknown_card_tap_is_logged_without_the_uid(site: Any, caplog: pytest.LogCaptureFixture) -> None:
-    nfc = pytest.importorskip("kiosk.nfc")
-    from mqtt_bridge.patrol import PatrolEngine
+    nfc = pytest.importorskip("lobby.taps")
+    from lobby.patrol import PatrolEngine
 
     caplog.set_level(logging.DEBUG)
     patrol = PatrolEngine(site.cfg, site.store, AlertEngine(site.store), card_key=site.key, secret=b"s" * 32)
@@ -174,7 +174,7 @@ def test_an_unknown_card_tap_is_logged_without_the_uid(site: Any, caplog: pytest
 
 
 def test_pin_lockout_counts_on_the_monotonic_clock() -> None:
-    pin = pytest.importorskip("kiosk.pin")
+    pin = pytest.importorskip("lobby.services.pin")
     now = [1000.0]
     gate = pin.PinGate(pin.hash_pin("246810", salt=b"\0" * 16), max_attempts=5, lockout_min=5,
                        monotonic=lambda: now[0])

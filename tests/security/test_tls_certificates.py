@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.runtime import Runtime
+from lobby.runtime import Runtime
 from tests.helpers.broker import Broker, TlsFiles
 from tests.helpers.pki import CertificateAuthority
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from kiosk.services import LobbyServices
+from lobby.services import LobbyServices
 from mqtt_bridge.clock import ManualClock
-from mqtt_bridge.config import Config, parse_config
+from lobby.config import Config, parse_config
 from mqtt_bridge.store import Store
 from tests.services.services_helpers import CARD_KEY, SHANGHAI, base_config, invalid_events, seed_directory
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.services import CheckInForm, LobbyServices, TicketForm
+from lobby.services import CheckInForm, LobbyServices, TicketForm
 from mqtt_bridge.clock import ManualClock
-from mqtt_bridge.config import load_config
-from mqtt_bridge.runtime import Runtime
+from lobby.config import load_config
+from lobby.runtime import Runtime
 from mqtt_bridge.timebase import utc_now
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central

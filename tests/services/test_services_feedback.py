@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kiosk.services import LobbyServices
+from lobby.services import LobbyServices
 from tests.services.services_helpers import SHANGHAI, events
 
 

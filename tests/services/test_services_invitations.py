@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from kiosk.services import LobbyServices
-from kiosk.services.commands import lobby_specs
+from lobby.services import LobbyServices
+from lobby.services.commands import lobby_specs
 from mqtt_bridge import schemas
 from mqtt_bridge.alerts import AlertEngine
 from mqtt_bridge.commands import CommandContext, CommandIntake

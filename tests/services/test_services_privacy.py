@@ -12,14 +12,14 @@ from typing import Any
 
 import pytest
 
-from kiosk.services import CheckInForm, LobbyServices, TicketForm
+from lobby.services import CheckInForm, LobbyServices, TicketForm
 from mqtt_bridge.clock import ManualClock
-from kiosk.services.commands import lobby_specs
-from kiosk.services.export import safe_cell
-from kiosk.services.invitations import InvitationService
+from lobby.services.commands import lobby_specs
+from lobby.services.export import safe_cell
+from lobby.services.invitations import InvitationService
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.cardhash import card_hash
-from mqtt_bridge.cli import main
+from lobby.cardhash import card_hash
+from lobby.cli import main
 from mqtt_bridge.commands import CommandContext, CommandIntake
 from mqtt_bridge.store import Store
 from tests.services.services_helpers import CARD_KEY, SHANGHAI, base_config, command, seed_directory
@@ -208,7 +208,7 @@ def config_file(tmp_path: Path) -> Path:
 
 
 def test_export_and_purge_from_the_command_line(config_file: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    from mqtt_bridge.config import load_config, state_path
+    from lobby.config import load_config, state_path
 
     cfg = load_config(config_file)
     clock = ManualClock(dt.datetime(2026, 11, 25, 9, 30, tzinfo=SHANGHAI))

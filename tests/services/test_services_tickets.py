@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from kiosk.services import LobbyServices, TicketForm
-from kiosk.services.codes import ALPHABET
-from kiosk.services.commands import lobby_specs
-from kiosk.services.sla import add_working_days
+from lobby.services import LobbyServices, TicketForm
+from lobby.services.codes import ALPHABET
+from lobby.services.commands import lobby_specs
+from lobby.services.sla import add_working_days
 from mqtt_bridge.alerts import AlertEngine
 from mqtt_bridge.commands import CommandContext, CommandIntake
 from tests.services.services_helpers import SHANGHAI, command, events

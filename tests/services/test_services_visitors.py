@@ -7,10 +7,10 @@ import hashlib
 
 import pytest
 
-from kiosk.services import CheckInForm, LobbyServices
-from kiosk.services.commands import lobby_specs
+from lobby.services import CheckInForm, LobbyServices
+from lobby.services.commands import lobby_specs
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.cardhash import card_hash
+from lobby.cardhash import card_hash
 from mqtt_bridge.commands import CommandContext, CommandIntake
 from tests.services.services_helpers import SHANGHAI, command, events
 

@@ -1,6 +1,6 @@
 """Driving the real kiosk under Xvfb: start it, read its widget map, click and type with xdotool.
 
-The app runs as `python -m mqtt_bridge.cli kiosk --config ... --simulate` with
+The app runs as `python -m lobby.cli kiosk --config ... --simulate` with
 LOBBY_KIOSK_TEST_MAP set (kiosk/testmode.py): it writes the named widgets of the current
 screen with their X screen rectangles, so a test clicks a widget by its name. Cards are
 presented on the kiosk's PN532 simulator through its control socket, exactly as the
@@ -119,7 +119,7 @@ PIN = "246810"
 
 def _pin_hash() -> str:
     sys.path.insert(0, str(REPO))
-    from kiosk.pin import hash_pin
+    from lobby.services.pin import hash_pin
 
     return hash_pin(PIN, salt=bytes(16))  # a fixed salt: the same config text every run
 
@@ -136,7 +136,7 @@ DIRECTORY = [
 
 def seed(config_path: Path) -> None:
     """The directory central would have sent (directory.update), written straight into the store."""
-    from mqtt_bridge.config import load_config, state_path
+    from lobby.config import load_config, state_path
     from mqtt_bridge.store import Store
 
     cfg = load_config(config_path)
@@ -180,7 +180,7 @@ class Kiosk:
                "XDG_CACHE_HOME": str(FONT_CACHE), "LOBBY_CLOCK_SYNCED": "1", "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": str(REPO), "LOBBY_KIOSK_SIM_PANEL": "1" if self.sim_panel else "0",
                "LP_NUM_THREADS": os.environ.get("LP_NUM_THREADS", "1")}  # software GL: one core per app
-        argv = [sys.executable, "-m", "mqtt_bridge.cli", "--log-level", "INFO", "kiosk", "--config",
+        argv = [sys.executable, "-m", "lobby.cli", "--log-level", "INFO", "kiosk", "--config",
                 str(self.config), "--lang", self.lang, "--size", f"{self.xvfb.width}x{self.xvfb.height}"]
         if self.simulate:
             argv.append("--simulate")
@@ -381,7 +381,7 @@ class Kiosk:
 
     def tap_card(self, uid: str, reader: str = "nfc-lobby", hold_s: float = 0.5) -> None:
         from drivers.sim.pn532_control import ControlClient
-        from mqtt_bridge.config import load_config
+        from lobby.config import load_config
 
         cfg = load_config(self.config)
         with ControlClient(Path(cfg.state_dir) / "sim" / f"{reader}.sock") as client:

@@ -1,7 +1,7 @@
 """The kiosk's flows end to end: real app under Xvfb, real input, real broker and bridge.
 
 One kiosk (800x480, Chinese first) runs for the module with the MQTT bridge in this
-process (mqtt_bridge.runtime.Runtime) on a local mosquitto, and a "central" that
+process (lobby.runtime.Runtime) on a local mosquitto, and a "central" that
 records what arrives. Each test starts from the home screen and checks the result in
 the shared store and on the broker.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from kiosk_driver import PIN, Kiosk, seed, write_config
 
-from mqtt_bridge.config import load_config, state_path
-from mqtt_bridge.runtime import Runtime
+from lobby.config import load_config, state_path
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Store
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
@@ -36,8 +36,8 @@ class Lobby:
         self.cfg = load_config(config)
 
     def services(self) -> Any:
-        from kiosk.services import LobbyServices
-        from mqtt_bridge.cardhash import load_key
+        from lobby.services import LobbyServices
+        from lobby.cardhash import load_key
 
         return LobbyServices(self.store, self.cfg, card_key=load_key(self.cfg.state_dir))
 
@@ -194,7 +194,7 @@ def test_ui_invitation_code_and_qr(lobby: Lobby, ui: Kiosk) -> None:
 
 
 def test_ui_checkout_by_card_tap(lobby: Lobby, ui: Kiosk) -> None:
-    from kiosk.services import CheckInForm
+    from lobby.services import CheckInForm
 
     services = lobby.services()
     outcome = services.visitors.check_in(CheckInForm(name="Li Lei", phone="13600001111", host_id="h-0801",
@@ -211,7 +211,7 @@ def test_ui_checkout_by_card_tap(lobby: Lobby, ui: Kiosk) -> None:
 
 
 def test_ui_checkout_by_badge_scan(lobby: Lobby, ui: Kiosk) -> None:
-    from kiosk.services import CheckInForm
+    from lobby.services import CheckInForm
 
     outcome = lobby.services().visitors.check_in(CheckInForm(name="Han Mei", phone="13600002222", host_id="h-1203",
                                                              purpose="meeting", consent=True))

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from kiosk_driver import Kiosk, seed, write_config
 
-from mqtt_bridge.config import load_config, state_path
-from mqtt_bridge.runtime import Runtime
+from lobby.config import load_config, state_path
+from lobby.runtime import Runtime
 from mqtt_bridge.store import Store
 from tests.chaos.report import report
 from tests.helpers.broker import Broker

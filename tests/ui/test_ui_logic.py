@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.pin import PinGate, hash_pin, verify_pin
+from lobby.services.pin import PinGate, hash_pin, verify_pin
 from kiosk.timing import in_window
-from mqtt_bridge.config import parse_config
+from lobby.config import parse_config
 
 
 def run_pin_hash(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mqtt_bridge.cli", "pin-hash", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "lobby.cli", "pin-hash", *args], input=stdin,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -65,8 +65,8 @@ def test_ui_night_dimming_window() -> None:
 def router(tmp_path: Path):
     from kiosk_driver import seed, write_config
 
-    from kiosk.runtime import KioskRuntime
-    from mqtt_bridge.config import load_config
+    from lobby.kiosk_runtime import KioskRuntime
+    from lobby.config import load_config
 
     config = write_config(tmp_path / "lobby.toml", tmp_path / "state", 1883)
     seed(config)
@@ -76,7 +76,7 @@ def router(tmp_path: Path):
 
 
 def test_ui_card_routing_order(router, caplog: pytest.LogCaptureFixture) -> None:
-    from kiosk.services import CheckInForm
+    from lobby.services import CheckInForm
 
     services = router.services
     assert router.router.route("7E11AA01", "nfc-lobby").route == "patrol"  # guard card
@@ -89,7 +89,7 @@ def test_ui_card_routing_order(router, caplog: pytest.LogCaptureFixture) -> None
     assert linked.route == "link" and linked.ok
     out = router.router.route("04A0B0C0D0E003", "nfc-lobby")
     assert out.route == "checkout" and out.ok and out.outcome.status == "checked_out"
-    with caplog.at_level(logging.INFO, logger="kiosk.nfc"):
+    with caplog.at_level(logging.INFO, logger="lobby.taps"):
         unknown = router.router.route("DEADBEEF", "nfc-lobby")
     assert unknown.route == "unknown" and not unknown.ok and "对不起" in unknown.message.zh
     assert "DEADBEEF" not in caplog.text and "not recognised" in caplog.text

@@ -33,10 +33,10 @@ note = "screenshot example"
 
 def prepare_store(config: Path) -> None:
     """What central and earlier visitors would have left: a directory, a notice, an alert, a held check-in."""
-    from kiosk.services import CheckInForm, LobbyServices
+    from lobby.services import CheckInForm, LobbyServices
     from mqtt_bridge.alerts import AlertEngine
-    from mqtt_bridge.cardhash import load_key
-    from mqtt_bridge.config import load_config, state_path
+    from lobby.cardhash import load_key
+    from lobby.config import load_config, state_path
     from mqtt_bridge.store import Store
 
     seed(config)

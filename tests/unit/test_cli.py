@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.cli import SUBCOMMANDS, build_parser
+from lobby.cli import SUBCOMMANDS, build_parser
 from mqtt_bridge.version import VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _lobby(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mqtt_bridge.cli", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lobby.cli", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
 
 

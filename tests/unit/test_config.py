@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_bridge.config import ConfigError, load_config, parse_config
+from lobby.config import ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -143,7 +143,7 @@ def test_a_secret_is_never_echoed() -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "mqtt_bridge.cli", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "lobby.cli", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

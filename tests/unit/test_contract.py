@@ -64,7 +64,7 @@ def test_asyncapi_lists_every_event_kind_and_command_the_code_knows() -> None:
     ctx = CommandContext(MagicMock(), None, MagicMock(), b"k" * 32)
     handled = set(default_specs(ctx))
     try:
-        from kiosk.services.commands import lobby_specs
+        from lobby.services.commands import lobby_specs
 
         handled |= set(lobby_specs(ctx))
     except ImportError:

@@ -1,0 +1,1 @@
+"""The lobby: its rules, the gateway services and the `lobby` command."""

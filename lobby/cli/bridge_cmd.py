@@ -1,0 +1,23 @@
+"""`lobby bridge`: only the store-and-forward bridge (the gateway runs it too)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lobby.cli.common import add_config_argument, load_or_explain
+from lobby.cli.service import serve
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lobby.runtime import Runtime
+
+    cfg = load_or_explain(args)
+    runtime = Runtime(cfg, Path(args.config))
+    bridge = runtime.bridge
+    return serve(runtime.start, runtime.stop, runtime.restart_requested,
+                 status=lambda: f"broker link {bridge.status.link}")

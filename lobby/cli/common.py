@@ -1,0 +1,55 @@
+"""Helpers shared by subcommands: loading config with plain-words errors, logging."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import zoneinfo
+
+from lobby.config import Config, ConfigError, load_config
+from lobby.logsetup import setup_logging
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    from lobby.cli import DEFAULT_CONFIG
+
+    parser.add_argument("--config", "-c", default=DEFAULT_CONFIG, metavar="FILE",
+                        help=f"configuration file (default {DEFAULT_CONFIG}, or $LOBBY_CONFIG)")
+
+
+class CommandError(Exception):
+    """Ends a subcommand with a plain message and an exit status."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def load_or_explain(args: argparse.Namespace) -> Config:
+    """Load the config; on failure print every problem and exit with status 2."""
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None
+    setup_logging(args.log_level or cfg.logging.level)
+    return cfg
+
+
+def day_argument(text: str) -> str:
+    """argparse type for a site-local day: YYYY-MM-DD, "today" or "yesterday"."""
+    if text in ("today", "yesterday"):
+        return text
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a day written as YYYY-MM-DD (or today/yesterday): {text!r}") from None
+    return text
+
+
+def resolve_day(text: str, timezone: str, now: dt.datetime | None = None) -> dt.date:
+    """The date a day_argument names, "today" being the site's local date."""
+    today = (now or dt.datetime.now(dt.timezone.utc)).astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    return {"today": today, "yesterday": today - dt.timedelta(days=1)}.get(text) or dt.date.fromisoformat(text)

@@ -1,0 +1,118 @@
+"""`lobby doctor`: check this Pi, the devices, the broker and the store, in plain words.
+
+Every line says what was found and, when something is wrong, what to do. Exit 0
+only when nothing failed (warnings are shown but do not fail); `--json` for tools.
+Each check has its own time limit and they run side by side: the whole run takes
+at most about 15 s, even with every device and the broker gone.
+
+Devices that a running service has open (meters and readers of lobby-gateway,
+the printer and the kiosk's reader) are left alone unless `--devices yes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from lobby.config import ConfigError, load_config
+from lobby.cli.common import add_config_argument
+
+_MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--only", metavar="NAMES", default="",
+                        help="run only these checks, comma separated: store, disk, serial, meter, nfc, gpio, "
+                             "printer, broker, clock, fonts, backups (or e.g. 'serial rs485-1')")
+    parser.add_argument("--devices", choices=("auto", "yes", "no"), default="auto",
+                        help="open the devices: auto (not those a running service has open), yes, or no")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lobby.doctor import Context, Result, Status, run_checks
+    from lobby.doctor.runner import plan
+
+    started = time.monotonic()
+    if args.log_level:
+        logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    else:  # the drivers' own warnings would repeat what the lines below say
+        logging.getLogger().addHandler(logging.NullHandler())
+    path = Path(args.config)
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        result = Result("config", Status.FAIL, "The configuration cannot be used: " + "; ".join(
+            f"{p}: {m}" if p else m for p, m in exc.problems) + ".",
+            f"Edit {path}; `lobby config check {path}` lists every problem with its key. Nothing else was "
+            "checked: the other checks need a valid configuration.")
+        _print([result], args, path, started)
+        return 1
+    config_line = Result("config", Status.OK,
+                         f"The configuration {path} is valid (version {cfg.version}, site {cfg.site.site_id}, "
+                         f"gateway {cfg.site.gateway_id}).")
+    owner_problem = _config_owner_problem(cfg, path)
+    if owner_problem:
+        config_line = Result("config", Status.WARN, config_line.message + " " + owner_problem,
+                             f"sudo chown {cfg_owner_hint(cfg)} {path}")
+    only = [part for part in args.only.split(",") if part.strip() and part.strip() != "config"]
+    if only and not plan(cfg, only):
+        print(f"lobby doctor: no check matches --only {args.only!r}; the checks are: config, store, disk, serial "
+              "(and its meters), nfc, gpio, printer, broker, clock, fonts, backups", file=sys.stderr)
+        return 2
+    only_config = bool(args.only.strip()) and not only
+    results = [] if only_config else run_checks(Context(cfg, path, args.devices), only)
+    results = ([] if only and "config" not in args.only else [config_line]) + results
+    _print(results, args, path, started)
+    return 1 if any(r.status is Status.FAIL for r in results) else 0
+
+
+def _config_owner_problem(cfg, path: Path) -> str:  # noqa: ANN001 - a Config
+    """config.update replaces the file as the service user: it must own it (in the sticky /etc/lobby)."""
+    if not cfg.security.allow_remote_config:
+        return ""
+    try:
+        file_uid = path.stat().st_uid
+        service_uid = Path(cfg.state_dir).stat().st_uid
+    except OSError:
+        return ""
+    if file_uid != service_uid and file_uid == 0:
+        return ("But it belongs to root, not to the service user, so a config.update from central cannot "
+                "replace it.")
+    return ""
+
+
+def cfg_owner_hint(cfg) -> str:  # noqa: ANN001 - a Config
+    try:
+        st = Path(cfg.state_dir).stat()
+        import grp
+        import pwd
+
+        return f"{pwd.getpwuid(st.st_uid).pw_name}:{grp.getgrgid(st.st_gid).gr_name}"
+    except (OSError, KeyError):
+        return "lobby:lobby"
+
+
+def _print(results: list, args: argparse.Namespace, path: Path, started: float) -> None:  # noqa: ANN001
+    failed = sum(r.status.value == "fail" for r in results)
+    warned = sum(r.status.value == "warn" for r in results)
+    passed = sum(r.status.value == "ok" for r in results)
+    if args.json:
+        print(json.dumps({"ok": failed == 0, "config": str(path), "seconds": round(time.monotonic() - started, 3),
+                          "checks": [r.as_dict() for r in results]}, ensure_ascii=False))
+        return
+    out = sys.stdout
+    print(f"lobby doctor: {path}", file=out)
+    width = max((len(r.check) for r in results), default=6)
+    for r in results:
+        print(f"  {_MARK[r.status.value]:4}  {r.check:{width}}  {r.message}", file=out)
+        if r.fix and r.status.value in ("fail", "warn"):
+            print(f"  {'':4}  {'':{width}}  Fix: {r.fix}", file=out)
+    summary = f"{passed} passed, {failed} failed, {warned} warning{'s' if warned != 1 else ''}"
+    verdict = "everything needed works" if failed == 0 else "fix the FAIL lines above, then run `lobby doctor` again"
+    print(f"{summary} ({time.monotonic() - started:.1f} s): {verdict}.", file=out)

@@ -1,0 +1,25 @@
+"""`lobby gateway`: the headless service (meters, patrol, buttons, health, the bridge)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lobby.cli.common import add_config_argument, load_or_explain
+from lobby.cli.service import serve
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_argument(parser)
+    parser.add_argument("--simulate", action="store_true",
+                        help="run against the simulators: meter buses and NFC readers on pseudo-terminals, mock GPIO")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lobby.gateway.assemble import build_gateway
+
+    cfg = load_or_explain(args)
+    gateway = build_gateway(cfg, Path(args.config), simulate=args.simulate)
+    bridge = gateway.runtime.bridge
+    return serve(gateway.start, gateway.stop, gateway.restart_requested, health=gateway.alive,
+                 status=lambda: f"broker link {bridge.status.link}")

@@ -1,0 +1,50 @@
+"""Running a long-lived service in the foreground: signals, systemd notify, restarts."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from lobby import sdnotify
+
+log = logging.getLogger(__name__)
+
+
+def serve(start: Callable[[], None], stop: Callable[[], None], restart: threading.Event,
+          health: Callable[[], bool] = lambda: True, status: Callable[[], str] = lambda: "") -> int:
+    """Start, tell systemd READY, ping the watchdog while healthy, stop on SIGTERM/SIGINT.
+
+    When `restart` is set (an accepted config.update), stop cleanly and re-exec
+    the same command line so the new configuration is applied from scratch.
+    """
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    start()
+    sdnotify.notify("READY=1")
+    interval = sdnotify.watchdog_interval_s()
+    tick = min(interval or 1.0, 1.0)
+    while not stopping.is_set() and not restart.is_set():
+        stopping.wait(tick)
+        if interval is not None and health():
+            sdnotify.notify("WATCHDOG=1")
+        text = status()
+        if text:
+            sdnotify.notify(f"STATUS={text}")
+    sdnotify.notify("STOPPING=1")
+    stop()
+    if restart.is_set() and not stopping.is_set():
+        log.info("restarting with the new configuration")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "lobby.cli", *sys.argv[1:]])
+    return 0

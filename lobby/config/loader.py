@@ -1,0 +1,148 @@
+"""Reading and validating the TOML file, with one readable line per problem."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from lobby.config.model import Config
+from lobby.config.validation import Problem, cross_checks
+
+_SECRET_WORDS = ("password", "secret", "pin_hash", "token")
+_TYPE_NAMES = {
+    "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
+    "string_type": "text in quotes", "list_type": "a list [...]", "dict_type": "a table",
+    "model_type": "a table", "model_attributes_type": "a table", "tuple_type": "a list",
+}
+
+
+class ConfigError(Exception):
+    """The configuration is not usable; `problems` lists (key path, message) pairs."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(self.render())
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}"
+                for path, message in self.problems]
+
+    def render(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-", "constrained-")):
+            continue  # pydantic's internal validator names are not keys
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _show(value: Any, path: str) -> str:
+    if any(word in path.lower().rsplit(".", 1)[-1] for word in _SECRET_WORDS):
+        return ""  # never echo a secret back into a terminal or a log
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f" (got {text})"
+
+
+def _describe(error: dict[str, Any], path: str) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see config/example.toml)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in _TYPE_NAMES:
+        return f"must be {_TYPE_NAMES[kind]}{_show(error.get('input'), path)}"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}{_show(error.get('input'), path)}"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        ctx = error.get("ctx", {})
+        words = {"greater_than": "greater than", "greater_than_equal": "at least",
+                 "less_than": "less than", "less_than_equal": "at most"}[kind]
+        bound = next(iter(ctx.values()), "")
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {words} {bound}{_show(error.get('input'), path)}"
+    if kind in ("too_short", "string_too_short"):
+        n = error.get("ctx", {}).get("min_length", 1)
+        unit = "character" if kind.startswith("string") else "item"
+        return f"must have at least {n} {unit}{'s' if n != 1 else ''}"
+    if kind in ("too_long", "string_too_long"):
+        n = error.get("ctx", {}).get("max_length", 0)
+        unit = "character" if kind.startswith("string") else "item"
+        return f"must have at most {n} {unit}{'s' if n != 1 else ''}"
+    if kind == "string_pattern_mismatch":
+        return f"has the wrong format{_show(error.get('input'), path)}"
+    if kind == "value_error":
+        return str(error.get("ctx", {}).get("error", error["msg"]))
+    return error["msg"]
+
+
+def _validation_problems(exc: ValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in exc.errors(include_url=False):
+        path = _key_path(tuple(error["loc"]))
+        problems.append((path, _describe(error, path)))
+    return problems
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate TOML text into a Config or raise ConfigError listing every problem."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [("", f"not valid TOML: {exc}")]) from None
+    except RecursionError:  # tomllib recurses once per level of [[[...]]] or {a={b=...}}
+        raise ConfigError(source, [("", "not valid TOML: nested too deeply")]) from None
+    return validate_mapping(raw, source, base_dir)
+
+
+def validate_mapping(raw: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:
+    try:
+        cfg = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(source, _validation_problems(exc)) from None
+    problems = cross_checks(cfg)
+    if problems:
+        raise ConfigError(source, problems)
+    if base_dir is not None and not os.path.isabs(cfg.state_dir):
+        cfg = cfg.model_copy(update={"state_dir": str((base_dir / cfg.state_dir).resolve())})
+    return cfg
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read a config file. Relative state_dir is taken relative to the file's folder."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(file), [("", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(file), [("", f"cannot read the file: {exc}")]) from None
+    return parse_config(text, str(file), base_dir=file.resolve().parent)
+
+
+def state_path(cfg: Config, relative: str) -> Path:
+    """A path inside the state directory (absolute paths are kept as given)."""
+    path = Path(relative)
+    return path if path.is_absolute() else Path(cfg.state_dir) / path
+
+
+def read_secret(inline: str | None, file: str | None) -> str | None:
+    """A secret given inline or in a file (first line, whitespace stripped)."""
+    if file is not None:
+        return Path(file).read_text(encoding="utf-8").splitlines()[0].strip() if Path(file).stat().st_size else ""
+    return inline

@@ -1,0 +1,73 @@
+"""Replacing the config file with a newer one pushed by central (config.update).
+
+The new file is validated completely and checked against what the site allows
+before it replaces the old one; the replacement is atomic (write, fsync, rename),
+and the previous file is kept beside it as `.previous`. If anything fails, the
+old file stays in force untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mqtt_bridge.fsync import fsync_path
+from lobby.config.loader import ConfigError, parse_config
+from lobby.config.model import Config
+
+
+class ConfigUpdateRejected(Exception):
+    """The pushed config cannot be used; the message says why (key paths included)."""
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.resolve().relative_to(parent.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def check_update(current: Config, config_path: Path, version: int, text: str) -> Config:
+    """Validate a pushed config against the current one; returns the new Config."""
+    if not current.security.allow_remote_config:
+        raise ConfigUpdateRejected("remote configuration is switched off on this gateway (security.allow_remote_config)")
+    try:
+        new = parse_config(text, "config.update", base_dir=config_path.resolve().parent)
+    except ConfigError as exc:
+        raise ConfigUpdateRejected("; ".join(f"{p}: {m}" if p else m for p, m in exc.problems)) from None
+    if new.version != version:
+        raise ConfigUpdateRejected(f"the file says version {new.version} but the command says {version}")
+    if new.version <= current.version:
+        raise ConfigUpdateRejected(f"version {new.version} is not newer than the version in force ({current.version})")
+    state_dir = Path(current.state_dir)
+    if Path(new.state_dir).resolve() != state_dir.resolve():
+        raise ConfigUpdateRejected("state_dir cannot be changed remotely")
+    confined = {"store.path": new.store.path, "store.backup_dir": new.store.backup_dir,
+                "privacy.export_dir": new.privacy.export_dir}  # the last holds visitors' personal data
+    for key, value in confined.items():
+        path = Path(value)
+        if not _inside(path if path.is_absolute() else state_dir / path, state_dir):
+            raise ConfigUpdateRejected(f"{key} must stay inside the state directory")
+    if current.mqtt.tls.enabled and not new.mqtt.tls.enabled and not current.security.allow_tls_off:
+        raise ConfigUpdateRejected("switching TLS off remotely is not allowed here (security.allow_tls_off)")
+    if new.mqtt.tls.insecure_skip_verify and not current.mqtt.tls.insecure_skip_verify and not current.security.allow_tls_off:
+        raise ConfigUpdateRejected("disabling certificate verification remotely is not allowed here")
+    if (new.security.allow_tls_off and not current.security.allow_tls_off) or (
+            new.security.allow_remote_config != current.security.allow_remote_config):
+        raise ConfigUpdateRejected("the [security] section can only be changed on site")
+    return new
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that a crash leaves either the old or the new file."""
+    tmp = path.with_name(path.name + ".new")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if path.exists():
+        previous = path.with_name(path.name + ".previous")
+        previous.write_bytes(path.read_bytes())
+    os.replace(tmp, path)
+    fsync_path(path.parent)

@@ -1,0 +1,215 @@
+"""Gateway health: a `health.report` every minute, threshold alerts, the facility KPI.
+
+System figures come from /proc and /sys and are each optional: a reading that a
+machine cannot give (no thermal zone in a container) is null, never an error.
+Device health comes from the drivers (HealthReporter); the time each configured
+device spends in working order is accumulated per day for the DOMAIN KPI
+"facilities in working order at least 98 % of the time".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import time
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from drivers.health import DeviceHealth, HealthState
+
+from mqtt_bridge.alerts import AlertEngine, Severity
+from lobby.config import Config
+from mqtt_bridge.store import Lane, Store
+from mqtt_bridge.store.outbox import depth
+from mqtt_bridge.timebase import clock_synchronised, parse_rfc3339, utc_now
+
+log = logging.getLogger(__name__)
+
+DISK_KEY = "gateway.disk_space"
+CPU_KEY = "gateway.cpu_hot"
+CLOCK_KEY = "gateway.clock_unsynced"
+OUTBOX_KEY = "gateway.outbox_stale"
+SNAPSHOT_KEY = "gateway.health"  # meta key: the latest health report, for the staff screen
+
+
+@dataclass(frozen=True)
+class SystemSample:
+    uptime_s: float
+    cpu_temp_c: float | None
+    load_1m: float
+    mem_available_mb: float | None
+    disk_free_pct: float
+    clock_synced: bool
+
+
+def _read_float(path: str, scale: float = 1.0) -> float | None:
+    try:
+        return float(Path(path).read_text().split()[0]) / scale
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_system(state_dir: str | os.PathLike[str]) -> SystemSample:
+    usage = shutil.disk_usage(state_dir)
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                mem = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return SystemSample(
+        uptime_s=_read_float("/proc/uptime") or 0.0,
+        cpu_temp_c=_read_float("/sys/class/thermal/thermal_zone0/temp", 1000.0),
+        load_1m=os.getloadavg()[0],
+        mem_available_mb=mem,
+        disk_free_pct=round(100.0 * usage.free / usage.total, 1) if usage.total else 0.0,
+        clock_synced=clock_synchronised(),
+    )
+
+
+DeviceSource = Callable[[], list[DeviceHealth]]
+
+
+class HealthMonitor:
+    """Call `run_once()` every `alerts.health_interval_s`; `daily_kpi()` once a day is enough."""
+
+    def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, link_up: Callable[[], bool],
+                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.alerts = alerts
+        self.link_up = link_up
+        self.devices = devices
+        self.read = read
+        self.tz = zoneinfo.ZoneInfo(cfg.site.timezone)
+        self._unsynced_since: float | None = None
+        self._last_sample_mono: float | None = None
+
+    # ------------------------------------------------------------------ the minute report
+
+    def run_once(self, now_mono: float | None = None) -> dict[str, Any]:
+        now_mono = time.monotonic() if now_mono is None else now_mono
+        system = self.read(self.cfg.state_dir)
+        devices = self._safe_devices()
+        outbox = self._outbox()
+        report = {**asdict(system), "broker_link": "up" if self.link_up() else "down", "outbox": outbox,
+                  "devices": [d.as_dict() for d in devices]}
+        self._check_thresholds(system, outbox, now_mono)
+        self._check_devices(devices)
+        self._accumulate_uptime(devices, now_mono)
+        self.store.emit("health", "health.report", report, Lane.BULK)
+        # The kiosk's staff screen (another process) shows the latest snapshot from here.
+        self.store.set_meta(SNAPSHOT_KEY, json.dumps({**report, "ts": utc_now().isoformat()}, ensure_ascii=False))
+        return report
+
+    def _safe_devices(self) -> list[DeviceHealth]:
+        try:
+            return list(self.devices())
+        except Exception:  # a faulty driver must not stop health reporting
+            log.exception("device health source failed")
+            return []
+
+    def _outbox(self) -> dict[str, Any]:
+        lanes = depth(self.store.connection())
+        oldest = [d.oldest_ts for d in lanes.values() if d.oldest_ts]
+        age = None
+        if oldest:
+            age = max(0.0, (utc_now() - parse_rfc3339(min(oldest))).total_seconds())
+        return {"critical": lanes[Lane.CRITICAL].rows, "bulk": lanes[Lane.BULK].rows, "oldest_age_s": age}
+
+    def _check_thresholds(self, system: SystemSample, outbox: dict[str, Any], now_mono: float) -> None:
+        limits = self.cfg.alerts
+        self.alerts.observe(DISK_KEY, system.disk_free_pct < limits.disk_min_free_pct, severity=Severity.WARNING,
+                            title="存储空间不足 Disk space low", detail={"free_pct": system.disk_free_pct})
+        if system.cpu_temp_c is not None:
+            self.alerts.observe(CPU_KEY, system.cpu_temp_c > limits.cpu_temp_max_c, severity=Severity.WARNING,
+                                title="主机过热 Gateway CPU too hot", detail={"cpu_temp_c": system.cpu_temp_c},
+                                raise_after=2, clear_after=2)
+        if system.clock_synced:
+            self._unsynced_since = None
+        elif self._unsynced_since is None:
+            self._unsynced_since = now_mono
+        unsynced_min = 0.0 if self._unsynced_since is None else (now_mono - self._unsynced_since) / 60
+        self.alerts.observe(CLOCK_KEY, unsynced_min >= limits.clock_unsynced_max_min, severity=Severity.WARNING,
+                            title="时钟未同步 Clock not synchronised", detail={"unsynced_min": round(unsynced_min, 1)})
+        age = outbox["oldest_age_s"]
+        stale = age is not None and age > limits.outbox_oldest_max_min * 60
+        self.alerts.observe(OUTBOX_KEY, stale, severity=Severity.WARNING,
+                            title="数据积压未上传 Events not reaching central",
+                            detail={"oldest_age_s": round(age or 0.0), "critical": outbox["critical"],
+                                    "bulk": outbox["bulk"]})
+
+    def _check_devices(self, devices: list[DeviceHealth]) -> None:
+        """A reader, printer or button that stays lost is an alert for the engineers.
+
+        Meters and their lines have their own, more precise alerts (meter.offline,
+        meter.bus_down); two reports in a row are needed either way, so a reader
+        being re-plugged does not page anyone.
+        """
+        meter_ids = {m.id for m in self.cfg.meters} | {b.id for b in self.cfg.buses}
+        for device in devices:
+            if device.device_id in meter_ids:
+                continue
+            self.alerts.observe(f"device.lost:{device.device_id}", device.state is HealthState.LOST,
+                                severity=Severity.WARNING, title="设备失联 Device not answering",
+                                detail={"device_id": device.device_id, "reason": device.reason},
+                                raise_after=2, clear_after=1)
+
+    # ------------------------------------------------------------------ facility KPI
+
+    def _accumulate_uptime(self, devices: list[DeviceHealth], now_mono: float) -> None:
+        last, self._last_sample_mono = self._last_sample_mono, now_mono
+        if last is None or not devices:
+            return
+        step = min(now_mono - last, self.cfg.alerts.health_interval_s * 2)  # a stalled loop is not uptime
+        day = dt.datetime.now(self.tz).date().isoformat()
+        with self.store.transaction() as tx:
+            for device in devices:
+                ok = step if device.state is not HealthState.LOST else 0.0
+                tx.execute(
+                    "INSERT INTO device_uptime (day, device_id, ok_s, total_s) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(day, device_id) DO UPDATE SET ok_s = ok_s + excluded.ok_s, "
+                    "total_s = total_s + excluded.total_s", (day, device.device_id, ok, step))
+
+    def kpi(self, period: str, start: str) -> dict[str, Any]:
+        """Working-order percentage over a site-local day ('YYYY-MM-DD') or month ('YYYY-MM')."""
+        pattern = start if period == "day" else f"{start}-%"
+        rows = self.store.query("SELECT device_id, sum(ok_s) AS ok, sum(total_s) AS total FROM device_uptime "
+                                "WHERE day LIKE ? GROUP BY device_id", (pattern,))
+        ok = sum(r["ok"] for r in rows)
+        total = sum(r["total"] for r in rows)
+        pct = round(100.0 * ok / total, 2) if total else None
+        return {"period": period, "start": start, "devices": len(rows), "working_pct": pct,
+                "target_pct": self.cfg.kpi.facility_uptime_target_pct,
+                "met_target": None if pct is None else pct >= self.cfg.kpi.facility_uptime_target_pct,
+                "per_device": {r["device_id"]: round(100.0 * r["ok"] / r["total"], 2) for r in rows if r["total"]}}
+
+    def daily_kpi(self, today: dt.date | None = None) -> list[dict[str, Any]]:
+        """Publish yesterday's KPI (and last month's on the 1st), once each."""
+        today = today or dt.datetime.now(self.tz).date()
+        yesterday = today - dt.timedelta(days=1)
+        periods = [("day", yesterday.isoformat())]
+        if today.day == 1:
+            periods.append(("month", yesterday.strftime("%Y-%m")))
+        published = []
+        for period, start in periods:
+            figures = self.kpi(period, start)
+            if figures["working_pct"] is None:
+                continue
+            with self.store.transaction() as tx:
+                done = tx.execute("SELECT 1 FROM periodic_done WHERE job = 'facility.kpi' AND period = ?",
+                                  (f"{period}:{start}",)).fetchone()
+                if done:
+                    continue
+                tx.execute("INSERT INTO periodic_done (job, period, done_ts) VALUES ('facility.kpi', ?, ?)",
+                           (f"{period}:{start}", utc_now().isoformat()))
+                tx.emit("health", "facility.kpi", figures)
+            published.append(figures)
+        return published

@@ -1,0 +1,173 @@
+"""Everything the kiosk runs on except the screen: store, services, printer, readers, patrol.
+
+Plain Python (no Kivy), built once per process by `lobby kiosk`:
+
+    rt = KioskRuntime(cfg, simulate=True)
+    rt.start_readers(on_tap)        # on_tap(TagEvent) on each reader's own thread
+    rt.router.route(uid, reader_id) # on a worker thread: patrol / staff / link / checkout / unknown
+    rt.stop()
+
+The kiosk writes records and outbox rows into the shared store; the gateway's
+bridge sends them. The kiosk never talks MQTT itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import zoneinfo
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from drivers.health import DeviceHealth, HealthState
+from lobby.taps import CardRouter
+from lobby.services.pin import PinGate
+from lobby.services import LobbyServices
+from lobby.services.clock import Clock
+from mqtt_bridge.alerts import AlertEngine
+from lobby.cardhash import load_key
+from lobby.config import Config, state_path
+from mqtt_bridge.store import Store, StoreError
+
+from kiosk.simhw import SimReaders, sim_dir
+
+log = logging.getLogger(__name__)
+
+
+def build_printer(cfg: Config, simulate: bool) -> Any:
+    """The badge printer from [printer] (a file simulator with --simulate), or None."""
+    p = cfg.printer
+    if p.kind == "none":
+        return None
+    try:
+        from drivers.printer import BadgePrinter, FontSet, Renderer, make_connection
+
+        if p.kind == "file":
+            conn = make_connection("sim", path=state_path(cfg, p.path or "printer.bin"))
+        elif simulate:
+            conn = make_connection("sim", path=sim_dir(cfg) / "printer.escpos")
+        elif p.kind == "serial":
+            conn = make_connection("serial", devfile=p.path, baudrate=p.baudrate, timeout=1.0)
+        elif p.kind == "network":
+            conn = make_connection("network", host=p.host, port=p.port)
+        else:
+            conn = make_connection("usb", vendor_id=p.usb_vendor, product_id=p.usb_product or 0)
+        renderer = Renderer(FontSet(cfg.kiosk.font_path), width_px=p.paper_width_px)
+        return BadgePrinter(conn, printer_id="badge-printer", renderer=renderer, paper_width_px=p.paper_width_px,
+                            tz=zoneinfo.ZoneInfo(cfg.site.timezone))
+    except Exception as exc:  # a missing printer library or font must not stop the kiosk
+        log.error("badge printer not available: %s: %s", type(exc).__name__, exc)
+        return None
+
+
+def build_patrol(cfg: Config, store: Store, alerts: AlertEngine, card_key: bytes) -> Any:
+    try:
+        from lobby.patrol import PatrolEngine
+
+        return PatrolEngine(cfg, store, alerts, card_key=card_key)
+    except Exception as exc:  # patrol not configured or its module unavailable: taps skip step 1
+        log.warning("patrol engine not available at the kiosk: %s", type(exc).__name__)
+        return None
+
+
+class KioskRuntime:
+    def __init__(self, cfg: Config, config_path: Path | None = None, *, simulate: bool = False,
+                 clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.simulate = simulate
+        self.store = Store(state_path(cfg, cfg.store.path), cfg.store.busy_timeout_ms)
+        self.alerts = AlertEngine(self.store)
+        self.card_key = load_key(cfg.state_dir)
+        self._sync_cards()
+        self.printer = build_printer(cfg, simulate)
+        self.services = LobbyServices(self.store, cfg, card_key=self.card_key, clock=clock, printer=self.printer,
+                                      alerts=self.alerts)
+        self.patrol = build_patrol(cfg, self.store, self.alerts, self.card_key)
+        self.router = CardRouter(self.services, self.patrol)
+        sec = cfg.security
+        self.pin = PinGate(sec.staff_pin_hash, sec.pin_max_attempts, sec.pin_lockout_min)
+        self.readers: list[Any] = []
+        self.sim = SimReaders(cfg) if simulate else None
+
+    def _sync_cards(self) -> None:
+        """The config's staff-card allowlist into the cards table (the gateway does the same at start)."""
+        try:
+            from lobby.runtime import sync_config_cards
+
+            sync_config_cards(self.store, self.cfg, self.card_key)
+        except StoreError as exc:
+            log.warning("staff cards from the config not synchronised: %s", type(exc).__name__)
+
+    # ------------------------------------------------------------------ readers
+
+    def kiosk_readers(self) -> list[Any]:
+        return [r for r in self.cfg.readers if r.host == "kiosk"]
+
+    def start_readers(self, on_event: Callable[[Any], None]) -> None:
+        simulated = self.sim.start() if self.sim is not None else {}
+        for r in self.kiosk_readers():
+            try:
+                if r.id in simulated:
+                    from drivers.nfc.libnfc_reader import LibnfcReader
+
+                    reader = LibnfcReader(r.id, simulated[r.id], retap_window_s=r.retap_window_s)
+                elif r.kind == "libnfc":
+                    from drivers.nfc.libnfc_reader import LibnfcReader
+
+                    reader = LibnfcReader(r.id, r.connstring or "", retap_window_s=r.retap_window_s)
+                else:
+                    from drivers.nfc.hid_wedge import HidWedgeReader
+
+                    device = r.device or ""
+                    reader = (HidWedgeReader(r.id, device, retap_window_s=r.retap_window_s) if device.startswith("/")
+                              else HidWedgeReader(r.id, name_match=device, retap_window_s=r.retap_window_s))
+                reader.start(on_event)
+                self.readers.append(reader)
+            except Exception as exc:  # one broken reader must not stop the screen
+                log.error("reader %s not started: %s: %s", r.id, type(exc).__name__, exc)
+
+    # ------------------------------------------------------------------ health for the staff screen
+
+    def own_devices(self) -> list[DeviceHealth]:
+        out = [reader.health for reader in self.readers]
+        started = {reader.reader_id for reader in self.readers}
+        for r in self.kiosk_readers():
+            if r.id not in started:
+                out.append(DeviceHealth(r.id, HealthState.LOST, "not started"))
+        if self.printer is not None:
+            out.append(self.printer.health)
+        return out
+
+    def meta_json(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = self.store.get_meta(key)
+            return json.loads(raw) if raw else None
+        except (StoreError, ValueError):
+            return None
+
+    def outbox_depth(self) -> dict[str, int]:
+        from mqtt_bridge.store import Lane
+        from mqtt_bridge.store.outbox import depth
+
+        lanes = depth(self.store.connection())
+        return {"critical": lanes[Lane.CRITICAL].rows, "bulk": lanes[Lane.BULK].rows}
+
+    # ------------------------------------------------------------------ stopping
+
+    def stop(self) -> None:
+        for reader in self.readers:
+            try:
+                reader.stop()
+            except Exception:  # stopping must go on
+                log.exception("reader stop failed")
+        self.readers.clear()
+        if self.sim is not None:
+            self.sim.stop()
+        if self.printer is not None:
+            try:
+                self.printer.close()
+            except Exception:
+                pass
+        self.store.close()

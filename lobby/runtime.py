@@ -1,0 +1,79 @@
+"""What every gateway-side process shares: store, alerts, command intake, bridge.
+
+`lobby bridge` runs just this; `lobby gateway` adds meters, patrol and buttons
+on top. A config.update that is accepted asks the process to restart, so the
+new file is applied by the same code path as a cold start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from mqtt_bridge.alerts import AlertEngine
+from lobby.cardhash import card_hash, load_key
+from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+from lobby.config import Config, state_path
+from mqtt_bridge.publisher import Bridge
+from mqtt_bridge.store import Store
+from mqtt_bridge.timebase import Stamp
+
+log = logging.getLogger(__name__)
+
+
+def sync_config_cards(store: Store, cfg: Config, key: bytes) -> None:
+    """Mirror the local staff-card allowlist from the config into the cards table."""
+    now = Stamp.now().ts
+    with store.transaction() as tx:
+        tx.execute("DELETE FROM cards WHERE source = 'config'")
+        for uid in cfg.kiosk.staff_cards:
+            tx.execute("INSERT OR IGNORE INTO cards (uid_hash, role, holder_id, active, source, updated_ts) "
+                       "VALUES (?, 'staff', NULL, 1, 'config', ?)", (card_hash(key, uid), now))
+
+
+class Runtime:
+    def __init__(self, cfg: Config, config_path: Path | None) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.store = Store(state_path(cfg, cfg.store.path), cfg.store.busy_timeout_ms)
+        self.alerts = AlertEngine(self.store)
+        self.card_key = load_key(cfg.state_dir)
+        sync_config_cards(self.store, cfg, self.card_key)
+        self.context = CommandContext(cfg, config_path, self.alerts, self.card_key)
+        self.specs = default_specs(self.context)
+        # --- lobby services (lobby/services): ticket.update, visitor.host_ack, visitor.invite and
+        # evacuation.start/end are applied directly in the intake's transaction (replacing the queued defaults)
+        from lobby.services.commands import lobby_specs
+
+        self.specs.update(lobby_specs(self.context))
+        # --- end lobby services
+        self.restart_requested = threading.Event()
+        self.intake = CommandIntake(self.store, self.specs, cfg.mqtt.command_max_bytes, self._after_command)
+        self.bridge = Bridge(cfg, self.store, self.alerts, self.intake, discovery=self.discovery_document)
+        self.store.commit_listeners.append(self.bridge.wake)  # in-process events go out at once
+
+    def discovery_document(self) -> dict[str, Any] | None:
+        from lobby.discovery import discovery_document
+
+        return discovery_document(self.cfg)
+
+    def _after_command(self, name: str, data: dict[str, Any], result: dict[str, Any]) -> None:
+        if name == "config.update":
+            log.info("configuration version %s accepted; restarting to apply it", result.get("version_in_force"))
+            self.restart_requested.set()
+
+    def start(self) -> None:
+        self.store.emit("health", "gateway.started", {"version": _version(), "config_version": self.cfg.version})
+        self.bridge.start()
+
+    def stop(self) -> None:
+        self.bridge.stop()
+        self.store.close()
+
+
+def _version() -> str:
+    from mqtt_bridge.version import VERSION
+
+    return VERSION

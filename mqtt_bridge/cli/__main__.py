@@ -1,5 +1,0 @@
-import sys
-
-from mqtt_bridge.cli import main
-
-sys.exit(main())

@@ -1,6 +1,0 @@
-"""Configuration: one validated TOML file (see config/example.toml)."""
-
-from mqtt_bridge.config.loader import ConfigError, load_config, parse_config, read_secret, state_path, validate_mapping
-from mqtt_bridge.config.model import Config
-
-__all__ = ["Config", "ConfigError", "load_config", "parse_config", "read_secret", "state_path", "validate_mapping"]
