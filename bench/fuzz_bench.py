@@ -187,11 +187,12 @@ class Commands(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from lobby.services.commands import lobby_specs
+        from lobby.commands import lobby_specs
         from mqtt_bridge import schemas
         from mqtt_bridge.alerts import AlertEngine
         from lobby.cardhash import load_key
-        from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+        from lobby.commands import CommandContext, default_specs
+        from mqtt_bridge.commands import CommandIntake
         from lobby.config import parse_config
         from mqtt_bridge.store import Store
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import card_hash, load_key
-from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+from lobby.commands import CommandContext, default_specs
+from mqtt_bridge.commands import CommandIntake
 from lobby.config import Config, state_path
 from mqtt_bridge.publisher import Bridge
 from mqtt_bridge.store import Store
@@ -43,15 +44,9 @@ class Runtime:
         sync_config_cards(self.store, cfg, self.card_key)
         self.context = CommandContext(cfg, config_path, self.alerts, self.card_key)
         self.specs = default_specs(self.context)
-        # --- lobby services (lobby/services): ticket.update, visitor.host_ack, visitor.invite and
-        # evacuation.start/end are applied directly in the intake's transaction (replacing the queued defaults)
-        from lobby.services.commands import lobby_specs
-
-        self.specs.update(lobby_specs(self.context))
-        # --- end lobby services
         self.restart_requested = threading.Event()
         self.intake = CommandIntake(self.store, self.specs, cfg.mqtt.command_max_bytes, self._after_command)
-        self.bridge = Bridge(cfg, self.store, self.alerts, self.intake, discovery=self.discovery_document)
+        self.bridge = Bridge(cfg.bridge, self.store, self.alerts, self.intake, discovery=self.discovery_document)
         self.store.commit_listeners.append(self.bridge.wake)  # in-process events go out at once
 
     def discovery_document(self) -> dict[str, Any] | None:

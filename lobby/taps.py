@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lobby.services import LobbyServices, Message, Outcome
+from lobby.services.messages import CARD_UNKNOWN, TAP_FAILED
 from lobby.services.ui_support import staff_card
 from mqtt_bridge.store import StoreError
 
@@ -33,17 +34,11 @@ class TapResult:
 
 
 def _unknown() -> Message:
-    from kiosk.i18n import pair
-
-    zh, en = pair("tap.unknown")
-    return Message("unknown_card", zh, en)
+    return CARD_UNKNOWN
 
 
 def _error() -> Message:
-    from kiosk.i18n import pair
-
-    zh, en = pair("tap.error")
-    return Message("tap_error", zh, en)
+    return TAP_FAILED
 
 
 class CardRouter:

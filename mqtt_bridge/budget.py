@@ -21,7 +21,7 @@ from mqtt_bridge.alerts import AlertEngine, Severity
 from mqtt_bridge.store import Lane, Store, Transaction, outbox
 
 if TYPE_CHECKING:
-    from lobby.config import Config
+    from mqtt_bridge.settings import BridgeSettings
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,6 @@ def enforce(store: Store, budget: Budget, alerts: AlertEngine) -> int:
     return len(dropped)
 
 
-def budget_from_config(cfg: Config) -> Budget:
-    return Budget(cfg.store.bulk_max_rows, cfg.store.bulk_max_mb * 1_000_000, cfg.store.disk_min_free_mb * 1_000_000)
+def budget_from_settings(settings: BridgeSettings) -> Budget:
+    return Budget(settings.bulk_max_rows, settings.bulk_max_bytes, settings.disk_min_free_bytes)
 

@@ -1,4 +1,4 @@
-"""Building a paho-mqtt 2.x client from the configuration.
+"""Building a paho-mqtt 2.x client from the bridge's settings.
 
 A new client is built for every connection attempt: certificates and the
 password file are read afresh (so a renewed certificate is picked up on the next
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from lobby.config import Config, read_secret
+from mqtt_bridge.settings import BridgeSettings, read_secret
 from mqtt_bridge.timebase import BOOT_ID, Stamp
 from mqtt_bridge.topics import Topics
 from mqtt_bridge.version import VERSION
@@ -34,7 +34,7 @@ def status_payload(state: str) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def tls_context(cfg: Config) -> ssl.SSLContext | None:
+def tls_context(cfg: BridgeSettings) -> ssl.SSLContext | None:
     tls = cfg.mqtt.tls
     if not tls.enabled:
         return None
@@ -48,7 +48,7 @@ def tls_context(cfg: Config) -> ssl.SSLContext | None:
     return context
 
 
-def build_client(cfg: Config, topics: Topics, client_id: str | None = None) -> mqtt.Client:
+def build_client(cfg: BridgeSettings, topics: Topics, client_id: str | None = None) -> mqtt.Client:
     """A configured client with the offline will set; callbacks are attached by the caller."""
     v5 = cfg.mqtt.protocol == "5"
     client = mqtt.Client(
@@ -74,11 +74,11 @@ def build_client(cfg: Config, topics: Topics, client_id: str | None = None) -> m
     return client
 
 
-def target(cfg: Config) -> ConnectTarget:
+def target(cfg: BridgeSettings) -> ConnectTarget:
     return ConnectTarget(cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.keepalive_s)
 
 
-def explain_connect_error(exc: BaseException, cfg: Config) -> str:
+def explain_connect_error(exc: BaseException, cfg: BridgeSettings) -> str:
     """Plain words for the log when a connection attempt fails."""
     where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
     if isinstance(exc, ssl.SSLCertVerificationError):

@@ -34,7 +34,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from mqtt_bridge import budget as bulk_budget
 from mqtt_bridge.alerts import AlertEngine, retained_payload
 from mqtt_bridge.commands import CommandIntake
-from lobby.config import Config
+from mqtt_bridge.settings import BridgeSettings
 from mqtt_bridge.mqtt_client import build_client, explain_connect_error, status_payload
 from mqtt_bridge.store import Lane, Store, StoreError
 from mqtt_bridge.store import outbox
@@ -81,24 +81,24 @@ class _Connection:
     lost: threading.Event = field(default_factory=threading.Event)
 
 
-def topics_for(cfg: Config) -> Topics:
-    return Topics(cfg.base_topic, cfg.mqtt.discovery.prefix, cfg.site.gateway_id)
+def topics_for(cfg: BridgeSettings) -> Topics:
+    return Topics(cfg.base_topic, cfg.mqtt.discovery.prefix, cfg.gateway_id)
 
 
 class Bridge:
     """Store-and-forward to the central broker. `start()` runs it on its own thread."""
 
-    def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, intake: CommandIntake | None = None,
+    def __init__(self, settings: BridgeSettings, store: Store, alerts: AlertEngine, intake: CommandIntake | None = None,
                  discovery: Callable[[], dict[str, Any] | None] | None = None) -> None:
-        self.cfg = cfg
+        self.settings = settings
         self.store = store
         self.alerts = alerts
         self.intake = intake
         self.discovery = discovery
-        self.topics = topics_for(cfg)
+        self.topics = topics_for(settings)
         self.status = BridgeStatus()
-        self.budget = bulk_budget.budget_from_config(cfg)
-        self.window = cfg.mqtt.inflight
+        self.budget = bulk_budget.budget_from_settings(settings)
+        self.window = settings.mqtt.inflight
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -181,15 +181,15 @@ class Bridge:
         self._wake.clear()
         self._drain_acks()
         self._drain_incoming()
-        if self._events_inflight and time.monotonic() - self._last_progress > self.cfg.mqtt.keepalive_s:
+        if self._events_inflight and time.monotonic() - self._last_progress > self.settings.mqtt.keepalive_s:
             # A link that swallows traffic without closing (a dead NAT, a cable pulled
             # behind a switch) never errors; PUBACKs that stop coming are the sign.
             log.warning("no PUBACK for %d s with %d events in flight: treating the link as dead",
-                        self.cfg.mqtt.keepalive_s, self._events_inflight)
+                        self.settings.mqtt.keepalive_s, self._events_inflight)
             self._conn.lost.set()
         if self._conn.lost.is_set():
             self._note_error("connection to the broker lost")
-            log.warning("connection to %s:%d lost; will reconnect", self.cfg.mqtt.host, self.cfg.mqtt.port)
+            log.warning("connection to %s:%d lost; will reconnect", self.settings.mqtt.host, self.settings.mqtt.port)
             self._teardown()
             return
         now = time.monotonic()
@@ -219,15 +219,15 @@ class Bridge:
             return
         self.status.link = "down"
         self._attempt += 1
-        base = min(self.cfg.mqtt.reconnect_max_s, self.cfg.mqtt.reconnect_min_s * 2 ** min(self._attempt - 1, 20))
+        base = min(self.settings.mqtt.reconnect_max_s, self.settings.mqtt.reconnect_min_s * 2 ** min(self._attempt - 1, 20))
         delay = random.uniform(base / 2, base)  # jitter: a fleet does not reconnect in lockstep
         self._sleep(delay)
 
     def _try_connect(self) -> bool:
         try:
-            client = build_client(self.cfg, self.topics)
+            client = build_client(self.settings, self.topics)
         except (OSError, ValueError) as exc:
-            self._note_error(explain_connect_error(exc, self.cfg))
+            self._note_error(explain_connect_error(exc, self.settings))
             log.error("%s", self.status.last_error)
             return False
         conn = _Connection(client)
@@ -237,12 +237,12 @@ class Bridge:
         client.on_message = lambda c, u, msg: self._incoming.put((msg.topic, msg.payload))
         client.connect_timeout = 5.0
         try:
-            client.connect(self.cfg.mqtt.host, self.cfg.mqtt.port, keepalive=self.cfg.mqtt.keepalive_s)
+            client.connect(self.settings.mqtt.host, self.settings.mqtt.port, keepalive=self.settings.mqtt.keepalive_s)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a plain log line and a retry
-            self._note_error(explain_connect_error(exc, self.cfg))
+            self._note_error(explain_connect_error(exc, self.settings))
             log.error("%s", self.status.last_error)
             return False
-        deadline = time.monotonic() + max(5.0, self.cfg.mqtt.keepalive_s)
+        deadline = time.monotonic() + max(5.0, self.settings.mqtt.keepalive_s)
         rc = None
         while rc is None and time.monotonic() < deadline and not self._stop.is_set():
             if client.loop(0.1) != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -255,7 +255,7 @@ class Bridge:
         if rc is None or rc.is_failure or conn.lost.is_set():
             reason = "no CONNACK from the broker" if rc is None else f"broker refused the connection: {rc}"
             self._note_error(reason)
-            log.error("connecting to %s:%d failed: %s", self.cfg.mqtt.host, self.cfg.mqtt.port, reason)
+            log.error("connecting to %s:%d failed: %s", self.settings.mqtt.host, self.settings.mqtt.port, reason)
             self._close_client(client)
             return False
         self._conn = conn
@@ -270,10 +270,10 @@ class Bridge:
         self._reset_cursors()
         self._republish_alerts = True
         backlog = {lane.name.lower(): d.rows for lane, d in outbox.depth(conn).items()}
-        log.info("connected to %s:%d (MQTT %s); backlog %s", self.cfg.mqtt.host, self.cfg.mqtt.port,
-                 self.cfg.mqtt.protocol, backlog)
+        log.info("connected to %s:%d (MQTT %s); backlog %s", self.settings.mqtt.host, self.settings.mqtt.port,
+                 self.settings.mqtt.protocol, backlog)
         client.subscribe(self.topics.commands, qos=1)
-        if self.cfg.mqtt.discovery.enabled:
+        if self.settings.mqtt.discovery.enabled:
             client.subscribe(self.topics.ha_status, qos=1)
         self._publish(self.topics.status, status_payload("online"), retain=True, tag=_Inflight("status"))
         self._publish_discovery()
@@ -377,7 +377,7 @@ class Bridge:
     def _wire_payload(self, row: EventRecord, now_mono: int, synced_now: bool) -> bytes:
         same_boot = row.boot_id == BOOT_ID
         age_s = (now_mono - row.mono_ns) / 1e9 if same_boot else float("inf")
-        historical = row.seq <= self._live_from_seq or age_s > self.cfg.mqtt.historical_after_s
+        historical = row.seq <= self._live_from_seq or age_s > self.settings.mqtt.historical_after_s
         if not row.clock_synced and synced_now and same_boot:
             # Repair a time recorded before NTP sync: same boot, so the monotonic offset is exact.
             repaired = utc_now() - dt.timedelta(seconds=age_s)
@@ -447,7 +447,7 @@ class Bridge:
             self._note_error(f"store: {exc}")
 
     def _publish_discovery(self) -> None:
-        if self._conn is None or not self.cfg.mqtt.discovery.enabled or self.discovery is None:
+        if self._conn is None or not self.settings.mqtt.discovery.enabled or self.discovery is None:
             return
         document = self.discovery()
         if document is not None:

@@ -138,14 +138,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tr.no_replies": ("暂无回复，我们会按承诺时间答复您。", "No reply yet; we will reply by the time promised."),
     "tr.due": ("承诺时限", "Promised by"),
     # ------------------------------------------------------------------ card taps
-    "tap.unknown": ("对不起，无法识别这张卡。访客请在登记后使用前台发放的访客卡；如需帮助请联系前台。谢谢！",
-                    "Sorry, this card is not recognised. Visitors: please use the pass card from the front desk "
-                    "after checking in; the front desk will gladly help. Thank you."),
     "tap.patrol.title": ("巡更签到", "Patrol check-in"),
     "tap.patrol.problem": ("巡更提示", "Patrol notice"),
     "tap.next_due": ("下一点 {name}，请于 {time} 前到达", "Next: {name}, by {time}"),
-    "tap.error": ("对不起，刷卡未能处理，请再刷一次；如仍不行请联系前台。",
-                  "Sorry, the tap could not be processed. Please tap again; if it still fails, ask the front desk."),
     "tap.dismiss": ("好的", "OK"),
     "tap.checkout.title": ("访客离开", "Check-out"),
     "tap.staff_hint": ("工作人员界面", "Staff screen"),

@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
         updates.update(username=args.username, password=None, password_file=args.password_file)
     if updates:
         cfg = cfg.model_copy(update={"mqtt": cfg.mqtt.model_copy(update=updates)})
-    topics = topics_for(cfg)
+    topics = topics_for(cfg.bridge)
     messages: queue.SimpleQueue[tuple[str, bytes, bool]] = queue.SimpleQueue()
-    client = build_client(cfg, topics, client_id=f"lobby-watch-{os.getpid()}")
+    client = build_client(cfg.bridge, topics, client_id=f"lobby-watch-{os.getpid()}")
     client.will_clear()
     client.on_message = lambda c, u, m: messages.put((m.topic, m.payload, bool(m.retain)))
     client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{topics.base}/#", qos=1)
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         from mqtt_bridge.mqtt_client import explain_connect_error
 
-        print(explain_connect_error(exc, cfg), file=sys.stderr)
+        print(explain_connect_error(exc, cfg.bridge), file=sys.stderr)
         return 1
     client.loop_start()
     tracker = SeqTracker()

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lobby.config.model import Config
+from mqtt_bridge.settings import read_secret  # noqa: F401 - re-exported for the doctor and the CLI
 from lobby.config.validation import Problem, cross_checks
 
 _SECRET_WORDS = ("password", "secret", "pin_hash", "token")
@@ -139,10 +140,3 @@ def state_path(cfg: Config, relative: str) -> Path:
     """A path inside the state directory (absolute paths are kept as given)."""
     path = Path(relative)
     return path if path.is_absolute() else Path(cfg.state_dir) / path
-
-
-def read_secret(inline: str | None, file: str | None) -> str | None:
-    """A secret given inline or in a file (first line, whitespace stripped)."""
-    if file is not None:
-        return Path(file).read_text(encoding="utf-8").splitlines()[0].strip() if Path(file).stat().st_size else ""
-    return inline

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from mqtt_bridge.settings import BridgeSettings, DiscoveryConfig, MqttConfig, Section, Text, TlsConfig
+
 # --------------------------------------------------------------------------- types
 
 _ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
@@ -83,17 +85,10 @@ ClockTime = Annotated[dt.time, BeforeValidator(_parse_clock)]
 MonthDay = Annotated[tuple[int, int], BeforeValidator(_parse_month_day)]
 CardUid = Annotated[str, BeforeValidator(_normalise_uid)]
 TimeZone = Annotated[str, AfterValidator(_check_timezone)]
-Text = Annotated[str, Field(min_length=1, max_length=200)]
 Hours = Annotated[float, Field(gt=0, le=24 * 30)]
 Minutes = Annotated[float, Field(gt=0, le=24 * 60)]
 Seconds = Annotated[float, Field(gt=0, le=86400)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-
-
-class Section(BaseModel):
-    """Strict: no unknown keys, no silent type coercion, assignments re-validated."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 # --------------------------------------------------------------------------- sections
@@ -117,57 +112,6 @@ class StoreConfig(Section):
     disk_min_free_mb: int = Field(64, ge=1, le=100_000)  # critical alert below this
     backup_dir: str = "backups"
     backup_keep: int = Field(7, ge=1, le=365)
-
-
-class TlsConfig(Section):
-    enabled: bool = False
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    insecure_skip_verify: bool = False  # for bench rigs only; doctor warns loudly
-
-    @model_validator(mode="after")
-    def _pairs(self) -> "TlsConfig":
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file must be given together")
-        return self
-
-
-class DiscoveryConfig(Section):
-    enabled: bool = True
-    prefix: Text = "homeassistant"
-
-
-class MqttConfig(Section):
-    host: Text
-    port: int = Field(1883, ge=1, le=65535)
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
-    client_id: str | None = None  # default: the gateway id
-    base_topic: str | None = None  # default: lobby/<site_id>/<gateway_id>
-    keepalive_s: int = Field(30, ge=5, le=3600)
-    username: str | None = None
-    password: str | None = Field(None, repr=False)
-    password_file: str | None = None
-    tls: TlsConfig = TlsConfig()
-    inflight: int = Field(20, ge=1, le=1000)
-    reconnect_min_s: float = Field(1.0, gt=0, le=60)
-    reconnect_max_s: float = Field(60.0, gt=0, le=3600)
-    historical_after_s: float = Field(60.0, gt=0, le=86400)
-    command_max_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
-    discovery: DiscoveryConfig = DiscoveryConfig()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "MqttConfig":
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give either password or password_file, not both")
-        if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must not be less than reconnect_min_s")
-        if self.base_topic is not None and (
-            not self.base_topic or any(c in self.base_topic for c in "#+\0")
-            or self.base_topic.startswith("/") or self.base_topic.endswith("/")
-        ):
-            raise ValueError("base_topic must be a plain topic path without wildcards or edge slashes")
-        return self
 
 
 class LoggingConfig(Section):
@@ -641,3 +585,11 @@ class Config(Section):
     @property
     def client_id(self) -> str:
         return self.mqtt.client_id or f"lobby-{self.site.gateway_id}"
+
+    @property
+    def bridge(self) -> BridgeSettings:
+        """What the bridge needs of this file, as the bridge's own settings."""
+        return BridgeSettings(mqtt=self.mqtt, base_topic=self.base_topic, client_id=self.client_id,
+                              gateway_id=self.site.gateway_id, bulk_max_rows=self.store.bulk_max_rows,
+                              bulk_max_bytes=self.store.bulk_max_mb * 1_000_000,
+                              disk_min_free_bytes=self.store.disk_min_free_mb * 1_000_000)

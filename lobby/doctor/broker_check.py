@@ -52,7 +52,7 @@ def run(ctx: Context) -> list[Result]:
     from mqtt_bridge.publisher import topics_for
 
     try:
-        client = build_client(cfg, topics_for(cfg), client_id=f"{cfg.client_id}-doctor-{os.getpid()}")
+        client = build_client(cfg.bridge, topics_for(cfg.bridge), client_id=f"{cfg.client_id}-doctor-{os.getpid()}")
     except ssl.SSLError as exc:
         return [fail(NAME, f"The TLS files in [mqtt.tls] cannot be loaded: {exc}.",
                      "ca_file must be the CA certificate (PEM); cert_file and key_file must belong together.")]

@@ -1,6 +1,6 @@
 """The patrol engine (巡更): classifies every tap, keeps rounds, raises missed-checkpoint alerts.
 
-State lives in the store (lobby.patrol.schema), never in memory: the kiosk process
+State lives in the store (its tables: migration 5 in mqtt_bridge.store.migrations), never in memory: the kiosk process
 and the gateway process each build a PatrolEngine on the same file. `scan()` runs in one
 transaction that first brings the timers up to date, then reads the round, classifies
 the tap and writes the scan, the round and the events. `tick()` (the gateway, every few

@@ -76,6 +76,11 @@ CHECK_FORM = Message("invalid", "对不起，部分信息需要修改，请按�
                      "Sorry, some details need a change. Please check the marked fields and submit again.")
 STORE_BUSY = Message("store_busy", "对不起，系统暂时繁忙，请稍后再试或请前台协助。",
                      "Sorry, the system is busy. Please try again in a moment or ask the front desk.")
+CARD_UNKNOWN = Message("unknown_card", "对不起，无法识别这张卡。访客请在登记后使用前台发放的访客卡；如需帮助请联系前台。谢谢！",
+                       "Sorry, this card is not recognised. Visitors: please use the pass card from the front desk "
+                       "after checking in; the front desk will gladly help. Thank you.")
+TAP_FAILED = Message("tap_error", "对不起，刷卡未能处理，请再刷一次；如仍不行请联系前台。",
+                     "Sorry, the tap could not be processed. Please tap again; if it still fails, ask the front desk.")
 ASK_DESK = "请前台工作人员协助。"
 ASK_DESK_EN = "Please ask the front desk for help."
 

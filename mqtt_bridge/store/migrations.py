@@ -1,5 +1,7 @@
 """Schema migrations, applied in order and recorded in PRAGMA user_version.
 
+The whole store schema lives here, at the bottom layer: every table of the
+lobby, the patrol, the meters and the gateway, in the order it was added.
 An older file upgrades in place when either service opens it; a file written by
 newer software is refused, because guessing at an unknown schema could lose data.
 Each migration runs inside one IMMEDIATE transaction, so two processes opening
@@ -348,15 +350,178 @@ def _v4_lobby(conn: sqlite3.Connection) -> None:
 
 
 def _v5_patrol(conn: sqlite3.Connection) -> None:
-    from lobby.patrol.schema import SCHEMA
+    # Store tables of the patrol engine (applied as migration 5 by mqtt_bridge.store.migrations).
+    #
+    # All patrol state lives here, not in memory: the kiosk and the gateway both run the
+    # engine on the same file, each scan and each timer pass in one transaction.
+    #
+    # A moment is stored as three columns: `<name>_ts` (RFC 3339 UTC), `<name>_boot` (boot id,
+    # '' when only a wall time is known, e.g. a wand's timestamp) and `<name>_mono`
+    # (CLOCK_BOOTTIME nanoseconds). Deadlines are judged on the monotonic clock while the
+    # boot lasts and on the wall clock after a reboot (mqtt_bridge.clock.Instant).
+    run_script(conn, """
+-- One row per round: planned by a schedule (state 'planned' until the first scan),
+-- or started ad hoc by a guard at a route's first checkpoint.
+CREATE TABLE patrol_rounds (
+    id              TEXT PRIMARY KEY,            -- UUIDv7; in events and alert keys
+    route_id        TEXT NOT NULL,
+    plan_key        TEXT UNIQUE,                 -- '<route>@<local YYYY-MM-DDTHH:MM>'; NULL: ad hoc
+    schedule_kind   TEXT CHECK (schedule_kind IN ('fixed', 'every', 'random')),
+    ordered         INTEGER NOT NULL,
+    grace_s         REAL NOT NULL,               -- the rules in force when the round was made
+    min_gap_s       REAL NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('planned', 'open', 'closed')),
+    outcome         TEXT CHECK (outcome IN ('completed', 'abandoned', 'not_started')),
+    guard_id        TEXT,
+    site_day        TEXT NOT NULL,               -- site-local date of the planned (or actual) start
+    planned_ts      TEXT, planned_boot TEXT, planned_mono INTEGER,
+    start_due_ts    TEXT, start_due_boot TEXT, start_due_mono INTEGER,   -- planned + start_window_min
+    earliest_ts     TEXT, earliest_boot TEXT, earliest_mono INTEGER,     -- planned - early_start_min
+    started_ts      TEXT, started_boot TEXT, started_mono INTEGER,
+    start_source    TEXT,
+    last_pos        INTEGER,                     -- point of the last accepted scan (repeat detection)
+    alert_key       TEXT,                        -- the not-started alert, once raised
+    created_ts      TEXT NOT NULL,
+    closed_ts       TEXT,
+    revision        INTEGER NOT NULL DEFAULT 0   -- patrol.round events sent for this round
+);
+CREATE INDEX patrol_rounds_state ON patrol_rounds (state, guard_id);
+CREATE INDEX patrol_rounds_day ON patrol_rounds (site_day);
 
-    run_script(conn, SCHEMA)
+-- The route's checkpoints as the round was made (a later config edit does not change it).
+CREATE TABLE patrol_points (
+    round_id        TEXT NOT NULL REFERENCES patrol_rounds (id),
+    pos             INTEGER NOT NULL,            -- 1..m in route order
+    checkpoint_id   TEXT NOT NULL,
+    window_s        REAL NOT NULL,               -- at most this long after the previous point
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'on_time', 'late', 'early', 'out_of_order', 'missed')),
+    due_ts          TEXT, due_boot TEXT, due_mono INTEGER,            -- deadline, grace not included
+    visited_ts      TEXT, visited_boot TEXT, visited_mono INTEGER,
+    scan_id         INTEGER,
+    repeats         INTEGER NOT NULL DEFAULT 0,  -- further taps of this point, counted once
+    alert_key       TEXT,
+    PRIMARY KEY (round_id, pos)
+);
+CREATE INDEX patrol_points_pending ON patrol_points (state, round_id);
+
+-- Every tap, classified. No raw card UIDs: a keyed hash (lobby.cardhash).
+CREATE TABLE patrol_scans (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        TEXT,                        -- the patrol.scan event
+    status          TEXT NOT NULL,
+    source          TEXT NOT NULL CHECK (source IN ('kiosk', 'gateway', 'wand')),
+    device_id       TEXT NOT NULL,               -- reader id or wand id
+    uid_hash        TEXT NOT NULL,
+    checkpoint_id   TEXT,
+    guard_id        TEXT,
+    round_id        TEXT,
+    pos             INTEGER,
+    scanned_ts      TEXT NOT NULL,               -- when the tap happened (the wand's clock for imports)
+    scanned_boot    TEXT NOT NULL,
+    scanned_mono    INTEGER NOT NULL,
+    received_ts     TEXT NOT NULL,               -- when the engine got it
+    clock_synced    INTEGER NOT NULL,
+    site_day        TEXT NOT NULL,
+    import_id       TEXT,
+    dedupe_key      TEXT UNIQUE                  -- wand rows: wand|time|uid hash (re-imports skip)
+);
+CREATE INDEX patrol_scans_day ON patrol_scans (site_day, status);
+
+-- The guard whose card was tapped last on a wand or a reader without a checkpoint.
+CREATE TABLE patrol_sessions (
+    device_id       TEXT PRIMARY KEY,
+    guard_id        TEXT NOT NULL,
+    last_ts         TEXT NOT NULL, last_boot TEXT NOT NULL, last_mono INTEGER NOT NULL
+);
+
+-- Patrol alerts still to be cleared at the next shift handover.
+CREATE TABLE patrol_alerts (
+    key             TEXT PRIMARY KEY,
+    round_id        TEXT NOT NULL,
+    clear_ts        TEXT NOT NULL, clear_boot TEXT NOT NULL, clear_mono INTEGER NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('active', 'cleared'))
+);
+CREATE INDEX patrol_alerts_active ON patrol_alerts (state);
+
+-- Wand uploads (`lobby patrol import`).
+CREATE TABLE patrol_imports (
+    id              TEXT PRIMARY KEY,
+    file_name       TEXT NOT NULL,
+    file_sha256     TEXT NOT NULL,
+    format          TEXT NOT NULL,
+    received_ts     TEXT NOT NULL,
+    rows            INTEGER NOT NULL,
+    accepted        INTEGER NOT NULL,
+    duplicates      INTEGER NOT NULL,
+    rejected        INTEGER NOT NULL,
+    problems        TEXT NOT NULL                -- JSON [[line, message], ...]
+);
+""")
 
 
 def _v6_meters(conn: sqlite3.Connection) -> None:
-    from lobby.meters.schema import SCHEMA
+    # Store tables of the meter service (applied as migration 6 by mqtt_bridge.store.migrations).
+    #
+    # Times are RFC 3339 UTC text from the service's clock (they sort as text); `day`
+    # and `start` are site-local dates (YYYY-MM-DD) or months (YYYY-MM). Values are in
+    # the canonical units of lobby/meters/points.py.
+    run_script(conn, """
+-- The last reading of each meter, for the staff screen and `lobby` tools (one row per meter).
+CREATE TABLE meter_latest (
+    meter_id    TEXT PRIMARY KEY,
+    read_ts     TEXT NOT NULL,
+    ok          INTEGER NOT NULL,            -- every value good
+    failed_polls INTEGER NOT NULL DEFAULT 0, -- polls in a row without any good value
+    health      TEXT NOT NULL,               -- ok, degraded, lost
+    reason      TEXT NOT NULL DEFAULT '',
+    data        TEXT NOT NULL                -- JSON {point: {value, unit, quality}}
+);
 
-    run_script(conn, SCHEMA)
+-- Each cumulative register's last accepted value and its odometer: the consumption it has
+-- counted since first seen, excluding steps that were not consumption (a register that went
+-- backwards, a meter reset or replaced). A rollover of a BCD counter is counted as consumption.
+CREATE TABLE meter_registers (
+    meter_id    TEXT NOT NULL,
+    point       TEXT NOT NULL,
+    unit        TEXT NOT NULL,
+    value       REAL NOT NULL,
+    read_ts     TEXT NOT NULL,
+    odometer    REAL NOT NULL,
+    PRIMARY KEY (meter_id, point)
+);
+
+-- The first accepted reading of the billing register on each site-local day: the edges
+-- that daily and monthly consumption are cut at.
+CREATE TABLE meter_day_edges (
+    meter_id    TEXT NOT NULL,
+    day         TEXT NOT NULL,
+    point       TEXT NOT NULL,
+    unit        TEXT NOT NULL,
+    read_ts     TEXT NOT NULL,
+    value       REAL NOT NULL,
+    odometer    REAL NOT NULL,
+    PRIMARY KEY (meter_id, day)
+);
+
+-- Consumption per meter and period, for billing. One row (and one meter.consumption event)
+-- per meter, period and start: the primary key makes publishing idempotent across restarts.
+CREATE TABLE meter_consumption (
+    meter_id    TEXT NOT NULL,
+    period      TEXT NOT NULL CHECK (period IN ('day', 'month')),
+    start       TEXT NOT NULL,
+    point       TEXT NOT NULL,
+    unit        TEXT NOT NULL,
+    consumption REAL NOT NULL,
+    first       REAL NOT NULL,               -- register at the period's first edge
+    last        REAL NOT NULL,               -- register at the period's last edge
+    first_ts    TEXT NOT NULL,
+    last_ts     TEXT NOT NULL,
+    complete    INTEGER NOT NULL,            -- both edges read within the edge window
+    computed_ts TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    PRIMARY KEY (meter_id, period, start)
+);
+""")
 
 
 def _v8_counters_in_code(conn: sqlite3.Connection) -> None:
@@ -380,9 +545,38 @@ def _v10_complaint_verdict(conn: sqlite3.Connection) -> None:
 
 
 def _v7_gateway(conn: sqlite3.Connection) -> None:
-    from lobby.gateway.schema import SCHEMA
+    # Store tables of the gateway service (applied as migration 7 by mqtt_bridge.store.migrations).
+    run_script(conn, """
+-- Seconds each configured device spent in working order, per site-local day (facility KPI).
+CREATE TABLE device_uptime (
+    day       TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    ok_s      REAL NOT NULL DEFAULT 0,
+    total_s   REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, device_id)
+);
 
-    run_script(conn, SCHEMA)
+-- KPI and daily jobs already published, so a restart never publishes a period twice.
+CREATE TABLE periodic_done (
+    job    TEXT NOT NULL,
+    period TEXT NOT NULL,
+    done_ts TEXT NOT NULL,
+    PRIMARY KEY (job, period)
+);
+
+-- The open ticket a complaint/help button press attached to (repeat presses join it).
+CREATE TABLE button_tickets (
+    button_id   TEXT NOT NULL,
+    ticket_no   TEXT NOT NULL,
+    opened_ts   TEXT NOT NULL,
+    last_press_ts TEXT NOT NULL,
+    presses     INTEGER NOT NULL DEFAULT 1,
+    led_state   TEXT NOT NULL DEFAULT 'pending' CHECK (led_state IN ('pending', 'acknowledged', 'closed')),
+    acked_ts    TEXT,
+    PRIMARY KEY (button_id, ticket_no)
+);
+CREATE INDEX button_tickets_open ON button_tickets (button_id, led_state);
+""")
 
 
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,

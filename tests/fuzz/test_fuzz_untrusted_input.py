@@ -58,10 +58,11 @@ VALID_COMMANDS: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from lobby.services.commands import lobby_specs
+    from lobby.commands import lobby_specs
     from mqtt_bridge.alerts import AlertEngine
     from lobby.cardhash import load_key
-    from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+    from lobby.commands import CommandContext, default_specs
+    from mqtt_bridge.commands import CommandIntake
     from mqtt_bridge.store import Store
     from tests.conftest import BASE_CONFIG
 
@@ -301,9 +302,10 @@ def _send(intake: Any, name: str, data: dict[str, Any], cmd_id: str) -> Any:
 @pytest.mark.parametrize("field", ["valid_from", "valid_until", "next_reply_by"])
 def test_an_impossible_time_in_a_command_is_a_plain_rejection(tmp_path: Path, field: str) -> None:
     from lobby.services import LobbyServices, TicketForm
-    from lobby.services.commands import lobby_specs
+    from lobby.commands import lobby_specs
     from mqtt_bridge.alerts import AlertEngine
-    from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+    from lobby.commands import CommandContext, default_specs
+    from mqtt_bridge.commands import CommandIntake
     from mqtt_bridge.store import Store
     from tests.conftest import BASE_CONFIG
 

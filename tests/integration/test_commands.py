@@ -141,7 +141,7 @@ def test_config_update_with_an_invalid_config_keeps_the_old_one(setup) -> None: 
 
 
 def test_config_update_cannot_switch_tls_off(broker: Broker, write_config, tmp_path: Path) -> None:  # noqa: ANN001
-    from mqtt_bridge.commands import CommandContext, default_specs
+    from lobby.commands import CommandContext, default_specs
     from lobby.config import parse_config
 
     path = write_config(broker.port, mqtt_extra="[mqtt.tls]\nenabled = true\nca_file = '/nonexistent/ca.pem'")

@@ -185,9 +185,10 @@ def test_the_same_cases_through_the_intake_leave_the_store_consistent(tmp_path: 
     """Without a broker: the intake answers each case once and never raises."""
     from mqtt_bridge.alerts import AlertEngine
     from lobby.cardhash import load_key
-    from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+    from lobby.commands import CommandContext, default_specs
+    from mqtt_bridge.commands import CommandIntake
     from lobby.config import parse_config
-    from lobby.services.commands import lobby_specs
+    from lobby.commands import lobby_specs
     from tests.conftest import BASE_CONFIG
 
     cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))

@@ -19,7 +19,8 @@ import pytest
 
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import load_key
-from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+from lobby.commands import CommandContext, default_specs
+from mqtt_bridge.commands import CommandIntake
 from lobby.config import load_config
 from lobby.config.update import ConfigUpdateRejected, check_update
 from mqtt_bridge.store import Store

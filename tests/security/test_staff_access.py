@@ -22,7 +22,8 @@ from lobby.services import LobbyServices
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import card_hash, load_key
 from mqtt_bridge.clock import ManualClock
-from mqtt_bridge.commands import CommandContext, CommandIntake, default_specs
+from lobby.commands import CommandContext, default_specs
+from mqtt_bridge.commands import CommandIntake
 from lobby.config import parse_config
 from lobby.runtime import sync_config_cards
 from mqtt_bridge.store import Store

@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 
 from lobby.services import LobbyServices
-from lobby.services.commands import lobby_specs
+from lobby.commands import lobby_specs
 from mqtt_bridge import schemas
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.commands import CommandContext, CommandIntake
+from lobby.commands import CommandContext
+from mqtt_bridge.commands import CommandIntake
 from tests.services.services_helpers import command, events
 
 INVITE = {"invite_id": "inv-1", "code": "246810", "qr_token": "Qr-Token_0123456789abcdef",

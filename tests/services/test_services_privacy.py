@@ -14,13 +14,14 @@ import pytest
 
 from lobby.services import CheckInForm, LobbyServices, TicketForm
 from mqtt_bridge.clock import ManualClock
-from lobby.services.commands import lobby_specs
+from lobby.commands import lobby_specs
 from lobby.services.export import safe_cell
 from lobby.services.invitations import InvitationService
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import card_hash
 from lobby.cli import main
-from mqtt_bridge.commands import CommandContext, CommandIntake
+from lobby.commands import CommandContext
+from mqtt_bridge.commands import CommandIntake
 from mqtt_bridge.store import Store
 from tests.services.services_helpers import CARD_KEY, SHANGHAI, base_config, command, seed_directory
 

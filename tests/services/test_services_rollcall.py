@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lobby.services import CheckInForm, LobbyServices
-from lobby.services.commands import lobby_specs
+from lobby.commands import lobby_specs
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.commands import CommandContext, CommandIntake
+from lobby.commands import CommandContext
+from mqtt_bridge.commands import CommandIntake
 from tests.services.services_helpers import command, events
 
 

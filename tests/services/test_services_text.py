@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from lobby.services import CheckInForm, LobbyServices, TicketForm
-from lobby.services.commands import lobby_specs
+from lobby.commands import lobby_specs
 from lobby.services.messages import FieldError, ValidationFailed
 from lobby.services.phone import mask_name, mask_phone, normalise_phone
 from lobby.services.text import clean_code, clean_company, clean_free_text, clean_name
-from mqtt_bridge.commands import CommandContext, CommandIntake
+from lobby.commands import CommandContext
+from mqtt_bridge.commands import CommandIntake
 from tests.services.services_helpers import NASTY, command
 
 LIMITS = """

@@ -8,10 +8,11 @@ import pytest
 
 from lobby.services import LobbyServices, TicketForm
 from lobby.services.codes import ALPHABET
-from lobby.services.commands import lobby_specs
+from lobby.commands import lobby_specs
 from lobby.services.sla import add_working_days
 from mqtt_bridge.alerts import AlertEngine
-from mqtt_bridge.commands import CommandContext, CommandIntake
+from lobby.commands import CommandContext
+from mqtt_bridge.commands import CommandIntake
 from tests.services.services_helpers import SHANGHAI, command, events
 
 COMPLAINT = TicketForm(kind="complaint", category="noise", description="楼上夜间装修噪音", contact_name="刘洋",

@@ -8,10 +8,11 @@ import hashlib
 import pytest
 
 from lobby.services import CheckInForm, LobbyServices
-from lobby.services.commands import lobby_specs
+from lobby.commands import lobby_specs
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import card_hash
-from mqtt_bridge.commands import CommandContext, CommandIntake
+from lobby.commands import CommandContext
+from mqtt_bridge.commands import CommandIntake
 from tests.services.services_helpers import SHANGHAI, command, events
 
 CARD = "04A1B2C3D4E5F6"

@@ -10,7 +10,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from mqtt_bridge import schemas
-from mqtt_bridge.commands import CommandContext, default_specs
+from lobby.commands import CommandContext, default_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI = ROOT / "docs" / "asyncapi.yaml"
@@ -64,7 +64,7 @@ def test_asyncapi_lists_every_event_kind_and_command_the_code_knows() -> None:
     ctx = CommandContext(MagicMock(), None, MagicMock(), b"k" * 32)
     handled = set(default_specs(ctx))
     try:
-        from lobby.services.commands import lobby_specs
+        from lobby.commands import lobby_specs
 
         handled |= set(lobby_specs(ctx))
     except ImportError:

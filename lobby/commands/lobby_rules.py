@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mqtt_bridge.commands import CommandContext, CommandSpec
+from lobby.commands.context import CommandContext
+from mqtt_bridge.commands import CommandSpec
 from mqtt_bridge.store import Transaction
 
 from mqtt_bridge.clock import Clock
