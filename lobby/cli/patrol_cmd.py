@@ -53,8 +53,8 @@ def _report(engine, args: argparse.Namespace) -> int:  # noqa: ANN001
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
     else:
-        names = {g.id: g.name for g in engine.patrol.guards}
-        print(format_table(report, names, {c.id: c.name for c in engine.patrol.checkpoints}))
+        names = {g.id: g.name for g in engine.cfg.patrol.guards}
+        print(format_table(report, names, {c.id: c.name for c in engine.cfg.patrol.checkpoints}))
     return 0
 
 

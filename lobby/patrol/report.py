@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from typing import TYPE_CHECKING, Any
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
 
-from mqtt_bridge.timebase import rfc3339
+from lobby.patrol.schedule import Occurrence
 from mqtt_bridge.clock import Instant, parse_ts
-
-if TYPE_CHECKING:
-    from lobby.patrol.engine import PatrolEngine
+from mqtt_bridge.timebase import rfc3339
 
 _VISITED = ("on_time", "late", "early", "out_of_order")
 
@@ -33,11 +33,10 @@ def _rows(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[dict[str
     return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
-def build_report(engine: "PatrolEngine", day: dt.date, now: Instant,
-                 conn: sqlite3.Connection | None = None) -> dict[str, Any]:
-    conn = conn or engine.store.connection()
+def build_report(conn: sqlite3.Connection, day: dt.date, now: Instant, *, tz: zoneinfo.ZoneInfo,
+                 occurrences: Callable[[dt.date], list[Occurrence]]) -> dict[str, Any]:
+    """One site-local day's report; `occurrences(day)` lists the rounds the schedules plan for a day."""
     iso = day.isoformat()
-    tz = engine.tz
     rounds = _rows(conn, "SELECT * FROM patrol_rounds WHERE site_day = ? ORDER BY coalesce(planned_ts, started_ts), id",
                    (iso,))
     points: dict[str, list[dict[str, Any]]] = {}
@@ -51,7 +50,7 @@ def build_report(engine: "PatrolEngine", day: dt.date, now: Instant,
     known = {r["plan_key"] for r in rounds if r["plan_key"]}
     upcoming = 0
     for schedule_day in (day - dt.timedelta(days=1), day):
-        for occ in engine.occurrences(schedule_day):
+        for occ in occurrences(schedule_day):
             if occ.planned.astimezone(tz).date() == day and occ.key not in known and occ.planned > now.wall:
                 upcoming += 1
 
@@ -101,7 +100,7 @@ def build_report(engine: "PatrolEngine", day: dt.date, now: Instant,
     scheduled = [r for r in rounds if r["plan_key"]]
     return {
         "day": iso,
-        "timezone": engine.cfg.site.timezone,
+        "timezone": tz.key,
         "generated_ts": rfc3339(now.wall),
         "rounds": {
             "planned": len(scheduled) + upcoming,
