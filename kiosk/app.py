@@ -22,14 +22,11 @@ import logging
 import os
 import signal
 import time
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
-from kivy.cache import Cache
 from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
@@ -41,13 +38,17 @@ from kiosk import i18n
 from kiosk.flows import Drafts
 from kiosk.fonts import register_default_font
 from lobby.kiosk_runtime import KioskRuntime
-from kiosk.timing import in_window
-from kiosk.widgets import bilingual, load_kv, scrub_labels
+from kiosk.crash import log_without_data
+from kiosk.evacuation import EvacuationMixin
+from kiosk.idle import IdleMixin
+from kiosk.lockdown import LockdownMixin
+from kiosk.navigation import NavigationMixin
+from kiosk.tapping import TapsMixin
+from kiosk.widgets import bilingual, load_kv
 from kiosk.worker import Worker
 
 log = logging.getLogger(__name__)
 
-WEEKDAYS_ZH = "一二三四五六日"
 CRASH_LIMIT = 5  # uncaught errors within CRASH_WINDOW_S: let the process end (systemd restarts it)
 CRASH_WINDOW_S = 10.0
 
@@ -63,14 +64,7 @@ class _Apology(ExceptionHandler):
         return ExceptionManager.PASS if self.app.on_crash(inst) else ExceptionManager.RAISE
 
 
-def log_without_data(exc: BaseException, where: str = "UI") -> None:
-    """The exception type and the code locations only: messages and locals may hold personal data."""
-    frames = traceback.extract_tb(exc.__traceback__)[-6:]
-    trail = " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
-    log.error("uncaught %s in the %s at %s", type(exc).__name__, where, trail or "?")
-
-
-class KioskApp(App):
+class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationMixin, App):
     title = "Lobby kiosk"
     use_kivy_settings = False
 
@@ -154,7 +148,7 @@ class KioskApp(App):
         self.root_layout.add_widget(self.dim_layer)
         screens.register_all(self)
         if self.simulate and os.environ.get("LOBBY_KIOSK_SIM_PANEL", "1") != "0":
-            from kiosk.simpanel import SimPanel
+            from kiosk.testing.simpanel import SimPanel
 
             self.sim_panel = SimPanel(self)
             self.root_layout.add_widget(self.sim_panel)
@@ -172,7 +166,7 @@ class KioskApp(App):
         self._poll_evacuation()
         self._check_dim()
         if self.test_map:
-            from kiosk.testmode import TestProbe
+            from kiosk.testing.probe import TestProbe
 
             self.probe = TestProbe(self, self.test_map)
         Window.bind(on_flip=self._first_frame)
@@ -273,77 +267,6 @@ class KioskApp(App):
     def toggle_lang(self) -> None:
         self.lang = "en" if self.lang == "zh" else "zh"
 
-    # ================================================================== navigation
-
-    def register(self, name: str, factory: Callable[[], Any]) -> None:
-        self.factories[name] = factory
-
-    def screen(self, name: str) -> Any:
-        if not self.sm.has_screen(name):
-            widget = self.factories[name]()
-            widget.name = name
-            self.sm.add_widget(widget)
-        return self.sm.get_screen(name)
-
-    def show(self, name: str, push: bool = True) -> Any:
-        screen = self.screen(name)
-        current = self.sm.current
-        if push and current and current != name:
-            self.history.append(current)
-        if current == name:
-            screen.refresh()
-        self.sm.current = name
-        return screen
-
-    def go(self, name: str) -> Any:
-        return self.show(name, push=True)
-
-    def replace(self, name: str) -> Any:
-        return self.show(name, push=False)
-
-    def back(self) -> None:
-        while self.history:
-            name = self.history.pop()
-            if name != self.sm.current:
-                self.sm.current = name
-                return
-        self.home()
-
-    def home(self) -> None:
-        """Back to the start: every flow is wiped (no personal data stays behind)."""
-        self.wipe_all()
-        self.history.clear()
-        self.show("home", push=False)
-
-    @property
-    def current(self) -> str:
-        return self.sm.current
-
-    def wipe_all(self) -> None:
-        self.worker.cancel_results()
-        self.drafts.wipe()
-        self.staff_id = None
-        self.link_visit_id = None
-        self._scan_buffer = ""
-        for screen in self.sm.screens:
-            try:
-                screen.wipe()
-            except Exception as exc:  # one screen's bug must not keep another's data
-                log_without_data(exc, "wipe")
-        # the cleared labels are re-laid out on the next frame; Kivy keeps an empty label's old layout
-        kb = self.keyboard.kb  # its candidate bar is out of its tree while a layout without Chinese shows
-        Clock.schedule_once(lambda dt: [scrub_labels(w) for w in (*self.sm.screens, kb, kb.candidate_bar)], 0)
-        Cache.remove("textinput.label")
-        Cache.remove("textinput.width")
-        try:
-            from kiosk.ime.pinyin import get_engine
-
-            get_engine().clear_cache()  # compositions typed (a name's pinyin) are cache keys there
-        except Exception as exc:
-            log_without_data(exc, "wipe")
-        self.wipes += 1
-        self.lang = self.default_lang
-
     # ================================================================== overlays
 
     def show_overlay(self, widget: Any) -> None:
@@ -401,164 +324,6 @@ class KioskApp(App):
         except Exception as inner:  # the apology itself failed: keep the loop alive anyway
             log_without_data(inner, "apology")
         return True
-
-    # ================================================================== input, idle, lockdown
-
-    def poke(self) -> None:
-        self.last_activity = time.monotonic()
-        if self.dimmed:
-            self.dim_layer.opacity = 0
-
-    def _on_any_touch(self, _win: Any, touch: Any) -> bool:
-        self.poke()
-        if self.saver is not None:
-            self.hide_saver()
-            return True  # the touch that wakes the screen presses nothing
-        return False
-
-    def _on_request_close(self, *_: Any, **__: Any) -> bool:
-        if self.allow_close:
-            return False
-        log.info("window close request ignored (kiosk)")
-        return True
-
-    def _on_keyboard(self, _win: Any, key: int, *_: Any) -> bool:
-        """Escape never leaves the kiosk (except a development window); F1 never opens settings."""
-        if key == 282:  # F1
-            return True
-        return key == 27 and not self.allow_close
-
-    def _on_key_down(self, _win: Any, key: int, _scancode: int, _text: str | None, _mods: list[str]) -> bool:
-        self.poke()
-        if key in (13, 271):  # Enter: a scanner finished a line
-            line, self._scan_buffer = self._scan_buffer, ""
-            screen = self.sm.current_screen
-            if line and getattr(screen, "scanner", False) and self.overlay is None:
-                screen.on_scan(line)
-            return True
-        if key == 8 and self._scan_buffer:
-            self._scan_buffer = self._scan_buffer[:-1]
-        return False
-
-    def _on_textinput(self, _win: Any, text: str) -> None:
-        self.poke()
-        screen = self.sm.current_screen
-        if getattr(screen, "scanner", False) and len(self._scan_buffer) < 256:
-            self._scan_buffer += text
-
-    def _check_idle(self, _dt: float) -> None:
-        idle = time.monotonic() - self.last_activity
-        k = self.cfg.kiosk
-        if idle >= k.idle_timeout_s and not self._pristine():
-            log.info("idle for %.0f s: flows wiped, home screen shown", idle)
-            self.close_overlay()
-            self.home()
-            self.event("idle_wipe")
-        if idle >= k.screensaver_after_s and self.saver is None and self._pristine() and not self.evac_visible:
-            self.show_saver()
-
-    def _pristine(self) -> bool:
-        return self.sm.current == "home" and not self.history and self.overlay is None and \
-            self.staff_id is None and self.lang == self.default_lang
-
-    def show_saver(self) -> None:
-        from kiosk.screens.overlays import ScreenSaver
-
-        if self.saver is None:
-            self.saver = ScreenSaver()
-            self.root_layout.add_widget(self.saver, index=0)
-
-    def hide_saver(self) -> None:
-        if self.saver is not None:
-            self.saver.stop()
-            self.root_layout.remove_widget(self.saver)
-            self.saver = None
-
-    def _check_dim(self) -> None:
-        k = self.cfg.kiosk
-        now = self.services.ctx.now().local(self.services.ctx.tz).time()
-        self.dimmed = in_window(now, k.dim_from, k.dim_to)
-        idle = time.monotonic() - self.last_activity
-        self.dim_layer.opacity = 1 if self.dimmed and idle > 5 else 0
-
-    def _tick_clock(self, _dt: float) -> None:
-        local = self.services.ctx.now().local(self.services.ctx.tz)
-        self.clock_text = local.strftime("%H:%M")
-        if self.lang == "en":
-            self.date_text = local.strftime("%a %d %b %Y")
-        else:
-            self.date_text = f"{local.year}年{local.month}月{local.day}日 星期{WEEKDAYS_ZH[local.weekday()]}"
-        if self.dimmed and time.monotonic() - self.last_activity > 5:
-            self.dim_layer.opacity = 1
-
-    # ================================================================== card taps
-
-    def _on_tag(self, event: Any) -> None:
-        """On the reader's thread: hand the tap to the worker pool at once."""
-        if getattr(event, "kind", None) != "tap":
-            return
-        seen = time.monotonic()
-        link = self.link_visit_id
-        self.worker.run(self.rt.router.route, event.uid, event.reader_id, link,
-                        then=lambda result: self._show_tap(result, seen), keep=True)
-
-    def _show_tap(self, result: Any, seen: float) -> None:
-        from kiosk.screens.overlays import tap_settings
-
-        self.poke()
-        self.hide_saver()
-        route = result.route
-        if route == "staff":
-            self.close_overlay()
-            self.wipe_all()
-            self.history.clear()
-            self.staff_id = result.staff_id
-            self.show("staff", push=False)
-        elif route == "link":
-            screen = self.screen("ci_done")
-            screen.card_result(result)
-        else:
-            on_checkout = self.sm.current.startswith("co_")
-            then = self.home if route == "checkout" and result.ok and on_checkout else None
-            self.say(result.message, then=then, **tap_settings(result))
-        self._mark_shown(route, seen)
-
-    def _mark_shown(self, route: str, seen: float) -> None:
-        def drawn(*_: Any) -> None:
-            Window.unbind(on_flip=drawn)
-            entry = {"route": route, "seen": seen, "drawn": time.monotonic()}
-            self.tap_log = (self.tap_log + [entry])[-200:]
-            self.event("tap_drawn", route=route, seen=seen)
-
-        Window.bind(on_flip=drawn)
-        Window.canvas.ask_update()  # the same message again changes no pixel: draw the frame anyway
-
-    # ================================================================== evacuation
-
-    def _poll_evacuation(self) -> None:
-        self.worker.run(self.services.rollcall.current, then=self._evacuation, keep=True)
-
-    def _evacuation(self, view: Any) -> None:
-        if view is None:
-            self.evac_visible = False
-            self._evac_id = None
-            return
-        self.evac_visible = True
-        self.evac_drill = bool(view.drill)
-        if self._evac_id != view.id:
-            self._evac_id = view.id
-            self.hide_saver()
-            self.dim_layer.opacity = 0
-            self.worker.run(self._print_roll_call_once, view.id, keep=True)
-
-    def _print_roll_call_once(self, roll_id: str) -> None:
-        """Print each roll call once (remembered in the store, so a restart does not print it again)."""
-        store = self.rt.store
-        if store.get_meta("kiosk.roll_call_printed") == roll_id:
-            return
-        outcome = self.services.rollcall.print(roll_id)
-        log.info("roll call list printed: %s", outcome.status)
-        store.set_meta("kiosk.roll_call_printed", roll_id)
 
     # ================================================================== test hooks
 

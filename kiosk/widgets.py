@@ -1,7 +1,7 @@
 """The kiosk's building blocks: bilingual buttons and labels, the header, page and grids.
 
 Every widget a test may press has a `tid` (a stable test name); the test probe
-(kiosk/testmode.py) writes their screen rectangles. Texts come from the catalogue
+(kiosk/testing/probe.py) writes their screen rectangles. Texts come from the catalogue
 (`key`) or from the services (`zh` / `en`); both languages are shown, the display
 language first. Lists reuse a pool of buttons: a new result list changes texts and
 visibility, it does not create widgets (Kivy textures would pile up otherwise).

@@ -13,7 +13,6 @@ bridge sends them. The kiosk never talks MQTT itself.
 
 from __future__ import annotations
 
-import json
 import logging
 import zoneinfo
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.health import DeviceHealth, HealthState
+from lobby.dashboard import StaffDashboard
 from lobby.taps import CardRouter
 from lobby.services.pin import PinGate
 from lobby.services import LobbyServices
@@ -86,6 +86,7 @@ class KioskRuntime:
                                       alerts=self.alerts)
         self.patrol = build_patrol(cfg, self.store, self.alerts, self.card_key)
         self.router = CardRouter(self.services, self.patrol)
+        self.dashboard = StaffDashboard(self.services, self.alerts, self.patrol, self.own_devices)
         sec = cfg.security
         self.pin = PinGate(sec.staff_pin_hash, sec.pin_max_attempts, sec.pin_lockout_min)
         self.readers: list[Any] = []
@@ -139,20 +140,6 @@ class KioskRuntime:
         if self.printer is not None:
             out.append(self.printer.health)
         return out
-
-    def meta_json(self, key: str) -> dict[str, Any] | None:
-        try:
-            raw = self.store.get_meta(key)
-            return json.loads(raw) if raw else None
-        except (StoreError, ValueError):
-            return None
-
-    def outbox_depth(self) -> dict[str, int]:
-        from mqtt_bridge.store import Lane
-        from mqtt_bridge.store.outbox import depth
-
-        lanes = depth(self.store.connection())
-        return {"critical": lanes[Lane.CRITICAL].rows, "bulk": lanes[Lane.BULK].rows}
 
     # ------------------------------------------------------------------ stopping
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from lobby.services import LobbyServices, Message, Outcome
 from lobby.services.messages import CARD_UNKNOWN, TAP_FAILED
-from lobby.services.ui_support import staff_card
+from lobby.services.cards import staff_card
 from mqtt_bridge.store import StoreError
 
 log = logging.getLogger(__name__)

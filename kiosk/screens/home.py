@@ -7,7 +7,7 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.properties import ListProperty
 
-from lobby.services.ui_support import current_notices
+from lobby.services.notices import current_notices
 from kiosk.widgets import KScreen
 
 

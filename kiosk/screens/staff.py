@@ -8,8 +8,6 @@ approve, start or close the roll call, print) go through the services on the wor
 
 from __future__ import annotations
 
-import datetime as dt
-
 from typing import Any
 
 from kivy.clock import Clock
@@ -18,7 +16,6 @@ from kivy.uix.boxlayout import BoxLayout
 
 from kiosk import i18n
 from kiosk.ime.keyboard import TextEntry
-from lobby.services.ui_support import today_counts
 from kiosk.widgets import KScreen
 
 TABS = ("alerts", "devices", "patrol", "people", "held", "today", "settings")
@@ -141,7 +138,7 @@ class StaffScreen(KScreen):
     def _data_alerts(self) -> Any:
         rows = []
         ctx = self.app.services.ctx
-        for a in self.app.rt.alerts.active():
+        for a in self.app.rt.dashboard.active_alerts():
             sev = SEVERITY.get(a["severity"], (a["severity"], a["severity"]))
             state = i18n.pair("staff.active" if a["state"] == "active" else "staff.cleared")
             when = _local(ctx, a["last_seen"])
@@ -160,7 +157,7 @@ class StaffScreen(KScreen):
         return rows, []
 
     def _data_devices(self) -> Any:
-        rt = self.app.rt
+        view = self.app.rt.dashboard.devices()
         rows = []
 
         def device_row(name_zh: str, name_en: str, state: str, reason: str, tid: str) -> None:
@@ -170,47 +167,38 @@ class StaffScreen(KScreen):
             rows.append({"zh": f"{name_zh}：{s[0]}{extra}", "en": f"{name_en}: {s[1]}{extra}", "tid": tid,
                          "tone": tone})
 
-        for i, d in enumerate(rt.own_devices()):
+        for i, d in enumerate(view.kiosk):
             label = i18n.pair("staff.dev.printer") if d.device_id == "badge-printer" else \
                 i18n.pair("staff.dev.kiosk_reader")
             device_row(f"{label[0]} {d.device_id}", f"{label[1]} {d.device_id}", d.state.value, d.reason,
                        f"dev_kiosk_{i}")
-        report = rt.meta_json("gateway.health")
-        bridge = rt.meta_json("bridge.status")
-        link = (bridge or {}).get("link") or (report or {}).get("broker_link") or "unknown"
-        link_state = "up" if link in ("up", "connected") else ("unknown" if link == "unknown" else "down")
         b = i18n.pair("staff.dev.broker")
-        device_row(b[0], b[1], link_state, "", "dev_broker")
-        depth = rt.outbox_depth()
+        device_row(b[0], b[1], view.link, "", "dev_broker")
         o = i18n.pair("staff.dev.outbox")
-        rows.append({"zh": f"{o[0]}：紧急 {depth['critical']} · 数据 {depth['bulk']}",
-                     "en": f"{o[1]}: critical {depth['critical']} · bulk {depth['bulk']}", "tid": "dev_outbox",
-                     "tone": "ok" if depth["critical"] < 50 else "warn"})
-        if report is None:
+        rows.append({"zh": f"{o[0]}：紧急 {view.outbox_critical} · 数据 {view.outbox_bulk}",
+                     "en": f"{o[1]}: critical {view.outbox_critical} · bulk {view.outbox_bulk}", "tid": "dev_outbox",
+                     "tone": "ok" if view.outbox_critical < 50 else "warn"})
+        if view.gateway_report_ts is None:
             rows.append({**dict(zip(("zh", "en"), i18n.pair("staff.dev.no_report"))), "tid": "dev_gateway",
                          "tone": "warn"})
         else:
             age = i18n.pair("staff.dev.report_age")
-            when = _local(self.app.services.ctx, str(report.get("ts", "")).replace("+00:00", "Z"))
+            when = _local(self.app.services.ctx, view.gateway_report_ts)
             rows.append({"zh": f"{i18n.pair('staff.dev.gateway')[0]}：{age[0]} {when}",
                          "en": f"{i18n.pair('staff.dev.gateway')[1]}: {age[1]} {when}", "tid": "dev_gateway"})
-            for i, d in enumerate(report.get("devices", [])):
-                device_row(d.get("device_id", "?"), d.get("device_id", "?"), d.get("state", "unknown"),
-                           d.get("reason", ""), f"dev_gw_{i}")
+            for i, d in enumerate(view.gateway):
+                device_row(d.device_id, d.device_id, d.state, d.reason, f"dev_gw_{i}")
         return rows, []
 
     def _data_patrol(self) -> Any:
-        """Tonight's rounds: before noon the night began yesterday, so both days are shown."""
-        patrol = self.app.rt.patrol
-        if patrol is None:
+        """Tonight's rounds (the dashboard decides which days make up the night)."""
+        dashboard = self.app.rt.dashboard
+        nights = dashboard.tonight_rounds()
+        if nights is None:
             return [{**dict(zip(("zh", "en"), i18n.pair("staff.patrol.none"))), "tid": "patrol_none"}], []
-        ctx = self.app.services.ctx
-        local = ctx.now().local(ctx.tz)
-        days = [local.date()] if local.hour >= 12 else [local.date() - dt.timedelta(days=1), local.date()]
-        names = {route.id: route.name for route in self.app.cfg.patrol.routes}
+        names = dashboard.route_names()
         rows: list[dict[str, Any]] = []
-        for day in days:
-            report = patrol.report(day)
+        for day, report in nights:
             r = report["rounds"]
             summary = i18n.pair("staff.patrol.summary", **{k: r.get(k, 0) for k in
                                                             ("planned", "completed", "abandoned", "not_started",
@@ -274,21 +262,20 @@ class StaffScreen(KScreen):
         return rows, []
 
     def _data_today(self) -> Any:
-        ctx = self.app.services.ctx
-        counts = today_counts(ctx)
-        sat = self.app.services.feedback.satisfaction("day", counts.day)
+        counts = self.app.rt.dashboard.today()
+        sat = counts.satisfaction
 
         def row(key: str, value: Any, tid: str) -> dict[str, Any]:
             zh, en = i18n.pair(key)
             return {"zh": f"{zh}：{value}", "en": f"{en}: {value}", "tid": tid}
 
-        pct = "-" if sat.pct is None else f"{sat.pct}% / {sat.target_pct}%"
+        pct = "-" if sat is None or sat.pct is None else f"{sat.pct}% / {sat.target_pct}%"
         return [row("staff.today.visits", f"{counts.visits} ({counts.people})", "today_visits"),
                 row("staff.today.in", counts.in_building, "today_in"),
                 row("staff.today.out", counts.checked_out, "today_out"),
                 row("staff.today.tickets", counts.tickets, "today_tickets"),
                 row("staff.today.open", counts.open_tickets, "today_open"),
-                row("staff.today.feedback", sat.counted, "today_feedback"),
+                row("staff.today.feedback", sat.counted if sat else 0, "today_feedback"),
                 row("staff.today.satisfaction", pct, "today_satisfaction")], []
 
     def _data_settings(self) -> Any:

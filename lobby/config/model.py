@@ -13,16 +13,9 @@ import re
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from mqtt_bridge.settings import BridgeSettings, DiscoveryConfig, MqttConfig, Section, Text, TlsConfig
+from mqtt_bridge.settings import BridgeSettings, DiscoveryConfig, MqttConfig, Section, Text, TlsConfig  # noqa: F401 - re-exported
 
 # --------------------------------------------------------------------------- types
 

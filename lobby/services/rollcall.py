@@ -263,3 +263,16 @@ class RollCallService:
         if result.printed:
             return Outcome.success("printed", Message("printed", "名单已打印。", "The list has been printed."), result)
         return Outcome.failure("print_held", PRINT_HELD, value=result)
+
+    def print_once(self, roll_call_id: str) -> Outcome[Any] | None:
+        """Print a roll call at the kiosk once: remembered in the store, so a restart does not print it again.
+
+        Returns None when this roll call was printed here already.
+        """
+        store = self.ctx.store
+        if store.get_meta("kiosk.roll_call_printed") == roll_call_id:
+            return None
+        outcome = self.print(roll_call_id)
+        log.info("roll call list printed: %s", outcome.status)
+        store.set_meta("kiosk.roll_call_printed", roll_call_id)
+        return outcome

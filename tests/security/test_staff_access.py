@@ -28,7 +28,7 @@ from lobby.config import parse_config
 from lobby.runtime import sync_config_cards
 from mqtt_bridge.store import Store
 
-staff_card = pytest.importorskip("lobby.services.ui_support").staff_card
+from lobby.services.cards import staff_card
 
 LOCAL_STAFF = "5A3B9C01"
 CENTRAL_STAFF = "04A1B2C3D4E5F6"

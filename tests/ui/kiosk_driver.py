@@ -1,7 +1,7 @@
 """Driving the real kiosk under Xvfb: start it, read its widget map, click and type with xdotool.
 
 The app runs as `python -m lobby.cli kiosk --config ... --simulate` with
-LOBBY_KIOSK_TEST_MAP set (kiosk/testmode.py): it writes the named widgets of the current
+LOBBY_KIOSK_TEST_MAP set (kiosk/testing/probe.py): it writes the named widgets of the current
 screen with their X screen rectangles, so a test clicks a widget by its name. Cards are
 presented on the kiosk's PN532 simulator through its control socket, exactly as the
 on-screen simulator panel does.

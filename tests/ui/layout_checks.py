@@ -1,4 +1,4 @@
-"""Checks on what a screen shows, from the kiosk's widget map (kiosk/testmode.py).
+"""Checks on what a screen shows, from the kiosk's widget map (kiosk/testing/probe.py).
 
 - every character of every text has a glyph in the configured font (no "tofu" boxes),
   checked against the font's cmap with fontTools;

@@ -33,6 +33,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.stencilview import StencilView
 
 from kiosk.ime.widgets import ImeKeyboard
+from kiosk.testing.memory import rss_kb
 
 log = logging.getLogger(__name__)
 MARKUP = re.compile(r"\[/?(?:b|i|u|s|sub|sup|size|color|font|font_family|anchor|ref|text_language)(?:=[^\]]*)?\]")
@@ -40,16 +41,6 @@ MARKUP = re.compile(r"\[/?(?:b|i|u|s|sub|sup|size|color|font|font_family|anchor|
 
 def plain(text: str) -> str:
     return MARKUP.sub("", text).replace("&bl;", "[").replace("&br;", "]").replace("&amp;", "&")
-
-
-def rss_kb() -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _visible(w: Any) -> bool:
@@ -240,7 +231,7 @@ class TestProbe:
             return {"ok": True, "screen": app.sm.current, "overlay": app.overlay_name, "wipes": app.wipes,
                     "rss_kb": rss_kb(), "screens": len(app.sm.screens)}
         if cmd == "soak":
-            from kiosk.soak import Soak
+            from kiosk.testing.soak import Soak
 
             def finished(result: dict[str, Any]) -> None:
                 box["final"] = {"ok": True, **result}

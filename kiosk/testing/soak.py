@@ -38,7 +38,7 @@ class Soak:
         try:
             next(self.steps)
         except StopIteration:
-            from kiosk.testmode import rss_kb
+            from kiosk.testing.memory import rss_kb
 
             self.app.home()
             self.on_done({"flows": self.done, "seconds": round(time.monotonic() - self.started, 1),

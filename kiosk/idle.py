@@ -1,0 +1,74 @@
+"""Idle wipe, screen saver, night dimming and the clock on screen."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from kiosk.timing import in_window
+
+log = logging.getLogger(__name__)
+
+WEEKDAYS_ZH = "一二三四五六日"
+
+
+class IdleMixin:
+    """Part of KioskApp: after kiosk.idle_timeout_s without a touch every flow is wiped."""
+
+    def poke(self) -> None:
+        self.last_activity = time.monotonic()
+        if self.dimmed:
+            self.dim_layer.opacity = 0
+
+    def _on_any_touch(self, _win: Any, touch: Any) -> bool:
+        self.poke()
+        if self.saver is not None:
+            self.hide_saver()
+            return True  # the touch that wakes the screen presses nothing
+        return False
+
+    def _check_idle(self, _dt: float) -> None:
+        idle = time.monotonic() - self.last_activity
+        k = self.cfg.kiosk
+        if idle >= k.idle_timeout_s and not self._pristine():
+            log.info("idle for %.0f s: flows wiped, home screen shown", idle)
+            self.close_overlay()
+            self.home()
+            self.event("idle_wipe")
+        if idle >= k.screensaver_after_s and self.saver is None and self._pristine() and not self.evac_visible:
+            self.show_saver()
+
+    def _pristine(self) -> bool:
+        return self.sm.current == "home" and not self.history and self.overlay is None and \
+            self.staff_id is None and self.lang == self.default_lang
+
+    def show_saver(self) -> None:
+        from kiosk.screens.overlays import ScreenSaver
+
+        if self.saver is None:
+            self.saver = ScreenSaver()
+            self.root_layout.add_widget(self.saver, index=0)
+
+    def hide_saver(self) -> None:
+        if self.saver is not None:
+            self.saver.stop()
+            self.root_layout.remove_widget(self.saver)
+            self.saver = None
+
+    def _check_dim(self) -> None:
+        k = self.cfg.kiosk
+        now = self.services.ctx.now().local(self.services.ctx.tz).time()
+        self.dimmed = in_window(now, k.dim_from, k.dim_to)
+        idle = time.monotonic() - self.last_activity
+        self.dim_layer.opacity = 1 if self.dimmed and idle > 5 else 0
+
+    def _tick_clock(self, _dt: float) -> None:
+        local = self.services.ctx.now().local(self.services.ctx.tz)
+        self.clock_text = local.strftime("%H:%M")
+        if self.lang == "en":
+            self.date_text = local.strftime("%a %d %b %Y")
+        else:
+            self.date_text = f"{local.year}年{local.month}月{local.day}日 星期{WEEKDAYS_ZH[local.weekday()]}"
+        if self.dimmed and time.monotonic() - self.last_activity > 5:
+            self.dim_layer.opacity = 1
