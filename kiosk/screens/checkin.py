@@ -18,6 +18,7 @@ from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 
 from kiosk import i18n
 from kiosk.flows import CHECKIN_FIELD_STEPS, next_step
+from kiosk.formflow import FormFlow
 from kiosk.ime.keyboard import TextEntry
 from kiosk.ime.widgets import EntryDisplay
 from lobby.services import PURPOSES, Message
@@ -232,11 +233,12 @@ class CheckinDoneScreen(ResultScreen):
             self._poll = None
 
 
-class CheckInFlow:
+class CheckInFlow(FormFlow):
+    confirm_step = "ci_confirm"
+    field_steps = CHECKIN_FIELD_STEPS
+
     def __init__(self, app: Any) -> None:
-        self.app = app
-        self.cfg = app.cfg
-        self.editing = False
+        super().__init__(app)
         v = self.cfg.visitors
         reg = app.register
         reg("ci_start", lambda: ChoiceScreen(
@@ -341,10 +343,6 @@ class CheckInFlow:
             return
         self.advance("ci_consent")
 
-    def change(self, step: str) -> None:
-        self.editing = True
-        self.app.go(step)
-
     # ------------------------------------------------------------------ confirm and submit
 
     def lines(self) -> list[tuple[str, str, str, str]]:
@@ -352,33 +350,19 @@ class CheckInFlow:
         if not outcome.ok or outcome.value is None:
             return [(zh, en, "", CHECKIN_FIELD_STEPS.get(e.field, ""))
                     for e in outcome.errors for zh, en in [(e.zh, e.en)]]
-        steps = {"姓名": "ci_name", "手机号": "ci_phone", "单位": "ci_company", "被访": "ci_host",
-                 "事由": "ci_purpose", "人数": "ci_party", "施工许可证": "ci_permit"}
-        return [(zh, en, value, steps.get(zh, "")) for zh, en, value in outcome.value.lines()]
+        return [(line.label_zh, line.label_en, line.value, CHECKIN_FIELD_STEPS.get(line.field, ""))
+                for line in outcome.value.read_back()]
 
     def submit(self) -> None:
         self.app.worker.run(self.app.services.visitors.check_in, self.d.form(), then=self.submitted)
 
     def submitted(self, outcome: Any) -> None:
-        confirm = self.app.screen("ci_confirm")
-        confirm.busy = False
-        if outcome.status == "invalid":
-            first = outcome.errors[0]
-            step = CHECKIN_FIELD_STEPS.get(first.field, "ci_confirm")
-            self.editing = True
-            screen = self.app.go(step)
-            show_field_error(screen, first.zh, first.en)
-            return
-        if not outcome.ok and outcome.status not in ("held",):
-            confirm.error_zh, confirm.error_en = outcome.message.zh, outcome.message.en
-            return
-        self._finish(outcome)
+        if not self.refused(outcome, accepted=("held",)):
+            self._finish(outcome)
 
     def _finish(self, outcome: Any) -> None:
         """Checked in: the draft's personal data is dropped (it is in the store now)."""
-        for name in ("ci_name", "ci_phone", "ci_company", "ci_permit", "ci_code", "ci_host"):
-            if self.app.sm.has_screen(name):
-                self.app.screen(name).wipe()
+        self.wipe_screens("ci_name", "ci_phone", "ci_company", "ci_permit", "ci_code", "ci_host")
         self.d.scrub()
         done = self.app.screen("ci_done")
         done.show_visit(outcome)

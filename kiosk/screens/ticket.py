@@ -14,11 +14,12 @@ from kivy.properties import ListProperty, StringProperty
 
 from kiosk import i18n
 from kiosk.flows import TICKET_FIELD_STEPS, next_step
+from kiosk.formflow import FormFlow
 from lobby.services import KINDS
 from lobby.services.tickets import CATEGORY_LABELS, URGENT_KINDS
 from kiosk.widgets import KScreen
 
-from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
+from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen
 
 KIND_ORDER = ("repair", "complaint", "incident", "enquiry", "suggestion", "praise")
 
@@ -110,10 +111,12 @@ class TrackResultScreen(KScreen):
         self.number = self.status_zh = self.status_en = self.replies = self.due_zh = self.due_en = ""
 
 
-class TicketFlow:
+class TicketFlow(FormFlow):
+    confirm_step = "tk_confirm"
+    field_steps = TICKET_FIELD_STEPS
+
     def __init__(self, app: Any) -> None:
-        self.app = app
-        self.editing = False
+        super().__init__(app)
         t = app.cfg.tickets
         reg = app.register
         reg("tk_kind", lambda: ChoiceScreen(
@@ -188,10 +191,6 @@ class TicketFlow:
         setattr(self.d, field, value)
         self.advance(step)
 
-    def change(self, step: str) -> None:
-        self.editing = True
-        self.app.go(step)
-
     # ------------------------------------------------------------------ confirm, submit, print
 
     def lines(self) -> list[tuple[str, str, str, str]]:
@@ -215,20 +214,9 @@ class TicketFlow:
         self.app.worker.run(self.app.services.tickets.create, self.d.form(), then=self.created)
 
     def created(self, outcome: Any) -> None:
-        confirm = self.app.screen("tk_confirm")
-        confirm.busy = False
-        if outcome.status == "invalid":
-            first = outcome.errors[0]
-            step = TICKET_FIELD_STEPS.get(first.field, "tk_confirm")
-            self.editing = True
-            show_field_error(self.app.go(step), first.zh, first.en)
+        if self.refused(outcome):
             return
-        if not outcome.ok:
-            confirm.error_zh, confirm.error_en = outcome.message.zh, outcome.message.en
-            return
-        for name in ("tk_desc", "tk_contact_name", "tk_contact_phone"):
-            if self.app.sm.has_screen(name):
-                self.app.screen(name).wipe()
+        self.wipe_screens("tk_desc", "tk_contact_name", "tk_contact_phone")
         self.d.scrub()
         self.d.ticket_no = outcome.value.ticket_no
         done = self.app.screen("tk_done")

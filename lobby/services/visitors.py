@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mqtt_bridge.alerts import Severity, alert_key
 from mqtt_bridge.commands.intake import CommandRejected
@@ -72,6 +72,13 @@ class CheckInForm:
     consent: object = False
 
 
+class ReadBackLine(NamedTuple):
+    field: str  # the CheckInForm field this row shows (the screen's "change" goes there)
+    label_zh: str
+    label_en: str
+    value: str
+
+
 @dataclass(frozen=True)
 class CheckInDetails:
     """A validated form, for the confirm screen ("请您核对确认") and the check-in itself."""
@@ -90,14 +97,19 @@ class CheckInDetails:
 
     def lines(self) -> list[tuple[str, str, str]]:
         """(label zh, label en, value) rows to read back before confirming."""
+        return [(zh, en, value) for _field, zh, en, value in self.read_back()]
+
+    def read_back(self) -> list[ReadBackLine]:
+        """The rows to read back before confirming, each with the form field it shows."""
         zh, en = PURPOSES[self.purpose]
-        out = [("姓名", "Name", self.name), ("手机号", "Mobile", self.phone)]
+        out = [ReadBackLine("name", "姓名", "Name", self.name), ReadBackLine("phone", "手机号", "Mobile", self.phone)]
         if self.company:
-            out.append(("单位", "Company", self.company))
-        out += [("被访", "Host", self.host.label), ("事由", "Purpose", f"{zh} {en}"),
-                ("人数", "People", str(self.party_size))]
+            out.append(ReadBackLine("company", "单位", "Company", self.company))
+        out += [ReadBackLine("host_id", "被访", "Host", self.host.label),
+                ReadBackLine("purpose", "事由", "Purpose", f"{zh} {en}"),
+                ReadBackLine("party_size", "人数", "People", str(self.party_size))]
         if self.permit_no:
-            out.append(("施工许可证", "Work permit", self.permit_no))
+            out.append(ReadBackLine("permit_no", "施工许可证", "Work permit", self.permit_no))
         return out
 
 
