@@ -67,7 +67,7 @@ class SimReaders:
         for reader_id in self.reader_ids():
             link, sock = reader_link(self.cfg, reader_id), reader_socket(self.cfg, reader_id)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "drivers.sim.pn532", "--link", str(link), "--control", str(sock)],
+                [sys.executable, "-m", "drivers.nfc.sim.pn532", "--link", str(link), "--control", str(sock)],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True, env=env,
                 preexec_fn=_die_with_parent)
             self.procs[reader_id] = proc

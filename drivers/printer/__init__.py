@@ -1,7 +1,7 @@
 """The lobby's ESC/POS printer: documents rendered as 1-bit rasters, sent with python-escpos.
 
 ``BadgePrinter(make_connection("network", host=...)).print_badge(VisitorBadge(...))``;
-the simulator (``make_connection("sim", path=...)``) lives in :mod:`drivers.sim.printer`.
+the simulator (``make_connection("sim", path=...)``) lives in :mod:`drivers.printer.sim`.
 """
 
 from drivers.printer.connection import (

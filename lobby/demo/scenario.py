@@ -58,7 +58,7 @@ class Panel:
     """Presses the simulated GPIO buttons as a tenant would (through the gateway's sim socket)."""
 
     def __init__(self, cfg: Config) -> None:
-        from drivers.sim.gpio_control import GpioControlClient
+        from drivers.gpio.sim import GpioControlClient
 
         self.client = GpioControlClient(Path(cfg.state_dir) / "sim" / "gpio.sock")
 
@@ -124,7 +124,7 @@ class Reader:
     """Presents cards to a simulated PN532 on the gateway, as a guard would."""
 
     def __init__(self, cfg: Config) -> None:
-        from drivers.sim.pn532_control import ControlClient
+        from drivers.nfc.sim.pn532_control import ControlClient
 
         self.reader = next((r for r in cfg.readers if r.host == "gateway"), None)
         self.guard = cfg.patrol.guards[0].card_uid if cfg.patrol.guards else None

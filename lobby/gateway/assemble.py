@@ -41,7 +41,7 @@ class GpioSimulation:
 
     def start(self) -> None:
         from drivers.gpio import GpioSimulator
-        from drivers.sim.gpio_control import GpioControlServer
+        from drivers.gpio.sim import GpioControlServer
 
         sim = GpioSimulator(buttons=[p.button for p in self.buttons.panels.values()],
                             leds=[p.led for p in self.buttons.panels.values() if p.led is not None],

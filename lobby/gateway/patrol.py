@@ -59,8 +59,8 @@ class PatrolComponent:
             self.readers.append(reader)
 
     def _start_simulator(self, reader_id: str) -> str:
-        from drivers.sim.pn532 import PN532Simulator
-        from drivers.sim.pn532_control import ControlServer
+        from drivers.nfc.sim.pn532 import PN532Simulator
+        from drivers.nfc.sim.pn532_control import ControlServer
 
         assert self.sim_dir is not None
         sim = PN532Simulator(self.sim_dir / f"{reader_id}.tty").start()

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from drivers.sim.meters import Fault, FaultSpec, SimBus, SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
+from drivers.meters.sim import Fault, FaultSpec, SimBus, SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
 
 from lobby.config import state_path
 from lobby.config.model import Config, MeterConfig

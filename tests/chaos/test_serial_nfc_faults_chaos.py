@@ -2,8 +2,8 @@
 and misbehave; the gateway keeps going, reports health lost, and recovers.
 
 The gateway runs as on a Pi (not --simulate): its RS-485 line is an 8E1 pty served
-by `python -m drivers.sim.meters` (a DL/T 645 and a CJ/T 188 meter), its checkpoint
-reader a pty served by `python -m drivers.sim.pn532`. Faults: the line's port
+by `python -m drivers.meters.sim` (a DL/T 645 and a CJ/T 188 meter), its checkpoint
+reader a pty served by `python -m drivers.nfc.sim.pn532`. Faults: the line's port
 closed and reopened (an unplugged USB adapter), garbage replies, a meter answering
 for another address, and the PN532 simulator process SIGKILLed while the reader
 polls. Nothing crashes: no thread dies with an exception, every component keeps
@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from drivers.health import HealthState
-from drivers.sim.pn532_control import ControlClient
+from drivers.nfc.sim.pn532_control import ControlClient
 from lobby.config import load_config
 from lobby.gateway.assemble import build_gateway
 from lobby.gateway.service import GatewayService
@@ -95,10 +95,10 @@ routes = [ {{ id = "night", name = "Night round", checkpoints = ["cp-roof"], ord
 
 
 class LineSim:
-    """`python -m drivers.sim.meters` driven through its stdin."""
+    """`python -m drivers.meters.sim` driven through its stdin."""
 
     def __init__(self, link: Path, config: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.meters", "--link", str(link), "--config",
+        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.meters.sim", "--link", str(link), "--config",
                                       str(config), "--log-level", "WARNING", "--seed", "7"], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
@@ -118,14 +118,14 @@ class LineSim:
 
 
 class NfcSim:
-    """`python -m drivers.sim.pn532` as its own process, so it can be SIGKILLed."""
+    """`python -m drivers.nfc.sim.pn532` as its own process, so it can be SIGKILLed."""
 
     def __init__(self, link: Path, control: Path) -> None:
         self.link, self.control = link, control
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.pn532", "--link", str(self.link),
+        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.nfc.sim.pn532", "--link", str(self.link),
                                       "--control", str(self.control)], cwd=ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 from nfc_helpers import EventRecorder, HealthRecorder, SimProcess
 
-from drivers.sim.pn532 import PN532Simulator
+from drivers.nfc.sim.pn532 import PN532Simulator
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Callable
 
 from drivers.health import DeviceHealth
 from drivers.nfc.base import TagEvent
-from drivers.sim.pn532_control import ControlClient
+from drivers.nfc.sim.pn532_control import ControlClient
 
 REPO = Path(__file__).resolve().parents[3]
 WAIT_S = 15.0  # generous: CI machines are shared and slow; a pass is usually far quicker
@@ -68,7 +68,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
 
 
 class SimProcess:
-    """`python -m drivers.sim.pn532` as a child process, for kill/restart tests."""
+    """`python -m drivers.nfc.sim.pn532` as a child process, for kill/restart tests."""
 
     def __init__(self, link: Path, control: Path) -> None:
         self.link, self.control = link, control
@@ -77,7 +77,7 @@ class SimProcess:
     def start(self) -> "SimProcess":
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "drivers.sim.pn532", "--link", str(self.link),
+            [sys.executable, "-m", "drivers.nfc.sim.pn532", "--link", str(self.link),
              "--control", str(self.control)],
             stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
         assert self.proc.stdout is not None

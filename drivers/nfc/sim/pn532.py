@@ -11,7 +11,7 @@ it is told to present. It has three layers:
 
 Run it as a process with a JSON-lines control socket (see `pn532_control`):
 
-    python -m drivers.sim.pn532 --link /tmp/nfc0 --control /tmp/nfc0.sock
+    python -m drivers.nfc.sim.pn532 --link /tmp/nfc0 --control /tmp/nfc0.sock
 """
 
 from __future__ import annotations
@@ -597,7 +597,7 @@ class PN532Simulator:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from drivers.sim.pn532_control import ControlServer
+    from drivers.nfc.sim.pn532_control import ControlServer
 
     parser = argparse.ArgumentParser(description="PN532 simulator on a pseudo-terminal")
     parser.add_argument("--link", required=True, help="symlink to create for the pty slave")
