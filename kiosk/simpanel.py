@@ -17,7 +17,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.scrollview import ScrollView
 
-from kiosk.simhw import gpio_socket, reader_socket
+from drivers.sim.paths import gpio_socket, reader_socket, sim_dir
+
 from kiosk.widgets import KButton
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def present(cfg: Any, reader_id: str, uid: str, hold_s: float = TAP_HOLD_S) -> N
     """Put a card on the simulated reader for a moment (a tap). Runs on a worker thread."""
     from drivers.nfc.sim.pn532_control import ControlClient
 
-    with ControlClient(reader_socket(cfg, reader_id), timeout_s=3.0) as client:
+    with ControlClient(reader_socket(sim_dir(cfg.state_dir), reader_id), timeout_s=3.0) as client:
         client.present(uid, "ntag215" if len(uid) == 14 else "classic_1k")
         time.sleep(hold_s)
         client.remove()
@@ -51,7 +52,7 @@ def present(cfg: Any, reader_id: str, uid: str, hold_s: float = TAP_HOLD_S) -> N
 def click_gpio(cfg: Any, button_id: str) -> None:
     from drivers.gpio.sim import GpioControlClient
 
-    with GpioControlClient(gpio_socket(cfg), timeout_s=3.0) as client:
+    with GpioControlClient(gpio_socket(sim_dir(cfg.state_dir)), timeout_s=3.0) as client:
         client.click(button_id)
 
 

@@ -163,7 +163,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 # The reader driver logs every tap's UID at DEBUG (drivers/nfc/base.py:122), and so does the PN532
-# simulator (drivers/nfc/sim/pn532.py:484); their lines are checked apart, below.
+# simulator (drivers/nfc/sim/pn532.py:487); their lines are checked apart, below.
 _TAP_LINE = re.compile(r"drivers\.nfc\.base: reader \S+: tap |drivers\.nfc\.sim\.pn532: tag presented")
 
 

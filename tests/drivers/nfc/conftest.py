@@ -20,7 +20,7 @@ def sim(tmp_path: Path) -> Iterator[PN532Simulator]:
 
 @pytest.fixture
 def sim_process(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess(tmp_path / "pn532", tmp_path / "pn532.sock").start()
+    process = SimProcess(tmp_path).start()
     yield process
     process.stop()
 
