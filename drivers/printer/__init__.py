@@ -2,6 +2,13 @@
 
 ``BadgePrinter(make_connection("network", host=...)).print_badge(VisitorBadge(...))``;
 the simulator (``make_connection("sim", path=...)``) lives in :mod:`drivers.printer.sim`.
+
+This folder owns the printer driver (``printer``, ``status``), the documents
+(``layouts``, ``render``, ``fonts``), the connection kinds (``connection``) and the
+file-backed simulator (``sim``; ``python -m drivers.printer.sim`` inspects it).
+
+May import: the standard library, python-escpos, Pillow and qrcode; never lobby,
+kiosk or mqtt_bridge.
 """
 
 from drivers.printer.connection import (
