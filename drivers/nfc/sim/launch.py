@@ -23,8 +23,8 @@ milliseconds), the gateway runs its meter lines, store and MQTT bridge. Measured
 with a host thread holding the GIL in 0.4 s calls and the reader in the host: with
 the simulator in-process, present -> tap took 252 ms (median) and up to 8.1 s, the
 reader was reported lost and saw taps of a card held still; with the simulator as
-a child process, 4 ms, no stray event, health ok throughout. The kiosk started its
-simulators as children for this reason, and the gateway now does the same.
+a child process, 4 ms, no stray event, health ok throughout. The kiosk already ran
+its simulators as children; the gateway (in-process until now) does the same.
 
 The children die with the host, even when it is SIGKILLed (``--parent``: the
 simulator sets PR_SET_PDEATHSIG itself), and :meth:`SimulatedReaders.stop` ends
