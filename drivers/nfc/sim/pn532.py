@@ -627,16 +627,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s")
 
-    done = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: done.set())
+    # SIGTERM and SIGINT are waited for with sigwait, not caught by a handler: a handler that sets
+    # an Event takes the Event's lock, and a second signal arriving meanwhile runs the handler again,
+    # nested, on the same lock, for ever. PR_SET_PDEATHSIG sends one SIGTERM for each thread of a
+    # dying parent, so that is what happened when a host with many threads was killed. Blocked
+    # here, before any thread starts, the signals stay pending (however many come) for sigwait.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     if args.parent is not None and not _die_with_parent(args.parent):
         return 0  # the parent is gone already
     sim = PN532Simulator(args.link, baud=args.baud, pace=not args.no_pace).start()
     server = ControlServer(sim, args.control).start() if args.control else None
-    print(f"pn532-sim ready link={sim.link} control={args.control or '-'}", flush=True)
     try:
-        done.wait()
+        print(f"pn532-sim ready link={sim.link} control={args.control or '-'}", flush=True)
+        signal.sigwait(stop_signals)
+    except BrokenPipeError:  # whoever started us has gone before reading the ready line
+        pass
     finally:
         if server:
             server.stop()
