@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 from drivers.meters.bus import MeterBus, TransactionTrace  # noqa: E402
 from drivers.meters.devices import Dlt645Device, ModbusDevice  # noqa: E402
 from drivers.meters.serial_settings import SerialSettings  # noqa: E402
-from drivers.sim.meters import SimBus, SimDlt645Meter, SimMeter, SimModbusDevice  # noqa: E402
+from drivers.meters.sim import SimBus, SimDlt645Meter, SimMeter, SimModbusDevice  # noqa: E402
 
 TARGET = 1.3
 

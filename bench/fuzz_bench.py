@@ -8,7 +8,7 @@ Targets and what each run may legitimately end in (anything else is a crash):
     dlt645, cjt188, modbus  the installer decoder (`lobby decode`), the frame parsers and the
                             bus scanner on the bytes: drivers.meters.errors.FrameError
     pn532                   the PN532 simulator's frame parser, then the chip on every
-                            command frame it decodes: drivers.sim.pn532.FrameError
+                            command frame it decodes: drivers.nfc.sim.pn532.FrameError
     command                 CommandIntake.handle(name, raw bytes), every command name and
                             unknown ones: never raises, never "internal error", exactly one
                             result that validates against command_result.json; the store
@@ -144,7 +144,7 @@ class Pn532Frames(Target):
 
     def __init__(self) -> None:
         super().__init__()
-        from drivers.sim import pn532
+        from drivers.nfc.sim import pn532
 
         self.pn532 = pn532
         self.chip = pn532.PN532Chip()

@@ -36,8 +36,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from drivers.sim.gpio_control import GpioControlClient  # noqa: E402
-from drivers.sim.pn532_control import ControlClient  # noqa: E402
+from drivers.gpio.sim import GpioControlClient  # noqa: E402
+from drivers.nfc.sim.pn532_control import ControlClient  # noqa: E402
 from tests.conftest import BASE_CONFIG  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
 

@@ -41,8 +41,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--config", default=str(ROOT / "config" / "example.toml"))
     args = parser.parse_args()
-    from drivers.sim.gpio_control import GpioControlClient
-    from drivers.sim.pn532_control import ControlClient
+    from drivers.gpio.sim import GpioControlClient
+    from drivers.nfc.sim.pn532_control import ControlClient
     from lobby.config import load_config
 
     with tempfile.TemporaryDirectory() as tmp:

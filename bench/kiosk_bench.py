@@ -78,7 +78,7 @@ def ms(v: float) -> str:
 
 def reader_baseline(taps: int, work: Path) -> list[float]:
     from drivers.nfc.libnfc_reader import LibnfcReader
-    from drivers.sim.pn532 import PN532Simulator
+    from drivers.nfc.sim.pn532 import PN532Simulator
 
     sim = PN532Simulator(work / "bench-pn532").start()
     arrivals: queue.SimpleQueue[float] = queue.SimpleQueue()
@@ -121,7 +121,7 @@ def bare_cold_start(display: str, font: str) -> float:
 
 
 def kiosk_taps(k: Kiosk, taps: int) -> list[float]:
-    from drivers.sim.pn532_control import ControlClient
+    from drivers.nfc.sim.pn532_control import ControlClient
     from lobby.config import load_config
 
     cfg = load_config(k.config)

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     from mqtt_bridge.alerts import AlertEngine
     from lobby.config import load_config
     from lobby.meters import MeterService
-    from lobby.meters.simulation import REPLY_DELAY
+    from drivers.meters.sim.simulation import REPLY_DELAY
     from lobby.meters.wiring import serial_settings
     from mqtt_bridge.store import Store
 

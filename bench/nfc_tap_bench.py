@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drivers.nfc.base import TagEvent  # noqa: E402
 from drivers.nfc.libnfc_reader import LibnfcReader  # noqa: E402
-from drivers.sim.pn532 import ACK_FRAME, HOST_TFI, PN532Simulator, decode_frame, encode_frame  # noqa: E402
+from drivers.nfc.sim.pn532 import ACK_FRAME, HOST_TFI, PN532Simulator, decode_frame, encode_frame  # noqa: E402
 
 IN_LIST_PASSIVE_TARGET = encode_frame(HOST_TFI, bytes([0x4A, 0x01, 0x00]))
 

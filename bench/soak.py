@@ -156,8 +156,8 @@ def run(minutes: float = 8.0, visitors: int = 2000, meters: int = 100, rounds: i
         seed: int = 1, quiet: bool = False) -> dict[str, Any]:
     import tempfile
 
-    from drivers.sim.gpio_control import GpioControlClient
-    from drivers.sim.pn532_control import ControlClient
+    from drivers.gpio.sim import GpioControlClient
+    from drivers.nfc.sim.pn532_control import ControlClient
     from lobby.services import CheckInForm, LobbyServices
     from lobby.cardhash import load_key
     from lobby.config import load_config

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from lobby.config import Config
+from drivers.meters.points import POINTS
 from lobby.meters.points import DEFAULT_POINTS as _DEFAULT_POINTS
-from lobby.meters.points import POINTS, meter_point_names
+from lobby.meters.points import meter_point_names
 from mqtt_bridge.version import VERSION
 
 # What each meter point means to Home Assistant: (device_class, state_class, unit). The canonical
-# point names and units are defined once, in lobby/meters/points.py; these tables follow them.
+# point names and units are defined once, in drivers/meters/points.py; these tables follow them.
 METER_POINTS: dict[str, tuple[str | None, str, str]] = {
     name: (point.device_class, point.state_class, point.unit) for name, point in POINTS.items()
 }

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.health import DeviceHealth, HealthState
+from drivers.sim.paths import printer_stream, sim_dir
 from lobby.dashboard import StaffDashboard
 from lobby.taps import CardRouter
 from lobby.services.pin import PinGate
@@ -29,8 +30,6 @@ from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import load_key
 from lobby.config import Config, state_path
 from mqtt_bridge.store import Store, StoreError
-
-from kiosk.simhw import SimReaders, sim_dir
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def build_printer(cfg: Config, simulate: bool) -> Any:
         if p.kind == "file":
             conn = make_connection("sim", path=state_path(cfg, p.path or "printer.bin"))
         elif simulate:
-            conn = make_connection("sim", path=sim_dir(cfg) / "printer.escpos")
+            conn = make_connection("sim", path=printer_stream(sim_dir(cfg.state_dir)))
         elif p.kind == "serial":
             conn = make_connection("serial", devfile=p.path, baudrate=p.baudrate, timeout=1.0)
         elif p.kind == "network":
@@ -90,7 +89,7 @@ class KioskRuntime:
         sec = cfg.security
         self.pin = PinGate(sec.staff_pin_hash, sec.pin_max_attempts, sec.pin_lockout_min)
         self.readers: list[Any] = []
-        self.sim = SimReaders(cfg) if simulate else None
+        self.sim: Any = None
 
     def _sync_cards(self) -> None:
         """The config's staff-card allowlist into the cards table (the gateway does the same at start)."""
@@ -107,23 +106,23 @@ class KioskRuntime:
         return [r for r in self.cfg.readers if r.host == "kiosk"]
 
     def start_readers(self, on_event: Callable[[Any], None]) -> None:
-        simulated = self.sim.start() if self.sim is not None else {}
+        """Start the kiosk's readers; with --simulate every one of them is a PN532 simulator (a child
+        process, see drivers.nfc.sim.launch) read by the real libnfc driver."""
+        from drivers.nfc.factory import make_reader
+
+        simulated: dict[str, str] = {}
+        if self.simulate:
+            from drivers.nfc.sim.launch import SimulatedReaders
+
+            self.sim = SimulatedReaders(sim_dir(self.cfg.state_dir), [r.id for r in self.kiosk_readers()])
+            simulated = self.sim.start()
         for r in self.kiosk_readers():
             try:
                 if r.id in simulated:
-                    from drivers.nfc.libnfc_reader import LibnfcReader
-
-                    reader = LibnfcReader(r.id, simulated[r.id], retap_window_s=r.retap_window_s)
-                elif r.kind == "libnfc":
-                    from drivers.nfc.libnfc_reader import LibnfcReader
-
-                    reader = LibnfcReader(r.id, r.connstring or "", retap_window_s=r.retap_window_s)
+                    reader = make_reader(r.id, "libnfc", connstring=simulated[r.id], retap_window_s=r.retap_window_s)
                 else:
-                    from drivers.nfc.hid_wedge import HidWedgeReader
-
-                    device = r.device or ""
-                    reader = (HidWedgeReader(r.id, device, retap_window_s=r.retap_window_s) if device.startswith("/")
-                              else HidWedgeReader(r.id, name_match=device, retap_window_s=r.retap_window_s))
+                    reader = make_reader(r.id, r.kind, connstring=r.connstring, device=r.device,
+                                         retap_window_s=r.retap_window_s)
                 reader.start(on_event)
                 self.readers.append(reader)
             except Exception as exc:  # one broken reader must not stop the screen
@@ -152,6 +151,7 @@ class KioskRuntime:
         self.readers.clear()
         if self.sim is not None:
             self.sim.stop()
+            self.sim = None
         if self.printer is not None:
             try:
                 self.printer.close()

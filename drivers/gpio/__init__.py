@@ -4,6 +4,13 @@ Every device takes plain constructor arguments and an optional gpiozero pin
 factory; without one they share :func:`default_pin_factory` (lgpio, or what
 ``GPIOZERO_PIN_FACTORY`` names). Tests and the demo use ``make_pin_factory("mock")``
 and drive the panel through :class:`GpioSimulator`.
+
+This folder owns the panel's drivers (``button``, ``debounce``, ``led``, ``buzzer``),
+the pin factory (``factory``; ``python -m drivers.gpio`` checks that it loads) and
+the simulated panel with its control socket (``sim``).
+
+May import: the standard library, gpiozero (and its pin libraries) and the shared
+simulator plumbing in :mod:`drivers.sim`; never lobby, kiosk or mqtt_bridge.
 """
 
 from drivers.gpio.button import ButtonCallback, PanelButton

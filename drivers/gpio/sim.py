@@ -1,26 +1,39 @@
-"""Simulation control for the panel under gpiozero's MockFactory.
+"""The simulated lobby panel: buttons, LEDs and buzzer on gpiozero's MockFactory, and its control socket.
 
 The demo and the kiosk's on-screen panel press buttons by id and read the LEDs
 and buzzer. Buttons are pressed by driving their mock pins
 (``drive_low()``/``drive_high()``), so the real gpiozero and PanelButton code
-runs exactly as it would on hardware.
+runs exactly as it would on hardware: debounce, long press and stuck detection
+included.
 
 :meth:`GpioSimulator.press` and :meth:`~GpioSimulator.release` return at once
 (a touch-down / touch-up on screen); :meth:`~GpioSimulator.click`,
 :meth:`~GpioSimulator.hold` and :meth:`~GpioSimulator.bounce` sleep while they
 act, so call them from a script or a worker thread, not from a UI thread.
+
+Other processes drive the simulator through :class:`GpioControlServer`, a
+JSON-lines control socket (:mod:`drivers.sim.control`), with :class:`GpioControlClient`:
+
+    {"cmd": "click", "button": "btn-3f-toilet"}            -> {"ok": true}
+    {"cmd": "press"|"release", "button": "..."}            -> {"ok": true}
+    {"cmd": "hold", "button": "...", "seconds": 3}         -> {"ok": true}   (returns after the hold)
+    {"cmd": "leds"}   -> {"ok": true, "leds": {"led-id": {"pattern": "pending", "lit": true}, ...}}
+    {"cmd": "list"}   -> {"ok": true, "buttons": [...], "leds": [...]}
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from gpiozero.pins.mock import MockPin
 
 from drivers.gpio.button import PanelButton
 from drivers.gpio.buzzer import Buzzer, BuzzerState
 from drivers.gpio.led import LedState, StatusLed
+from drivers.sim import control
 
 
 class SimulationError(RuntimeError):
@@ -144,3 +157,52 @@ def _require_mock(pin: object, device_id: str) -> None:
         raise SimulationError(
             f"{device_id} is on a real pin ({pin}); simulation needs the mock pin factory "
             "(GPIOZERO_PIN_FACTORY=mock)")
+
+
+# -- the control socket ---------------------------------------------------------
+
+def handle_request(sim: GpioSimulator, request: Any) -> dict[str, Any]:
+    if not isinstance(request, dict):
+        return {"ok": False, "error": "request must be a JSON object"}
+    cmd = request.get("cmd")
+    button = request.get("button")
+    try:
+        if cmd in ("click", "press", "release", "hold"):
+            if not isinstance(button, str):
+                return {"ok": False, "error": f"{cmd} needs a button id"}
+            if cmd == "click":
+                sim.click(button)
+            elif cmd == "press":
+                sim.press(button)
+            elif cmd == "release":
+                sim.release(button)
+            else:
+                seconds = request.get("seconds", 3)
+                if not isinstance(seconds, (int, float)) or not 0 < seconds <= 120:
+                    return {"ok": False, "error": "hold needs seconds between 0 and 120"}
+                sim.hold(button, float(seconds))
+            return {"ok": True}
+        if cmd == "leds":
+            return {"ok": True, "leds": {led_id: {"pattern": state.pattern, "lit": state.lit}
+                                         for led_id, state in sim.led_states().items()}}
+        if cmd == "list":
+            return {"ok": True, "buttons": sim.button_ids, "leds": sim.led_ids}
+    except SimulationError as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": False, "error": f"unknown cmd {cmd!r}"}
+
+
+class GpioControlServer(control.ControlServer):
+    def __init__(self, sim: GpioSimulator, path: str | os.PathLike[str]) -> None:
+        super().__init__(lambda request: handle_request(sim, request), path, name="gpio-control")
+
+
+class GpioControlClient(control.ControlClient):
+    def click(self, button: str) -> None:
+        self.request({"cmd": "click", "button": button})
+
+    def hold(self, button: str, seconds: float) -> None:
+        self.request({"cmd": "hold", "button": button, "seconds": seconds})
+
+    def leds(self) -> dict[str, dict[str, Any]]:
+        return self.request({"cmd": "leds"})["leds"]

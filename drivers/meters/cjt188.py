@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drivers.meters import frame68
 from drivers.meters.bcd import address_from_wire, address_to_wire, decode_bcd, decode_scaled, encode_bcd, encode_scaled
-from drivers.meters.errors import BadChecksum, BadEndByte, BadLength, BadStartByte, MalformedFrame, TruncatedFrame
+from drivers.meters.errors import MalformedFrame
+from drivers.meters.frame68 import START
 
-START = 0x68
-END = 0x16
-WAKE = 0xFE
 MAX_DATA = 64
 MIN_FRAME = 13
 BROADCAST_ADDRESS = "AAAAAAAAAAAAAA"
@@ -72,20 +71,12 @@ VALVE_STATES = {0: "open", 1: "closed", 2: "unknown", 3: "abnormal"}
 
 
 @dataclass(frozen=True)
-class Frame:
+class Frame(frame68.ControlBits):
     meter_type: int
     address: str  # 14 hex digits as printed, most significant first
     control: int
     data: bytes
     preamble: int = 0
-
-    @property
-    def is_reply(self) -> bool:
-        return bool(self.control & 0x80)
-
-    @property
-    def is_abnormal(self) -> bool:
-        return bool(self.control & 0x40)
 
     @property
     def function(self) -> int:
@@ -122,10 +113,6 @@ class Measurement:
     status: Status
 
 
-def checksum(data: bytes | bytearray) -> int:
-    return sum(data) & 0xFF
-
-
 def di_bytes(di: int, low_first: bool = True) -> bytes:
     return di.to_bytes(2, "little" if low_first else "big")
 
@@ -143,41 +130,19 @@ def read_di(data: bytes) -> tuple[int, bool]:
 
 def encode_frame(meter_type: int, address: str, control: int, data: bytes = b"",
                  preamble: int = 4) -> bytes:
-    if not 0 <= preamble <= 4:
-        raise ValueError("the wake-up preamble is 0 to 4 FE bytes")
+    frame68.check_preamble(preamble)
     if len(data) > MAX_DATA:
         raise ValueError(f"CJ/T 188 data is at most {MAX_DATA} bytes")
     body = bytearray([START, meter_type & 0xFF])
     body += address_to_wire(address, 7)
     body += bytes([control & 0xFF, len(data)])
     body += data
-    body += bytes([checksum(body), END])
-    return bytes([WAKE]) * preamble + bytes(body)
+    return frame68.wrap(body, preamble)
 
 
 def parse_frame(buf: bytes) -> tuple[Frame, int]:
     """Parse the frame starting at ``buf[0]`` (after any FE); return it and its size."""
-    i = 0
-    while i < len(buf) and buf[i] == WAKE:
-        i += 1
-    have = len(buf)
-    if have < i + 1:
-        raise TruncatedFrame(i + MIN_FRAME, have)
-    if buf[i] != START:
-        raise BadStartByte(i, START, buf[i])
-    if have < i + 11:
-        raise TruncatedFrame(i + MIN_FRAME, have)
-    length = buf[i + 10]
-    if length > MAX_DATA:
-        raise BadLength(f"length field L={length} exceeds {MAX_DATA}")
-    total = i + MIN_FRAME + length
-    if have < total:
-        raise TruncatedFrame(total, have)
-    if buf[total - 1] != END:
-        raise BadEndByte(total - 1, END, buf[total - 1])
-    expected = checksum(buf[i : total - 2])
-    if buf[total - 2] != expected:
-        raise BadChecksum(expected, buf[total - 2])
+    i, total = frame68.locate(buf, length_at=10, min_frame=MIN_FRAME, max_data=MAX_DATA, limit=str(MAX_DATA))
     frame = Frame(buf[i + 1], address_from_wire(buf[i + 2 : i + 9]), buf[i + 9],
                   bytes(buf[i + 11 : total - 2]), preamble=i)
     return frame, total

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from drivers.meters import frame68
 from drivers.meters.bcd import address_from_wire, address_to_wire, decode_scaled, encode_scaled
-from drivers.meters.errors import BadChecksum, BadEndByte, BadLength, BadStartByte, MalformedFrame, TruncatedFrame
+from drivers.meters.errors import MalformedFrame
+from drivers.meters.frame68 import START
 
-START = 0x68
-END = 0x16
-WAKE = 0xFE
 DATA_OFFSET = 0x33
 MAX_DATA = 200  # the standard's limit for a read reply
 MIN_FRAME = 12
@@ -111,19 +110,11 @@ ITEMS_BY_NAME: dict[str, DataItem] = {item.name: item for item in _ITEMS}
 
 
 @dataclass(frozen=True)
-class Frame:
+class Frame(frame68.ControlBits):
     address: str  # 12 hex digits as printed on the meter, most significant first
     control: int
     data: bytes  # the 0x33 offset already removed
     preamble: int = 0
-
-    @property
-    def is_reply(self) -> bool:
-        return bool(self.control & 0x80)
-
-    @property
-    def is_abnormal(self) -> bool:
-        return bool(self.control & 0x40)
 
     @property
     def has_follow_up(self) -> bool:
@@ -140,48 +131,21 @@ class Frame:
         return int.from_bytes(self.data[:4], "little")
 
 
-def checksum(data: bytes | bytearray) -> int:
-    return sum(data) & 0xFF
-
-
 def encode_frame(address: str, control: int, data: bytes = b"", preamble: int = 4) -> bytes:
-    if not 0 <= preamble <= 4:
-        raise ValueError("the wake-up preamble is 0 to 4 FE bytes")
+    frame68.check_preamble(preamble)
     if len(data) > MAX_DATA:
         raise ValueError(f"DL/T 645 data is at most {MAX_DATA} bytes")
     body = bytearray([START])
     body += address_to_wire(address, 6)
     body += bytes([START, control & 0xFF, len(data)])
     body += bytes((b + DATA_OFFSET) & 0xFF for b in data)
-    body += bytes([checksum(body), END])
-    return bytes([WAKE]) * preamble + bytes(body)
+    return frame68.wrap(body, preamble)
 
 
 def parse_frame(buf: bytes) -> tuple[Frame, int]:
     """Parse the frame starting at ``buf[0]`` (after any FE); return it and its size."""
-    i = 0
-    while i < len(buf) and buf[i] == WAKE:
-        i += 1
-    have = len(buf)
-    if have < i + 1:
-        raise TruncatedFrame(i + MIN_FRAME, have)
-    if buf[i] != START:
-        raise BadStartByte(i, START, buf[i])
-    if have < i + 10:
-        raise TruncatedFrame(i + MIN_FRAME, have)
-    if buf[i + 7] != START:
-        raise BadStartByte(i + 7, START, buf[i + 7], "second start byte")
-    length = buf[i + 9]
-    if length > MAX_DATA:
-        raise BadLength(f"length field L={length} exceeds the standard's {MAX_DATA}")
-    total = i + MIN_FRAME + length
-    if have < total:
-        raise TruncatedFrame(total, have)
-    if buf[total - 1] != END:
-        raise BadEndByte(total - 1, END, buf[total - 1])
-    expected = checksum(buf[i : total - 2])
-    if buf[total - 2] != expected:
-        raise BadChecksum(expected, buf[total - 2])
+    i, total = frame68.locate(buf, length_at=9, min_frame=MIN_FRAME, max_data=MAX_DATA,
+                              limit=f"the standard's {MAX_DATA}", second_start=7)
     data = bytes((b - DATA_OFFSET) & 0xFF for b in buf[i + 10 : total - 2])
     frame = Frame(address_from_wire(buf[i + 1 : i + 7]), buf[i + 8], data, preamble=i)
     return frame, total

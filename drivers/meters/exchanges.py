@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from drivers.meters import cjt188, dlt645, modbus_rtu
+from drivers.meters import cjt188, dlt645, frame68, modbus_rtu
 from drivers.meters.bcd import address_to_wire
 from drivers.meters.devices import Cjt188Device, DeviceSpec, Dlt645Device, ModbusDevice
 from drivers.meters.errors import BadChecksum, FrameError, TruncatedFrame
@@ -129,7 +129,7 @@ def _skip_echo(buf: bytes, request: bytes) -> int:
 
 def _preamble_start(buf: bytes, off: int) -> int:
     start = off
-    while start > 0 and off - start < 4 and buf[start - 1] == 0xFE:
+    while start > 0 and off - start < frame68.MAX_PREAMBLE and buf[start - 1] == frame68.WAKE:
         start -= 1
     return start
 

@@ -9,6 +9,14 @@
 Callbacks run on the reader's own thread (see drivers.nfc.base). The driver
 modules are imported lazily, so a host without libnfc (or evdev) can still use
 the other reader and the interface.
+
+This folder owns the readers (``libnfc_reader`` on ``libnfc``, ``hid_wedge`` on
+``wedge_decoder``, tap tracking in ``presence``), the one reader factory
+(``factory.make_reader``) and the PN532 simulator (``sim/``, started through
+``sim/launch.py``).
+
+May import: the standard library, pynfc (libnfc) and evdev, and the shared simulator
+plumbing in :mod:`drivers.sim`; never lobby, kiosk or mqtt_bridge.
 """
 
 from __future__ import annotations

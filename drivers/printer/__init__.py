@@ -1,7 +1,14 @@
 """The lobby's ESC/POS printer: documents rendered as 1-bit rasters, sent with python-escpos.
 
 ``BadgePrinter(make_connection("network", host=...)).print_badge(VisitorBadge(...))``;
-the simulator (``make_connection("sim", path=...)``) lives in :mod:`drivers.sim.printer`.
+the simulator (``make_connection("sim", path=...)``) lives in :mod:`drivers.printer.sim`.
+
+This folder owns the printer driver (``printer``, ``status``), the documents
+(``layouts``, ``render``, ``fonts``), the connection kinds (``connection``) and the
+file-backed simulator (``sim``; ``python -m drivers.printer.sim`` inspects it).
+
+May import: the standard library, python-escpos, Pillow and qrcode; never lobby,
+kiosk or mqtt_bridge.
 """
 
 from drivers.printer.connection import (

@@ -51,8 +51,8 @@ def network_connection(host: str, *, port: int = 9100, timeout: float = 5.0,
 
 def sim_connection(path: str | os.PathLike[str], *, profile: str | None = None,
                    **kwargs: Any) -> Escpos:
-    """The file-backed simulator (see :mod:`drivers.sim.printer`)."""
-    from drivers.sim.printer import SimulatedPrinter
+    """The file-backed simulator (see :mod:`drivers.printer.sim`)."""
+    from drivers.printer.sim import SimulatedPrinter
 
     return SimulatedPrinter(path, profile=profile, **kwargs)
 

@@ -17,7 +17,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.scrollview import ScrollView
 
-from kiosk.simhw import gpio_socket, reader_socket
+from drivers.sim.paths import gpio_socket, reader_socket, sim_dir
+
 from kiosk.widgets import KButton
 
 log = logging.getLogger(__name__)
@@ -40,18 +41,18 @@ def sim_cards(cfg: Any) -> list[tuple[str, str, str]]:
 
 def present(cfg: Any, reader_id: str, uid: str, hold_s: float = TAP_HOLD_S) -> None:
     """Put a card on the simulated reader for a moment (a tap). Runs on a worker thread."""
-    from drivers.sim.pn532_control import ControlClient
+    from drivers.nfc.sim.pn532_control import ControlClient
 
-    with ControlClient(reader_socket(cfg, reader_id), timeout_s=3.0) as client:
+    with ControlClient(reader_socket(sim_dir(cfg.state_dir), reader_id), timeout_s=3.0) as client:
         client.present(uid, "ntag215" if len(uid) == 14 else "classic_1k")
         time.sleep(hold_s)
         client.remove()
 
 
 def click_gpio(cfg: Any, button_id: str) -> None:
-    from drivers.sim.gpio_control import GpioControlClient
+    from drivers.gpio.sim import GpioControlClient
 
-    with GpioControlClient(gpio_socket(cfg), timeout_s=3.0) as client:
+    with GpioControlClient(gpio_socket(sim_dir(cfg.state_dir)), timeout_s=3.0) as client:
         client.click(button_id)
 
 

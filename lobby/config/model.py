@@ -337,7 +337,7 @@ class SerialBusConfig(Section):
 
 
 class MeterConfig(Section):
-    """One meter on a bus. Points use the canonical names of lobby/meters/points.py."""
+    """One meter on a bus. Points use the canonical names of drivers/meters/points.py."""
 
     id: Id
     bus: Id

@@ -129,7 +129,8 @@ def _patrol_checks(cfg: Config) -> Iterator[Problem]:
 
 def _meter_checks(cfg: Config) -> Iterator[Problem]:
     """Meters: map and points readable, billing/leak points present, one address per line, bus load."""
-    from lobby.meters.points import POINTS, PointError, billing_point, bindings, load_map
+    from drivers.meters.points import POINTS, PointError, load_map
+    from lobby.meters.points import billing_point, bindings
 
     by_bus: dict[tuple[str, str, str], int] = {}
     for index, meter in enumerate(cfg.meters):
@@ -169,7 +170,7 @@ def _meter_checks(cfg: Config) -> Iterator[Problem]:
 
 def _bus_load(cfg: Config) -> Iterator[Problem]:
     """A line cannot carry more than its wire time: the meters' polls must fit their intervals."""
-    from lobby.meters.points import PointError
+    from drivers.meters.points import PointError
     from lobby.meters.wiring import line_load
 
     for index, bus in enumerate(cfg.buses):

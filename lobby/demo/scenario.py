@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -58,9 +57,10 @@ class Panel:
     """Presses the simulated GPIO buttons as a tenant would (through the gateway's sim socket)."""
 
     def __init__(self, cfg: Config) -> None:
-        from drivers.sim.gpio_control import GpioControlClient
+        from drivers.gpio.sim import GpioControlClient
+        from drivers.sim.paths import gpio_socket, sim_dir
 
-        self.client = GpioControlClient(Path(cfg.state_dir) / "sim" / "gpio.sock")
+        self.client = GpioControlClient(gpio_socket(sim_dir(cfg.state_dir)))
 
     def click(self, button_id: str) -> None:
         self.client.click(button_id)
@@ -124,11 +124,12 @@ class Reader:
     """Presents cards to a simulated PN532 on the gateway, as a guard would."""
 
     def __init__(self, cfg: Config) -> None:
-        from drivers.sim.pn532_control import ControlClient
+        from drivers.nfc.sim.pn532_control import ControlClient
+        from drivers.sim.paths import reader_socket, sim_dir
 
         self.reader = next((r for r in cfg.readers if r.host == "gateway"), None)
         self.guard = cfg.patrol.guards[0].card_uid if cfg.patrol.guards else None
-        self.client = (ControlClient(Path(cfg.state_dir) / "sim" / f"{self.reader.id}.sock")
+        self.client = (ControlClient(reader_socket(sim_dir(cfg.state_dir), self.reader.id))
                        if self.reader else None)
 
     def tap_guard_card(self) -> None:
@@ -144,9 +145,10 @@ class MeterFaults:
 
     def __init__(self, cfg: Config, meter_id: str) -> None:
         from drivers.sim.control import ControlClient
+        from drivers.sim.paths import meters_socket, sim_dir
 
         self.meter = meter_id
-        self.client = ControlClient(Path(cfg.state_dir) / "sim" / "meters.sock")
+        self.client = ControlClient(meters_socket(sim_dir(cfg.state_dir)))
         self.calls = 0
 
     def cycle(self, say: Callable[[str], None]) -> None:

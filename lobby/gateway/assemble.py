@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from drivers.health import DeviceHealth
+from drivers.sim.paths import gpio_socket, sim_dir
 
 from lobby.config import Config
 from lobby.gateway.buttons import ButtonService
@@ -23,10 +24,6 @@ from lobby.gateway.patrol import TICK_S, PatrolComponent
 from lobby.gateway.service import GatewayService
 
 log = logging.getLogger(__name__)
-
-
-def sim_dir(cfg: Config) -> Path:
-    return Path(cfg.state_dir) / "sim"
 
 
 class GpioSimulation:
@@ -40,8 +37,7 @@ class GpioSimulation:
         self._server: Any = None
 
     def start(self) -> None:
-        from drivers.gpio import GpioSimulator
-        from drivers.sim.gpio_control import GpioControlServer
+        from drivers.gpio.sim import GpioControlServer, GpioSimulator
 
         sim = GpioSimulator(buttons=[p.button for p in self.buttons.panels.values()],
                             leds=[p.led for p in self.buttons.panels.values() if p.led is not None],
@@ -69,12 +65,13 @@ def build_gateway(cfg: Config, config_path: Path | None, simulate: bool = False)
     from lobby.services import LobbyServices
 
     gateway = GatewayService(cfg, config_path, simulate=simulate)
+    sims = sim_dir(cfg.state_dir)
     lobby = LobbyServices(gateway.store, cfg, card_key=gateway.runtime.card_key, alerts=gateway.alerts)
     gateway.add(LobbyJobs(lobby, gateway.scheduler))
     if cfg.meters:
-        gateway.add(MetersComponent(cfg, gateway.store, gateway.alerts, simulate=simulate, sim_dir=sim_dir(cfg)))
+        gateway.add(MetersComponent(cfg, gateway.store, gateway.alerts, simulate=simulate, sim_dir=sims))
     patrol = PatrolComponent(cfg, gateway.store, gateway.alerts, gateway.runtime.card_key,
-                             simulate=simulate, sim_dir=sim_dir(cfg))
+                             simulate=simulate, sim_dir=sims)
     gateway.add(patrol)
     gateway.scheduler.every("patrol.tick", TICK_S, patrol.tick, first_after_s=1.0)
     if cfg.buttons or cfg.gpio.buzzer_pin is not None:
@@ -82,5 +79,5 @@ def build_gateway(cfg: Config, config_path: Path | None, simulate: bool = False)
         gateway.add(buttons)
         gateway.scheduler.every("buttons.leds", 1.0, buttons.sync_leds)
         if simulate:
-            gateway.add(GpioSimulation(buttons, sim_dir(cfg) / "gpio.sock"))
+            gateway.add(GpioSimulation(buttons, gpio_socket(sims)))
     return gateway

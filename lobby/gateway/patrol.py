@@ -3,9 +3,10 @@
 Readers whose `host` is "gateway" (checkpoint readers in corridors and plant
 rooms) feed their taps straight to the patrol engine; the kiosk's own reader is
 the kiosk's business. `tick()` runs every few seconds so a missed checkpoint is
-reported even if nothing is ever tapped. With --simulate each gateway reader is
-a PN532 simulator on a pseudo-terminal, driven through its control socket
-`<state_dir>/sim/<reader-id>.sock`, and the real libnfc driver reads it.
+reported even if nothing is ever tapped. With --simulate each gateway libnfc
+reader is a PN532 simulator on a pseudo-terminal (drivers.nfc.sim.launch), driven
+through its control socket `<state_dir>/sim/<reader-id>.sock`, and the real libnfc
+driver reads it.
 """
 
 from __future__ import annotations
@@ -16,23 +17,15 @@ from typing import Any
 
 from drivers.health import DeviceHealth
 from drivers.nfc import TagEvent
+from drivers.nfc.factory import make_reader
 
 from mqtt_bridge.alerts import AlertEngine
 from lobby.config import Config
-from lobby.config.model import NfcReaderConfig
 from mqtt_bridge.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 
 TICK_S = 5.0
-
-
-def make_reader(reader: NfcReaderConfig, connstring: str | None = None) -> Any:
-    from drivers.nfc import HidWedgeReader, LibnfcReader
-
-    if reader.kind == "hid":
-        return HidWedgeReader(reader.id, reader.device, retap_window_s=reader.retap_window_s)
-    return LibnfcReader(reader.id, connstring or reader.connstring or "", retap_window_s=reader.retap_window_s)
 
 
 class PatrolComponent:
@@ -47,27 +40,24 @@ class PatrolComponent:
         self.simulate = simulate
         self.sim_dir = sim_dir
         self.readers: list[Any] = []
-        self._sims: list[Any] = []
+        self.sim: Any = None
 
     def start(self) -> None:
-        for reader_cfg in (r for r in self.cfg.readers if r.host == "gateway"):
-            connstring = None
-            if self.simulate and reader_cfg.kind == "libnfc":
-                connstring = self._start_simulator(reader_cfg.id)
-            reader = make_reader(reader_cfg, connstring)
+        mine = [r for r in self.cfg.readers if r.host == "gateway"]
+        to_simulate = [r.id for r in mine if r.kind == "libnfc"] if self.simulate else []
+        simulated: dict[str, str] = {}
+        if to_simulate:
+            from drivers.nfc.sim.launch import SimulatedReaders
+
+            assert self.sim_dir is not None
+            self.sim = SimulatedReaders(self.sim_dir, to_simulate)
+            simulated = self.sim.start()
+        for reader_cfg in mine:
+            reader = make_reader(reader_cfg.id, reader_cfg.kind,
+                                 connstring=simulated.get(reader_cfg.id, reader_cfg.connstring),
+                                 device=reader_cfg.device, retap_window_s=reader_cfg.retap_window_s)
             reader.start(self._on_event)
             self.readers.append(reader)
-
-    def _start_simulator(self, reader_id: str) -> str:
-        from drivers.sim.pn532 import PN532Simulator
-        from drivers.sim.pn532_control import ControlServer
-
-        assert self.sim_dir is not None
-        sim = PN532Simulator(self.sim_dir / f"{reader_id}.tty").start()
-        control = ControlServer(sim, self.sim_dir / f"{reader_id}.sock").start()
-        self._sims += [control, sim]
-        log.info("simulated reader %s: control socket %s", reader_id, self.sim_dir / f"{reader_id}.sock")
-        return f"pn532_uart:{sim.link}"
 
     def _on_event(self, event: TagEvent) -> None:
         if event.kind != "tap":
@@ -86,8 +76,8 @@ class PatrolComponent:
     def stop(self) -> None:
         for reader in self.readers:
             reader.stop()
-        for sim in self._sims:
-            sim.stop()
+        if self.sim is not None:
+            self.sim.stop()
 
     def device_health(self) -> list[DeviceHealth]:
         return [reader.health for reader in self.readers]

@@ -9,8 +9,13 @@
     service.stop(timeout=5)
     sim.stop()
 
-Canonical point names are defined in ``points.py``; alert rules in ``analysis.py``;
-consumption in ``consumption.py``; store tables in ``schema.py``.
+Which canonical points a meter reads is decided in ``points.py`` (the point names and
+units themselves are the meters' vocabulary, in ``drivers.meters.points``); alert rules
+in ``analysis.py``; consumption in ``consumption.py``; the config -> bus drivers wiring in
+``wiring.py``; the config -> simulated lines adapter in ``simulate.py`` (the simulation
+itself is ``drivers.meters.sim.simulation``).
+
+May import: drivers, mqtt_bridge and the rest of lobby; never kiosk.
 
 Exports are resolved lazily, so importing ``lobby.meters.points`` (config checks,
 Home Assistant discovery) does not load the bus drivers.
@@ -29,7 +34,7 @@ def __getattr__(name: str) -> Any:
 
         return MeterService
     if name in ("MeterSimulation", "start_simulation"):
-        from lobby.meters import simulation
+        from lobby.meters import simulate
 
-        return getattr(simulation, name)
+        return getattr(simulate, name)
     raise AttributeError(name)

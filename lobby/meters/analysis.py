@@ -48,9 +48,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.meters.points import Binding
+
 from mqtt_bridge.alerts import alert_key
 from lobby.config.model import ComfortConfig, MeterConfig
-from lobby.meters.points import Binding
 
 CONFIRM_READINGS = 3
 FLOW_EPSILON = 1e-9

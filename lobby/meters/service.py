@@ -41,6 +41,7 @@ from typing import Any
 from drivers.health import DeviceHealth, HealthState
 from drivers.meters.bus import MeterBus, TransactionTrace
 from drivers.meters.devices import DeviceSpec
+from drivers.meters.points import Binding
 from drivers.meters.reading import Quality, Reading
 
 from mqtt_bridge.alerts import AlertEngine
@@ -50,7 +51,7 @@ from mqtt_bridge.store.outbox import append_events
 from mqtt_bridge.timebase import parse_rfc3339, rfc3339, utc_now
 from lobby.meters.analysis import TITLES, AlertChange, Analysis, Hysteresis, MeterAnalyzer, RegisterState, Sample
 from lobby.meters.consumption import BillingMeter, ConsumptionJob
-from lobby.meters.points import Binding, billing_point, bindings, meter_kind
+from lobby.meters.points import billing_point, bindings, meter_kind
 from lobby.meters.wiring import build_bus, device_spec, serial_settings
 
 log = logging.getLogger(__name__)

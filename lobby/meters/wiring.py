@@ -8,10 +8,11 @@ from typing import Any
 from drivers.meters.bus import MeterBus
 from drivers.meters.devices import Cjt188Device, DeviceSpec, Dlt645Device, ModbusDevice
 from drivers.meters.exchanges import plan
+from drivers.meters.points import WATER_TYPES, Binding, load_map
 from drivers.meters.serial_settings import SerialSettings
 
 from lobby.config.model import MeterConfig, SerialBusConfig
-from lobby.meters.points import WATER_TYPES, Binding, bindings, load_map
+from lobby.meters.points import bindings
 
 
 def serial_settings(bus: SerialBusConfig) -> SerialSettings:

@@ -464,7 +464,7 @@ def _v6_meters(conn: sqlite3.Connection) -> None:
     #
     # Times are RFC 3339 UTC text from the service's clock (they sort as text); `day`
     # and `start` are site-local dates (YYYY-MM-DD) or months (YYYY-MM). Values are in
-    # the canonical units of lobby/meters/points.py.
+    # the canonical units of drivers/meters/points.py.
     run_script(conn, """
 -- The last reading of each meter, for the staff screen and `lobby` tools (one row per meter).
 CREATE TABLE meter_latest (

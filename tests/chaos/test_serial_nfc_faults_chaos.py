@@ -2,8 +2,9 @@
 and misbehave; the gateway keeps going, reports health lost, and recovers.
 
 The gateway runs as on a Pi (not --simulate): its RS-485 line is an 8E1 pty served
-by `python -m drivers.sim.meters` (a DL/T 645 and a CJ/T 188 meter), its checkpoint
-reader a pty served by `python -m drivers.sim.pn532`. Faults: the line's port
+by `python -m drivers.meters.sim` (a DL/T 645 and a CJ/T 188 meter), its checkpoint
+reader a pty served by `python -m drivers.nfc.sim.pn532` (started by
+drivers.nfc.sim.launch, as the kiosk and the simulated gateway start it). Faults: the line's port
 closed and reopened (an unplugged USB adapter), garbage replies, a meter answering
 for another address, and the PN532 simulator process SIGKILLed while the reader
 polls. Nothing crashes: no thread dies with an exception, every component keeps
@@ -13,8 +14,6 @@ running, and each fault is reported and cleared.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -26,7 +25,8 @@ from typing import Any
 import pytest
 
 from drivers.health import HealthState
-from drivers.sim.pn532_control import ControlClient
+from drivers.nfc.sim.launch import SimulatedReaders
+from drivers.nfc.sim.pn532_control import ControlClient
 from lobby.config import load_config
 from lobby.gateway.assemble import build_gateway
 from lobby.gateway.service import GatewayService
@@ -95,10 +95,10 @@ routes = [ {{ id = "night", name = "Night round", checkpoints = ["cp-roof"], ord
 
 
 class LineSim:
-    """`python -m drivers.sim.meters` driven through its stdin."""
+    """`python -m drivers.meters.sim` driven through its stdin."""
 
     def __init__(self, link: Path, config: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.meters", "--link", str(link), "--config",
+        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.meters.sim", "--link", str(link), "--config",
                                       str(config), "--log-level", "WARNING", "--seed", "7"], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
@@ -118,28 +118,22 @@ class LineSim:
 
 
 class NfcSim:
-    """`python -m drivers.sim.pn532` as its own process, so it can be SIGKILLed."""
+    """The PN532 simulator as its own process (drivers.nfc.sim.launch), so it can be SIGKILLed."""
 
-    def __init__(self, link: Path, control: Path) -> None:
-        self.link, self.control = link, control
-        self.proc: subprocess.Popen[str] | None = None
+    READER = "nfc-roof"
+
+    def __init__(self, folder: Path) -> None:
+        self.readers = SimulatedReaders(folder, [self.READER])
+        self.link, self.control = self.readers.link(self.READER), self.readers.socket(self.READER)
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "drivers.sim.pn532", "--link", str(self.link),
-                                      "--control", str(self.control)], cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        assert self.proc.stdout is not None
-        assert self.proc.stdout.readline().startswith("pn532-sim ready")
+        assert self.READER in self.readers.start()
 
     def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+        self.readers.kill(self.READER)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+        self.readers.stop()
 
 
 @pytest.fixture
@@ -167,10 +161,11 @@ def _until(predicate: Callable[[], Any], timeout: float, what: str) -> float:
 
 def test_line_and_reader_faults_are_survived_reported_and_cleared(tmp_path: Path, broker: Broker,
                                                                   thread_crashes: list[str]) -> None:
-    line_link, nfc_link = tmp_path / "ttyRS485", tmp_path / "ttyNFC"
+    line_link = tmp_path / "ttyRS485"
     (tmp_path / "line.toml").write_text(LINE_SIM)
     line = LineSim(line_link, tmp_path / "line.toml")
-    nfc = NfcSim(nfc_link, tmp_path / "nfc.sock")
+    nfc = NfcSim(tmp_path)
+    nfc_link = nfc.link
     nfc.start()
     config = tmp_path / "lobby.toml"
     config.write_text(BASE_CONFIG.format(state_dir=tmp_path / "state", port=broker.port, mqtt_extra="",

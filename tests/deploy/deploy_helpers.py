@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from drivers.meters import SerialSettings
-from drivers.sim.meters import SimBus, SimCjt188Meter, SimDlt645Meter, SimModbusDevice
-from drivers.sim.pn532 import PN532Simulator
+from drivers.meters.sim import SimBus, SimCjt188Meter, SimDlt645Meter, SimModbusDevice
+from drivers.nfc.sim.pn532 import PN532Simulator
 from lobby.cli import main
 from tests.helpers.broker import Broker
 

@@ -121,7 +121,7 @@ def test_an_invalid_config_names_the_key_and_checks_nothing_else(site: Site) -> 
 
 
 def test_printer_out_of_paper_and_everything_down_stays_bounded(site: Site) -> None:
-    from drivers.sim.printer import SimulatedPrinter
+    from drivers.printer.sim import SimulatedPrinter
 
     assert site.broker is not None and site.line is not None and site.nfc is not None
     SimulatedPrinter(site.tmp / "printer.bin").set_state(paper="out")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from deploy_helpers import REPO
 
-from drivers.sim.pn532 import PN532Simulator
+from drivers.nfc.sim.pn532 import PN532Simulator
 
 pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "aarch64"), reason="seccomp rule for x86_64/aarch64")
 

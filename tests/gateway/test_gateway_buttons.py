@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.sim.gpio_control import GpioControlClient
+from drivers.gpio.sim import GpioControlClient
 from lobby.config import load_config
 from lobby.gateway.assemble import build_gateway
 from lobby.gateway.service import GatewayService

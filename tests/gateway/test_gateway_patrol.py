@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drivers.sim.pn532_control import ControlClient
+from drivers.nfc.sim.pn532_control import ControlClient
 from lobby.config import load_config
 from lobby.gateway.assemble import build_gateway
 from tests.helpers.broker import Broker

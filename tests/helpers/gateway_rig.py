@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from drivers.sim.paths import sim_dir  # noqa: F401 - the tests import it from here
+
 ROOT = Path(__file__).resolve().parents[2]
 
 GUARD_CARD = "7E11AA01"
@@ -127,10 +129,6 @@ enabled = false
 {devices}
 {extra}
 """
-
-
-def sim_dir(state_dir: Path) -> Path:
-    return state_dir / "sim"
 
 
 class GatewayProcess:

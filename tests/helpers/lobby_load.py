@@ -154,7 +154,7 @@ class PanelPresser(_SocketProducer):
         self.buttons = buttons
 
     def _make_client(self) -> Any:
-        from drivers.sim.gpio_control import GpioControlClient
+        from drivers.gpio.sim import GpioControlClient
 
         return GpioControlClient(self.socket_path, timeout_s=3.0)
 
@@ -170,7 +170,7 @@ class GuardTapper(_SocketProducer):
         self.hold_s = hold_s
 
     def _make_client(self) -> Any:
-        from drivers.sim.pn532_control import ControlClient
+        from drivers.nfc.sim.pn532_control import ControlClient
 
         return ControlClient(self.socket_path, timeout_s=3.0)
 

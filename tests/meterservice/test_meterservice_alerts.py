@@ -20,7 +20,7 @@ from lobby.meters.analysis import (
     RegisterTracker,
     comfort_limits,
 )
-from lobby.meters.points import Binding
+from drivers.meters.points import Binding
 
 
 def detail(store, key: str) -> dict:  # noqa: ANN001

@@ -9,7 +9,8 @@ import pytest
 from drivers.meters.devices import Cjt188Device, Dlt645Device, ModbusDevice
 from lobby import discovery
 from lobby.config import ConfigError, load_config, parse_config
-from lobby.meters.points import DEFAULT_POINTS, POINTS, bindings, meter_kind
+from drivers.meters.points import POINTS
+from lobby.meters.points import DEFAULT_POINTS, bindings, meter_kind
 from lobby.meters.wiring import build_bus, device_spec, line_load
 
 ROOT = Path(__file__).resolve().parents[2]

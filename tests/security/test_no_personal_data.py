@@ -163,8 +163,8 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 # The reader driver logs every tap's UID at DEBUG (drivers/nfc/base.py:122), and so does the PN532
-# simulator (drivers/sim/pn532.py:484); their lines are checked apart, below.
-_TAP_LINE = re.compile(r"drivers\.nfc\.base: reader \S+: tap |drivers\.sim\.pn532: tag presented")
+# simulator (drivers/nfc/sim/pn532.py:487); their lines are checked apart, below.
+_TAP_LINE = re.compile(r"drivers\.nfc\.base: reader \S+: tap |drivers\.nfc\.sim\.pn532: tag presented")
 
 
 def test_no_log_line_of_any_process_holds_personal_data(day: dict[str, Any]) -> None:
@@ -220,8 +220,8 @@ def test_nothing_personal_is_left_in_the_store_past_retention(day: dict[str, Any
 
 
 def _play_the_day(services: LobbyServices, central: Central, cfg: Any, state: Path) -> None:
-    from drivers.sim.gpio_control import GpioControlClient
-    from drivers.sim.pn532_control import ControlClient
+    from drivers.gpio.sim import GpioControlClient
+    from drivers.nfc.sim.pn532_control import ControlClient
 
     def ok(result: dict[str, Any]) -> dict[str, Any]:
         assert result["ok"], result

@@ -69,7 +69,7 @@ def renderer():  # noqa: ANN201 - drivers.printer.Renderer
 
 @pytest.fixture
 def sim_printer(tmp_path: Path):  # noqa: ANN201
-    from drivers.sim.printer import SimulatedPrinter
+    from drivers.printer.sim import SimulatedPrinter
 
     return SimulatedPrinter(tmp_path / "printer.escpos")
 

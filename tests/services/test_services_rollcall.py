@@ -69,7 +69,7 @@ def test_evacuation_from_central_freezes_the_list(services: LobbyServices, intak
 
 
 def test_staff_start_print_and_close(make_services, badge_printer, sim_printer) -> None:  # noqa: ANN001
-    from drivers.sim.printer import SimPaper
+    from drivers.printer.sim import SimPaper
 
     services = make_services(printer=badge_printer)
     visit(services, "张伟", "13812345678", 2)

@@ -240,7 +240,7 @@ def test_numbers_are_unique(make_services) -> None:  # noqa: ANN001
 
 
 def test_receipt_prints_the_promise(make_services, badge_printer, sim_printer) -> None:  # noqa: ANN001
-    from drivers.sim.printer import SimPaper
+    from drivers.printer.sim import SimPaper
 
     services = make_services(printer=badge_printer)
     number = services.tickets.create(COMPLAINT).value.ticket_no

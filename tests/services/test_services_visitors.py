@@ -103,7 +103,7 @@ def test_contractor_with_permit_and_party_size_from_full_width_digits(services: 
 
 def test_badge_prints_with_the_pass_number_in_the_qr_and_paper_out_is_a_clear_message(
         make_services, badge_printer, sim_printer) -> None:  # noqa: ANN001
-    from drivers.sim.printer import SimPaper, parse_stream
+    from drivers.printer.sim import SimPaper, parse_stream
 
     services = make_services(printer=badge_printer)
     visit = services.visitors.check_in(form()).value

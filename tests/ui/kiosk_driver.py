@@ -380,7 +380,7 @@ class Kiosk:
     # ------------------------------------------------------------------ cards, control, pictures
 
     def tap_card(self, uid: str, reader: str = "nfc-lobby", hold_s: float = 0.5) -> None:
-        from drivers.sim.pn532_control import ControlClient
+        from drivers.nfc.sim.pn532_control import ControlClient
         from lobby.config import load_config
 
         cfg = load_config(self.config)

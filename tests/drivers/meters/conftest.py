@@ -11,7 +11,7 @@ from meters_testing import FAST_8E1
 from drivers.meters.bus import MeterBus
 from drivers.meters.devices import DeviceSpec
 from drivers.meters.serial_settings import SerialSettings
-from drivers.sim.meters import SimBus, SimMeter
+from drivers.meters.sim import SimBus, SimMeter
 
 
 @pytest.fixture

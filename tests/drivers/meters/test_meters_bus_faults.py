@@ -12,7 +12,7 @@ from drivers.meters import dlt645
 from drivers.meters.devices import Dlt645Device, ModbusDevice
 from drivers.meters.exchanges import FailKind, plan, scan
 from drivers.meters.reading import Quality
-from drivers.sim.meters import Fault, FaultSpec, SimDlt645Meter, SimModbusDevice
+from drivers.meters.sim import Fault, FaultSpec, SimDlt645Meter, SimModbusDevice
 
 ADDRESSES = {"good-1": "000000000001", "dead": "000000000002", "noisy": "000000000003", "good-2": "000000000004"}
 

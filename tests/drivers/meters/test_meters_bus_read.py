@@ -8,7 +8,7 @@ from meters_testing import FAST_8N1
 from drivers.health import HealthState
 from drivers.meters.devices import Cjt188Device, Dlt645Device, ModbusDevice
 from drivers.meters.reading import Quality
-from drivers.sim.meters import SimCjt188Meter, SimDlt645Meter, SimModbusDevice
+from drivers.meters.sim import SimCjt188Meter, SimDlt645Meter, SimModbusDevice
 
 
 def test_dlt645_values_and_units(sim_line, meter_bus) -> None:

@@ -11,9 +11,9 @@ import pytest
 
 from drivers.meters.bus import MeterBus
 from drivers.meters.devices import Cjt188Device, Dlt645Device
-from drivers.sim.meters import Fault, SimCjt188Meter, SimDlt645Meter, SimModbusDevice, build_device, load_config
-from drivers.sim.meters.__main__ import run_command
-from drivers.sim.meters.models import Accumulator
+from drivers.meters.sim import Fault, SimCjt188Meter, SimDlt645Meter, SimModbusDevice, build_device, load_config
+from drivers.meters.sim.__main__ import run_command
+from drivers.meters.sim.models import Accumulator
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -45,7 +45,7 @@ def test_config_builds_a_mixed_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["dlt645_cjt188_line.toml", "modbus_line.toml"])
 def test_shipped_example_lines_load(name: str) -> None:
-    settings, devices = load_config(ROOT / "drivers" / "sim" / "meters" / "examples" / name)
+    settings, devices = load_config(ROOT / "drivers" / "meters" / "sim" / "examples" / name)
     assert len(devices) >= 2 and settings.bits_per_char in (10, 11)
 
 
@@ -78,7 +78,7 @@ def test_control_commands(sim_line) -> None:
 def test_runnable_module_serves_the_real_driver(tmp_path: Path) -> None:
     link = tmp_path / "ttyDEMO"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "drivers.sim.meters", "--link", str(link), "--protocol", "dlt645",
+        [sys.executable, "-m", "drivers.meters.sim", "--link", str(link), "--protocol", "dlt645",
          "--address", "000000000007", "--serial", "115200 8E1", "--log-level", "WARNING"],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -102,7 +102,7 @@ def test_runnable_module_serves_the_real_driver(tmp_path: Path) -> None:
 
 def test_two_lines_do_not_mix(tmp_path: Path, sim_line) -> None:
     """A second, independent line (its own pty) answers only its own meters."""
-    from drivers.sim.meters import SimBus
+    from drivers.meters.sim import SimBus
 
     sim_line([SimCjt188Meter("w1", "00000000000001", volume_m3=1.0)])
     other_link = tmp_path / "ttyOTHER"

@@ -12,7 +12,7 @@ import pytest
 from drivers.meters.bus import TransactionTrace
 from drivers.meters.devices import Cjt188Device, Dlt645Device, ModbusDevice
 from drivers.meters.serial_settings import SerialSettings
-from drivers.sim.meters import SimCjt188Meter, SimDlt645Meter, SimModbusDevice
+from drivers.meters.sim import SimCjt188Meter, SimDlt645Meter, SimModbusDevice
 
 SLOW_8E1 = SerialSettings(2400, 8, "E", 1)
 MODBUS_9600 = SerialSettings(9600, 8, "N", 1)

@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 from nfc_helpers import EventRecorder, HealthRecorder, SimProcess
 
-from drivers.sim.pn532 import PN532Simulator
+from drivers.nfc.sim.pn532 import PN532Simulator
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def sim(tmp_path: Path) -> Iterator[PN532Simulator]:
 
 @pytest.fixture
 def sim_process(tmp_path: Path) -> Iterator[SimProcess]:
-    process = SimProcess(tmp_path / "pn532", tmp_path / "pn532.sock").start()
+    process = SimProcess(tmp_path).start()
     yield process
     process.stop()
 

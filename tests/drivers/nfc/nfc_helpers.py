@@ -3,10 +3,7 @@ without fixed sleeps, and the simulator run as a child process."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,9 +11,9 @@ from typing import Callable
 
 from drivers.health import DeviceHealth
 from drivers.nfc.base import TagEvent
-from drivers.sim.pn532_control import ControlClient
+from drivers.nfc.sim.launch import SimulatedReaders
+from drivers.nfc.sim.pn532_control import ControlClient
 
-REPO = Path(__file__).resolve().parents[3]
 WAIT_S = 15.0  # generous: CI machines are shared and slow; a pass is usually far quicker
 
 
@@ -68,34 +65,30 @@ def wait_until(predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
 
 
 class SimProcess:
-    """`python -m drivers.sim.pn532` as a child process, for kill/restart tests."""
+    """A PN532 simulator as a child process (drivers.nfc.sim.launch), for kill/restart tests."""
 
-    def __init__(self, link: Path, control: Path) -> None:
-        self.link, self.control = link, control
-        self.proc: subprocess.Popen[str] | None = None
+    READER = "pn532"
+
+    def __init__(self, folder: Path) -> None:
+        self.readers = SimulatedReaders(folder, [self.READER])
+        self.link, self.control = self.readers.link(self.READER), self.readers.socket(self.READER)
+
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        return self.readers.procs.get(self.READER)
 
     def start(self) -> "SimProcess":
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "drivers.sim.pn532", "--link", str(self.link),
-             "--control", str(self.control)],
-            stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
-        assert self.proc.stdout is not None
-        assert "ready" in self.proc.stdout.readline()
+        assert self.READER in self.readers.start()
         return self
 
     def client(self) -> ControlClient:
         return ControlClient(self.control)
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        self.readers.kill(self.READER)
         # A killed simulator leaves its link to a pty that no longer exists; like a
         # USB adapter pulled out, the path is gone until the device comes back.
         self.link.unlink(missing_ok=True)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.readers.stop()

@@ -13,7 +13,7 @@ import pytest
 from nfc_helpers import EventRecorder, HealthRecorder, SimProcess, wait_until
 
 from drivers.nfc.libnfc_reader import LibnfcReader
-from drivers.sim.pn532 import PN532Simulator
+from drivers.nfc.sim.pn532 import PN532Simulator
 
 CLASSIC_UID = "04A2243B"
 NTAG_UID = "04A2243B5C6D80"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.sim.pn532 import ACK_FRAME, PN532Chip, PN532Simulator, Pending, Tag, decode_frame, encode_frame
-from drivers.sim.pn532_control import ControlClient, ControlError, ControlServer
+from drivers.nfc.sim.pn532 import ACK_FRAME, PN532Chip, PN532Simulator, Pending, Tag, decode_frame, encode_frame
+from drivers.nfc.sim.pn532_control import ControlClient, ControlError, ControlServer
 
 NOW = 100.0
 STATUS_COMMANDS = {0x40, 0x42, 0x16, 0x44, 0x52}  # replies that start with a status byte

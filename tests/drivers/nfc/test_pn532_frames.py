@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.sim.pn532 import (ACK_FRAME, CHIP_TFI, HOST_TFI, MAX_BODY, NACK_FRAME, Frame,
+from drivers.nfc.sim.pn532 import (ACK_FRAME, CHIP_TFI, HOST_TFI, MAX_BODY, NACK_FRAME, Frame,
                                FrameError, decode_frame, encode_frame)
 
 # GetFirmwareVersion as libnfc sends it, and the PN532's answer (v1.6).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drivers.printer import BadgePrinter, FontSet, Renderer, VisitorBadge
-from drivers.sim.printer import SimulatedPrinter
+from drivers.printer.sim import SimulatedPrinter
 
 NON_CJK_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 

@@ -16,7 +16,7 @@ from drivers.printer import (
     roll_call_blocks,
     ticket_blocks,
 )
-from drivers.sim.printer import parse_stream, render_pages
+from drivers.printer.sim import parse_stream, render_pages
 
 
 def rasters(stream: bytes):

@@ -12,7 +12,7 @@ import pytest
 from drivers.health import HealthState
 from drivers.printer import BadgePrinter, PrinterConfigError, make_connection
 from drivers.printer.status import STATUS_QUERY
-from drivers.sim.printer import PrinterSimState, SimPaper, parse_stream
+from drivers.printer.sim import PrinterSimState, SimPaper, parse_stream
 from drivers.sim.pty import PtyEndpoint
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from drivers.sim.printer import (
+from drivers.printer.sim import (
     EscposDecodeError,
     SimulatedPrinter,
     main,

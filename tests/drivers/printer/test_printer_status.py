@@ -8,7 +8,7 @@ from escpos.constants import RT_STATUS_ONLINE
 from drivers.health import HealthState
 from drivers.printer import BadgePrinter, PaperState, decode_status, read_status
 from drivers.printer.printer import RAN_OUT, UNREACHABLE
-from drivers.sim.printer import SimPaper, SimulatedPrinter, parse_stream
+from drivers.printer.sim import SimPaper, SimulatedPrinter, parse_stream
 
 
 def raster_count(sim: SimulatedPrinter) -> int:

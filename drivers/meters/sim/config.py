@@ -35,7 +35,7 @@ from typing import Any
 
 from drivers.meters.serial_settings import SerialSettings
 
-from drivers.sim.meters.devices import SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
+from drivers.meters.sim.devices import SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
 
 _COMMON = {"id", "protocol", "reply_delay"}
 _KEYS = {

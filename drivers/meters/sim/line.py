@@ -27,8 +27,8 @@ from drivers.meters.errors import FrameError, TruncatedFrame
 from drivers.meters.serial_settings import SerialSettings
 from drivers.sim.pty import PtyEndpoint
 
-from drivers.sim.meters.devices import SimMeter, close_thread_loop
-from drivers.sim.meters.faults import Fault, FaultSpec
+from drivers.meters.sim.devices import SimMeter, close_thread_loop
+from drivers.meters.sim.faults import Fault, FaultSpec
 
 log = logging.getLogger(__name__)
 

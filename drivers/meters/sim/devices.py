@@ -17,8 +17,8 @@ from pymodbus.simulator.simcore import SimCore
 from drivers.meters import cjt188, dlt645, modbus_rtu
 from drivers.meters.regmap import RegisterMap, RegisterSpec, load_register_map
 
-from drivers.sim.meters.faults import Fault, FaultSpec
-from drivers.sim.meters.models import Accumulator
+from drivers.meters.sim.faults import Fault, FaultSpec
+from drivers.meters.sim.models import Accumulator
 
 
 def _other_address(address: str) -> str:

@@ -19,7 +19,7 @@ import serial
 from drivers.meters.bus import MeterBus
 from drivers.meters.devices import Dlt645Device
 from drivers.meters.serial_settings import SerialSettings
-from drivers.sim.meters import SimBus, SimDlt645Meter
+from drivers.meters.sim import SimBus, SimDlt645Meter
 from drivers.sim.pty import ARM_FLAG, PtyEndpoint
 
 REOPEN_PAUSE_S = 0.02  # a client that reopens within microseconds of closing may race the re-arm once

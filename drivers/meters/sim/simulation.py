@@ -1,17 +1,20 @@
-"""Simulated meter lines for a configuration (``lobby gateway --simulate``, the demo and tests).
+"""Simulated meter lines: one wire-level ``SimBus`` per line, meters that behave like meters, one control.
 
-``start_simulation(cfg)`` starts one wire-level ``SimBus`` per ``[[buses]]`` entry on a
-pseudo-terminal, linked at ``<state_dir>/sim/<bus-id>``, with one simulated meter per
-``[[meters]]`` entry speaking its protocol at its address (Modbus meters lay out their
-register map). It returns the configuration with every bus port pointed at its link,
-and a :class:`MeterSimulation` to steer the meters and inject faults. The gateway then
-runs its real bus drivers against it.
+``MeterSimulation(buses, folder)`` starts one :class:`SimBus` per :class:`SimBusSpec` on a
+pseudo-terminal, linked at ``<folder>/<bus-id>``, with one simulated meter per
+:class:`SimMeterSpec` speaking its protocol at its address (Modbus meters lay out their
+register map); the real bus drivers then poll it. It steers the meters in canonical
+points and units (:mod:`drivers.meters.points`), injects faults, pulls ports, and serves
+all of that on a control socket for other processes.
 
 Values advance as real ones do: energy integrates power and volume integrates flow
 (the simulators' accumulators, sped up by ``time_scale``); with ``drift`` on, a
 background thread wanders power, temperature (22.4-23.6 °C) and humidity (45-55 %)
 within comfortable ranges and draws water in bursts. A value set by hand
 (``set_value``, ``leak``) is no longer drifted.
+
+The specs are plain data: the lobby turns its configuration into them
+(``lobby.meters.simulate``), a test or a bench may write them by hand.
 """
 
 from __future__ import annotations
@@ -21,15 +24,16 @@ import math
 import random
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from drivers.sim.meters import Fault, FaultSpec, SimBus, SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
-
-from lobby.config import state_path
-from lobby.config.model import Config, MeterConfig
-from lobby.meters.points import CJT188_VALUES, DLT645_ITEMS, POINTS, WATER_TYPES, canonical_of_register, load_map, unit_factor
-from lobby.meters.wiring import serial_settings
+from drivers.meters.points import CJT188_VALUES, DLT645_ITEMS, POINTS, canonical_of_register, load_map, unit_factor
+from drivers.meters.serial_settings import SerialSettings
+from drivers.meters.sim.devices import SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
+from drivers.meters.sim.faults import Fault, FaultSpec
+from drivers.meters.sim.line import SimBus
+from drivers.sim.paths import bus_link
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,26 @@ REPLY_DELAY = {"dlt645": 0.02, "cjt188": 0.05, "modbus": 0.005}  # seconds, well
 DRIFT_STEP_S = 1.0
 TEMPERATURE_RANGE = (22.4, 23.6)  # inside the comfort range of every season (summer: 22-24 °C)
 HUMIDITY_RANGE = (45.0, 55.0)
+
+
+@dataclass(frozen=True)
+class SimMeterSpec:
+    """One simulated meter, as the bus drivers will poll it."""
+
+    meter_id: str
+    protocol: Literal["modbus", "dlt645", "cjt188"]
+    address: str  # DL/T 645 (12 digits) or CJ/T 188 (14 digits) address, or the Modbus unit id
+    meter_type: int = 0x10  # CJ/T 188: the meter type byte (10h cold water ... 13h reclaimed water)
+    register_map: str | None = None  # Modbus: a shipped map, its short alias, or a map file
+
+
+@dataclass(frozen=True)
+class SimBusSpec:
+    """One RS-485 line: its serial settings and its meters, in polling order."""
+
+    bus_id: str
+    settings: SerialSettings
+    meters: tuple[SimMeterSpec, ...] = ()
 
 
 def _initial(point: str, rng: random.Random) -> float:
@@ -62,8 +86,8 @@ def _initial(point: str, rng: random.Random) -> float:
 
 
 class _SimMeterInfo:
-    def __init__(self, meter: MeterConfig, device: SimMeter, bus_id: str) -> None:
-        self.cfg = meter
+    def __init__(self, meter: SimMeterSpec, device: SimMeter, bus_id: str) -> None:
+        self.spec = meter
         self.device = device
         self.bus_id = bus_id
         self.held: set[str] = set()  # canonical points set by hand: not drifted
@@ -73,8 +97,8 @@ class _SimMeterInfo:
 class MeterSimulation:
     """The control object: faults, values, ports. Thread-safe enough for tests and the demo."""
 
-    def __init__(self, cfg: Config, folder: Path, *, time_scale: float = 1.0, seed: int | None = None,
-                 drift: bool = True) -> None:
+    def __init__(self, buses: Iterable[SimBusSpec], folder: Path, *, time_scale: float = 1.0,
+                 seed: int | None = None, drift: bool = True) -> None:
         self.folder = folder
         self.rng = random.Random(seed)
         self.time_scale = time_scale
@@ -85,32 +109,32 @@ class MeterSimulation:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._control: Any = None
-        for bus in cfg.buses:
-            link = folder / bus.id
-            line = SimBus(link, serial_settings(bus), seed=self.rng.randrange(1 << 30))
-            for meter in (m for m in cfg.meters if m.bus == bus.id):
+        for bus in buses:
+            link = bus_link(folder, bus.bus_id)
+            line = SimBus(link, bus.settings, seed=self.rng.randrange(1 << 30))
+            for meter in bus.meters:
                 device = self._device(meter)
                 line.add(device)
-                self.meters[meter.id] = _SimMeterInfo(meter, device, bus.id)
-            self.buses[bus.id] = line
-            self.links[bus.id] = link
+                self.meters[meter.meter_id] = _SimMeterInfo(meter, device, bus.bus_id)
+            self.buses[bus.bus_id] = line
+            self.links[bus.bus_id] = link
 
     # --- building ------------------------------------------------------------------------------
 
-    def _device(self, meter: MeterConfig) -> SimMeter:
+    def _device(self, meter: SimMeterSpec) -> SimMeter:
         rng, scale = self.rng, self.time_scale
         delay = REPLY_DELAY[meter.protocol]
         if meter.protocol == "dlt645":
             power = _initial("power_total", rng)
-            return SimDlt645Meter(meter.id, meter.padded_address, energy_kwh=_initial("energy_import", rng),
+            return SimDlt645Meter(meter.meter_id, meter.address, energy_kwh=_initial("energy_import", rng),
                                   power_kw=power, voltage=_initial("voltage_a", rng), reply_delay=delay,
                                   time_scale=scale)
         if meter.protocol == "cjt188":
-            return SimCjt188Meter(meter.id, meter.padded_address, meter_type=WATER_TYPES[meter.water_type],
+            return SimCjt188Meter(meter.meter_id, meter.address, meter_type=meter.meter_type,
                                   volume_m3=_initial("volume_total", rng), flow_m3h=0.0, reply_delay=delay,
                                   time_scale=scale)
-        assert meter.map is not None
-        regmap = load_map(meter.map)
+        assert meter.register_map is not None
+        regmap = load_map(meter.register_map)
         values: dict[str, float] = {}
         for spec in regmap.registers:
             point = canonical_of_register(spec.name)
@@ -118,7 +142,7 @@ class MeterSimulation:
                 continue
             factor = unit_factor(spec.unit, POINTS[point].unit, spec.name)
             values[spec.name] = _initial(point, rng) / factor
-        return SimModbusDevice(meter.id, int(meter.address), regmap, values=values, reply_delay=delay,
+        return SimModbusDevice(meter.meter_id, int(meter.address), regmap, values=values, reply_delay=delay,
                                time_scale=scale)
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -164,7 +188,7 @@ class MeterSimulation:
 
     def _native(self, info: _SimMeterInfo, point: str) -> tuple[str, float]:
         """The simulator's value name for a canonical point, and canonical -> native factor."""
-        protocol = info.cfg.protocol
+        protocol = info.spec.protocol
         if protocol == "dlt645" and point in DLT645_ITEMS:
             return DLT645_ITEMS[point], 1.0
         if protocol == "cjt188":
@@ -178,7 +202,7 @@ class MeterSimulation:
             for spec in device.map.registers:
                 if canonical_of_register(spec.name) == point:
                     return spec.name, 1.0 / unit_factor(spec.unit, POINTS[point].unit, spec.name)
-        raise KeyError(f"{info.cfg.id}: the simulated {protocol} meter has no point {point!r}")
+        raise KeyError(f"{info.spec.meter_id}: the simulated {protocol} meter has no point {point!r}")
 
     def set_value(self, meter_id: str, point: str, value: float) -> None:
         """Set a canonical point (canonical unit); cumulative points jump to the value, power and flow set
@@ -191,7 +215,7 @@ class MeterSimulation:
     def value(self, meter_id: str, point: str) -> float:
         """What the simulated meter holds now, in canonical units."""
         info = self.meters[meter_id]
-        if info.cfg.protocol == "cjt188" and point == "flow_rate":
+        if info.spec.protocol == "cjt188" and point == "flow_rate":
             return float(info.device.values()["flow"])
         name, factor = self._native(info, point)
         return float(info.device.values()[name]) / factor
@@ -217,7 +241,7 @@ class MeterSimulation:
         meter, bus = request.get("meter"), request.get("bus")
         try:
             if cmd == "list":
-                return {"ok": True, "meters": {m: {"bus": i.bus_id, "protocol": i.cfg.protocol}
+                return {"ok": True, "meters": {m: {"bus": i.bus_id, "protocol": i.spec.protocol}
                                                for m, i in self.meters.items()}, "buses": list(self.buses)}
             if cmd in ("fault", "clear", "set", "value", "leak") and meter not in self.meters:
                 return {"ok": False, "error": f"unknown meter {meter!r}"}
@@ -269,12 +293,12 @@ class MeterSimulation:
                 try:
                     self._drift_one(info)
                 except Exception:  # a simulator hiccup must not end the demo
-                    log.exception("%s: drift failed", info.cfg.id)
+                    log.exception("%s: drift failed", info.spec.meter_id)
 
     def _points(self, info: _SimMeterInfo) -> Iterable[str]:
-        if info.cfg.protocol == "dlt645":
+        if info.spec.protocol == "dlt645":
             return ("power_total",)
-        if info.cfg.protocol == "cjt188":
+        if info.spec.protocol == "cjt188":
             return ("flow_rate",)
         device = info.device
         assert isinstance(device, SimModbusDevice)
@@ -289,7 +313,7 @@ class MeterSimulation:
                 name, factor = self._native(info, point)
             except KeyError:
                 continue
-            current = self.value(info.cfg.id, point)
+            current = self.value(info.spec.meter_id, point)
             if point == "power_total":
                 new = min(max(current * math.exp(rng.gauss(0, 0.05)), 0.2), 20.0)
             elif point == "temperature":
@@ -315,17 +339,3 @@ def _reflect(value: float, low: float, high: float) -> float:
         return high - (value - high)
     return value
 
-
-def start_simulation(cfg: Config, *, folder: Path | str | None = None, time_scale: float = 1.0,
-                     seed: int | None = None, drift: bool = True,
-                     control_socket: bool = False) -> tuple[Config, MeterSimulation]:
-    """Start simulated lines for every configured bus; returns (config with ports on the links, control).
-
-    Links are ``<folder>/<bus-id>`` (default folder ``<state_dir>/sim``); with ``control_socket`` the
-    control API is also served on ``<folder>/meters.sock`` for other processes."""
-    where = Path(folder) if folder is not None else state_path(cfg, "sim")
-    sim = MeterSimulation(cfg, where, time_scale=time_scale, seed=seed, drift=drift).start()
-    if control_socket:
-        sim.serve(where / "meters.sock")
-    buses = [bus.model_copy(update={"port": str(sim.links[bus.id])}) for bus in cfg.buses]
-    return cfg.model_copy(update={"buses": buses}), sim

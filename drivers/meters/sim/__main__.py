@@ -1,7 +1,7 @@
 """Run a simulated meter line for the demo or by hand.
 
-    python -m drivers.sim.meters --link /tmp/meters --protocol dlt645 --address 000000000001
-    python -m drivers.sim.meters --link /tmp/meters --config meters.toml
+    python -m drivers.meters.sim --link /tmp/meters --protocol dlt645 --address 000000000001
+    python -m drivers.meters.sim --link /tmp/meters --config meters.toml
 
 Then type commands on standard input (one per line):
 
@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from drivers.meters.regmap import load_register_map
 from drivers.meters.serial_settings import SerialSettings
 
-from drivers.sim.meters.config import build_device, load_config
-from drivers.sim.meters.devices import SimMeter
-from drivers.sim.meters.faults import Fault, FaultSpec
-from drivers.sim.meters.line import SimBus
+from drivers.meters.sim.config import build_device, load_config
+from drivers.meters.sim.devices import SimMeter
+from drivers.meters.sim.faults import Fault, FaultSpec
+from drivers.meters.sim.line import SimBus
 
 _DEFAULT_ADDRESS = {"dlt645": "000000000001", "cjt188": "00000000000001"}
 
@@ -97,11 +97,11 @@ def run_command(line: SimBus, text: str) -> str:
         return f"ok port down for {args[1]} s"
     if cmd == "show":
         return _show(line)
-    raise ValueError(f"unknown command {text!r}; see: python -m drivers.sim.meters --help")
+    raise ValueError(f"unknown command {text!r}; see: python -m drivers.meters.sim --help")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m drivers.sim.meters", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m drivers.meters.sim", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--link", required=True, help="path of the symlink to the pty (the 'serial port')")
     parser.add_argument("--config", help="TOML/JSON file describing several meters on this line")

@@ -347,10 +347,10 @@ def _stack(parts: list[Image.Image]) -> Image.Image:
 
 # -- command line: the demo's handle on the simulated printer ------------------------------
 def main(argv: list[str] | None = None) -> int:
-    """``python -m drivers.sim.printer state|preview ...``"""
+    """``python -m drivers.printer.sim state|preview ...``"""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m drivers.sim.printer",
+    parser = argparse.ArgumentParser(prog="python -m drivers.printer.sim",
                                      description="Control and inspect the simulated printer.")
     commands = parser.add_subparsers(dest="command", required=True)
     state = commands.add_parser("state", help="show or change the printer's state")
