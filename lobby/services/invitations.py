@@ -3,7 +3,7 @@
 Central sends an invitation (visitor.invite) with a 6-digit code and/or a QR
 token. At the kiosk the visitor types the code or scans the QR (a USB scanner
 types the token), sees their details read back, consents and confirms. Wrong
-codes are counted and lock the lookup for a while (FailureLimiter).
+codes are counted in the store and slow further tries (lobby.services.guessing).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from mqtt_bridge.timebase import rfc3339
 from mqtt_bridge.clock import Instant, parse_ts
 from lobby.services.context import ServiceContext, row, store_failure
 from lobby.services.hosts import Host, get_host
-from lobby.services.messages import CHECK_FORM, Message, Outcome, ValidationFailed, too_many_attempts
+from lobby.services.messages import CHECK_FORM, Message, Outcome, ValidationFailed, please_wait
 from lobby.services.phone import mask_phone, normalise_phone
-from lobby.services.ratelimit import FailureLimiter
 from lobby.services.text import clean_code, clean_company, clean_name
 from lobby.services.visitors import PURPOSES, CheckInForm, VisitorService, VisitView, validate_form
 
@@ -86,8 +85,8 @@ class InvitationService:
         self.ctx = ctx
         self.visitors = visitors
         cfg = ctx.cfg.visitors
-        self.limiter = FailureLimiter(cfg.code_max_failures, cfg.code_failure_window_min * 60,
-                                      cfg.code_lockout_min * 60)
+        self.limiter = ctx.guesses("invitation_code", cfg.code_max_failures, cfg.code_failure_window_min,
+                                   cfg.code_delay_max_s)
 
     # -------------------------------------------------------------- from central
 
@@ -167,9 +166,9 @@ class InvitationService:
     def find(self, entered: object, now: Instant | None = None) -> Outcome[InvitationView]:
         """The visitor typed a code or scanned the QR: their invitation, or why not."""
         now = self.ctx.now(now)
-        locked = self.limiter.locked_minutes(now)
-        if locked is not None:
-            return Outcome.failure("rate_limited", too_many_attempts(locked))
+        wait = self.limiter.wait_s(now)
+        if wait is not None:
+            return Outcome.failure("rate_limited", please_wait(wait))
         text = normalise_token(entered) if isinstance(entered, str) else None
         found = None
         if text is not None:
@@ -184,7 +183,6 @@ class InvitationService:
         problem = self._problem(found, now)
         if problem is not None:
             return problem
-        self.limiter.succeeded(now)
         host = self.ctx.store.query("SELECT * FROM directory WHERE id = ?", (found["host_id"],))
         h = host[0] if host else {"unit": "", "company": "", "person": "", "floor": ""}
         zh, en = PURPOSES.get(found["purpose"], (found["purpose"], found["purpose"]))
