@@ -192,6 +192,7 @@ class VisitorsConfig(Section):
     code_max_failures: int = Field(5, ge=1, le=100)  # wrong invitation codes / phone digits within ...
     code_failure_window_min: Minutes = 10  # ... this sliding window before each further try waits ...
     code_delay_max_s: float = Field(30, ge=1, le=60)  # ... a growing delay, at most this (lobby/services/guessing.py)
+    max_live_codes: int = Field(50, ge=1, le=500)  # open invitations with a typed code at once (docs/SECURITY.md)
     roll_call_hours: Hours = 24  # visits not signed out for longer are left to the unreturned-pass alert
 
 

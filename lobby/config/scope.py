@@ -74,7 +74,7 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("store.", "path busy_timeout_ms bulk_max_rows bulk_max_mb disk_min_free_mb backup_dir backup_keep "
                       "command_log_max_rows command_log_max_mb")
     | _keys("security.", "allow_remote_config allow_tls_off staff_pin_hash pin_max_attempts pin_lockout_min")
-    | _keys("visitors.", "code_max_failures code_failure_window_min code_delay_max_s")
+    | _keys("visitors.", "code_max_failures code_failure_window_min code_delay_max_s max_live_codes")
     | _keys("tickets.", "number_length lookup_max_failures lookup_failure_window_min lookup_delay_max_s")
     | _keys("privacy.", "export_dir visitor_retention_days ticket_contact_retention_days mask_phone_in_events "
                         "name_in_events")

@@ -1,6 +1,6 @@
 """Pre-registered visitors: central's visitor.invite, then the visitor only confirms.
 
-Central sends an invitation (visitor.invite) with a 6-digit code and/or a QR
+Central sends an invitation (visitor.invite) with an 8-digit code and/or a QR
 token. At the kiosk the visitor types the code or scans the QR (a USB scanner
 types the token), sees their details read back, consents and confirms. Wrong
 codes are counted in the store and slow further tries (lobby.services.guessing).
@@ -28,6 +28,8 @@ from lobby.services.text import clean_code, clean_company, clean_name
 from lobby.services.visitors import PURPOSES, CheckInForm, VisitorService, VisitView, validate_form
 
 log = logging.getLogger(__name__)
+
+CODE_DIGITS = r"\d{8}"  # 10^8 codes: docs/SECURITY.md works out the time to guess a live one
 
 UNKNOWN_CODE = Message("unknown_code", "对不起，没有找到这个邀请码。请核对后重新输入，或选择普通登记。",
                        "Sorry, we could not find this invitation code. Please check it and try again, "
@@ -140,13 +142,14 @@ class InvitationService:
         if data.get("qr_token") and token is None:
             raise CommandRejected("qr_token must be 16-64 letters, digits, '_' or '-'")
         if code is not None:
+            self._room_for_a_code(tx, invite_id, valid_from, valid_until)
             clash = row(tx, "SELECT id, valid_until FROM invitations WHERE code = ? AND state = 'open' AND id != ?",
                         (code, invite_id))
             if clash is not None:
                 if parse_ts(clash["valid_until"]) <= now.wall:
                     tx.execute("UPDATE invitations SET state = 'expired' WHERE id = ?", (clash["id"],))
                 else:
-                    raise CommandRejected(f"code {code} is already used by another open invitation; choose another code")
+                    raise CommandRejected("code: already used by another open invitation; choose another code")
         if token is not None and tx.execute("SELECT 1 FROM invitations WHERE qr_token = ? AND id != ?",
                                             (token, invite_id)).fetchone():
             raise CommandRejected("qr_token is already used by another invitation")
@@ -161,6 +164,20 @@ class InvitationService:
              rfc3339(valid_from), rfc3339(valid_until), now.ts, command_id))
         return {"invite_id": invite_id, "state": "open", "valid_until": rfc3339(valid_until)}
 
+    def _room_for_a_code(self, tx: Transaction, invite_id: str, valid_from: dt.datetime,
+                         valid_until: dt.datetime) -> None:
+        """At most visitors.max_live_codes codes are live at any moment: each live code is a target for
+        guessing, and docs/SECURITY.md's year-long guessing time assumes this bound. Counted over the
+        invitations whose validity overlaps this one's; QR tokens are not counted."""
+        limit = self.ctx.cfg.visitors.max_live_codes
+        early = dt.timedelta(minutes=self.ctx.cfg.visitors.invitation_early_min)
+        live = tx.execute("SELECT count(*) FROM invitations WHERE code IS NOT NULL AND state = 'open' "
+                          "AND valid_until > ? AND valid_from < ? AND id != ?",
+                          (rfc3339(valid_from - early), rfc3339(valid_until + early), invite_id)).fetchone()[0]
+        if live >= limit:
+            raise CommandRejected(f"{live} invitations with a code are already open (visitors.max_live_codes is "
+                                  f"{limit}); send this one with a qr_token only, or cancel an unused one")
+
     # -------------------------------------------------------------- at the kiosk
 
     def find(self, entered: object, now: Instant | None = None) -> Outcome[InvitationView]:
@@ -172,7 +189,7 @@ class InvitationService:
         text = normalise_token(entered) if isinstance(entered, str) else None
         found = None
         if text is not None:
-            column = "code" if re.fullmatch(r"\d{6}", text) else "qr_token"
+            column = "code" if re.fullmatch(CODE_DIGITS, text) else "qr_token"
             matches = self.ctx.store.query(
                 f"SELECT * FROM invitations WHERE {column} = ? ORDER BY state = 'open' DESC, received_ts DESC LIMIT 1",
                 (text,))

@@ -161,7 +161,7 @@ def test_ui_checkin_chinese_name_through_pinyin(lobby: Lobby, ui: Kiosk) -> None
 
 def test_ui_invitation_code_and_qr(lobby: Lobby, ui: Kiosk) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
-    for invite_id, extra in (("inv-code", {"code": "482913"}), ("inv-qr", {"qr_token": "QR_TOKEN_UI_0001"})):
+    for invite_id, extra in (("inv-code", {"code": "48291357"}), ("inv-qr", {"qr_token": "QR_TOKEN_UI_0001"})):
         result = lobby.central.command("visitor.invite", {
             "invite_id": invite_id, "visitor_name": "赵敏", "visitor_phone": "13500009999", "host_id": "h-1203",
             "purpose": "meeting", "valid_from": now, **extra})
@@ -170,7 +170,7 @@ def test_ui_invitation_code_and_qr(lobby: Lobby, ui: Kiosk) -> None:
     ui.click("checkin")
     ui.click("invite")
     ui.wait_screen("ci_code")
-    ui.type_code("482913")
+    ui.type_code("48291357")
     ui.click("next")
     ui.wait_screen("ci_invite")
     m = ui.settled()
