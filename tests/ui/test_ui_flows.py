@@ -334,6 +334,26 @@ def test_ui_staff_card_opens_staff_screen(lobby: Lobby, ui: Kiosk) -> None:
     ui.wait_screen("home")
 
 
+def test_ui_cloned_staff_card_without_the_pin_sees_no_names(lobby: Lobby, ui: Kiosk) -> None:
+    """Issue #13, a hostile visitor with a cloned staff card: People and Held show the PIN pad,
+    never a visitor's name, and nothing on them can be approved."""
+    from lobby.services import CheckInForm
+
+    outcome = lobby.services().visitors.check_in(CheckInForm(name="Cloned Cardtest", phone="13911112222",
+                                                           host_id="h-0801", purpose="meeting", consent=True))
+    assert outcome.ok, outcome
+    ui.tap_card(STAFF)
+    ui.wait_screen("staff")
+    for tab in ("people", "held"):
+        ui.click(f"tab_{tab}")
+        m = ui.wait(lambda m: "pin_question" in m["widgets"], what=f"PIN pad on {tab}")
+        shown = " ".join(w.get("text", "") for w in m["widgets"].values())
+        assert "Cloned" not in shown and "Cardtest" not in shown, shown
+        assert not any(name.startswith(("person_", "held_", "approve_")) for name in m["widgets"])
+    ui.click("staff_exit")
+    ui.wait_screen("home")
+
+
 def test_ui_evacuation_from_central(lobby: Lobby, ui: Kiosk) -> None:
     printer = Path(lobby.cfg.state_dir) / "printer.bin"
     before = printer.stat().st_size if printer.exists() else 0
