@@ -70,6 +70,15 @@ def _first_surrogate(value: Any, path: str = "") -> str | None:
     return None
 
 
+def _lenient_id(payload: bytes) -> str | None:
+    """The id of a payload refused for one of its numbers, read with numbers ignored."""
+    try:
+        return _usable_id(json.loads(payload.decode("utf-8"), parse_int=lambda _t: 0, parse_float=lambda _t: 0.0,
+                                     parse_constant=lambda _t: None))
+    except (ValueError, RecursionError):
+        return None
+
+
 def _usable_id(doc: Any) -> str | None:
     raw = doc.get("id") if isinstance(doc, dict) else None
     return raw if isinstance(raw, str) and _ID.match(raw) else None
@@ -155,9 +164,9 @@ class CommandIntake:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return self._reject(name, None, "payload is not valid UTF-8 JSON")
         except _BadJson as exc:
-            return self._reject(name, None, f"payload refused: {exc}")
+            return self._reject(name, _lenient_id(payload), f"payload refused: {exc}")
         except ValueError:  # e.g. a float's exponent beyond what Python parses
-            return self._reject(name, None, "payload refused: a number cannot be read")
+            return self._reject(name, _lenient_id(payload), "payload refused: a number cannot be read")
         if not isinstance(doc, dict):
             return self._reject(name, None, 'payload must be a JSON object {"id", "ts", "data"}')
         cmd_id = _usable_id(doc)
