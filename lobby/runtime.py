@@ -16,6 +16,7 @@ from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import card_hash, load_key
 from lobby.commands import CommandContext, default_specs
 from mqtt_bridge.commands import CommandIntake
+from mqtt_bridge.commands.freshness import Freshness
 from lobby.config import Config, state_path
 from mqtt_bridge.publisher import Bridge
 from mqtt_bridge.store import Store
@@ -45,7 +46,11 @@ class Runtime:
         self.context = CommandContext(cfg, config_path, self.alerts, self.card_key)
         self.specs = default_specs(self.context)
         self.restart_requested = threading.Event()
-        self.intake = CommandIntake(self.store, self.specs, cfg.mqtt.command_max_bytes, self._after_command)
+        bridge = cfg.bridge
+        self.intake = CommandIntake(self.store, self.specs, cfg.mqtt.command_max_bytes, self._after_command,
+                                    freshness=Freshness(self.store, cfg.mqtt.command_max_age_s),
+                                    log_max_rows=bridge.command_log_max_rows,
+                                    log_max_bytes=bridge.command_log_max_bytes)
         self.bridge = Bridge(cfg.bridge, self.store, self.alerts, self.intake, discovery=self.discovery_document)
         self.store.commit_listeners.append(self.bridge.wake)  # in-process events go out at once
 

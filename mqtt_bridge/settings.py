@@ -57,6 +57,7 @@ class MqttConfig(Section):
     reconnect_max_s: float = Field(60.0, gt=0, le=3600)
     historical_after_s: float = Field(60.0, gt=0, le=86400)
     command_max_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
+    command_max_age_s: float = Field(86400, ge=60, le=30 * 86400)  # older commands are refused (commands/freshness.py)
     discovery: DiscoveryConfig = DiscoveryConfig()
 
     @model_validator(mode="after")
@@ -84,6 +85,8 @@ class BridgeSettings:
     bulk_max_rows: int = 1_000_000
     bulk_max_bytes: int = 512_000_000
     disk_min_free_bytes: int = 64_000_000
+    command_log_max_rows: int = 5000
+    command_log_max_bytes: int = 2_000_000
 
 
 def read_secret(inline: str | None, file: str | None) -> str | None:

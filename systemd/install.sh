@@ -6,7 +6,8 @@
 #   sudo systemd/install.sh --kiosk-mode cage    the touchscreen under the cage compositor
 #
 # then edit /etc/lobby/lobby.toml (made from config/example.toml the first time, never
-# overwritten), put the broker's CA and password into /etc/lobby, and run `lobby doctor`.
+# overwritten), put the broker's CA and password into /etc/lobby, and run
+# `sudo -u lobby lobby doctor` (never as root). A sample staff card or a guessable PIN is refused.
 #
 # Re-running upgrades: Debian packages that are missing are installed, the project is
 # re-installed into the virtual environment, changed files are replaced (unchanged ones
@@ -322,16 +323,47 @@ shared_files() {
 }
 
 # --- 5. configuration and state -------------------------------------------------------------
+# /etc/lobby must be root's (the lobby user may add files there, never replace the folder):
+# a folder or symlink the lobby user controls would let it choose what root reads.
+check_conf_dir() {
+  local dir="$ROOT$CONF_DIR"
+  [ -L "$dir" ] && die "$CONF_DIR is a symlink: make it a real folder owned by root (mode 1770, group $LOBBY_USER)"
+  if [ -z "$ROOT" ] && [ "$(stat -c %U "$dir")" != root ]; then
+    die "$CONF_DIR is owned by $(stat -c %U "$dir"), not root: run 'chown root:$LOBBY_USER $CONF_DIR' and check its files"
+  fi
+}
+
+# A staff card from the example, or a guessable PIN, opens visitors' personal data: refuse.
+refuse_placeholders() {
+  [ -f "$ROOT$CONF" ] || return 0
+  if grep -Eq '^[[:space:]]*staff_cards[[:space:]]*=.*"(5A3B9C01|00000000|FFFFFFFF|DEADBEEF|12345678)"' "$ROOT$CONF"; then
+    die "$CONF lists a sample staff card (kiosk.staff_cards): replace it with this site's own cards, then re-run"
+  fi
+  if [ -n "$ROOT" ]; then
+    echo "would run: runuser -u $LOBBY_USER -- $VENV/bin/python -m lobby.config.placeholders $CONF"
+  elif [ -x "$VENV/bin/python" ]; then
+    as_lobby "$VENV/bin/python" -m lobby.config.placeholders "$CONF" \
+      || die "$CONF holds a sample card or a guessable PIN (see above): fix it, then re-run"
+  fi
+}
+
+# Run a command as the service user: nothing the lobby user can write is read as root.
+as_lobby() {
+  runuser -u "$LOBBY_USER" -- "$@"
+}
+
 config_and_state() {
   # /etc/lobby: sticky and group-writable, so the gateway can apply config.update
   # (it replaces lobby.toml, which it owns) but cannot replace root's certificates.
   ensure_dir "$CONF_DIR" 1770 "root:$LOBBY_USER"
+  check_conf_dir
   if [ ! -e "$ROOT$CONF" ]; then
     put "$SRC/config/example.toml" "$CONF" 0640 "$LOBBY_USER:$LOBBY_USER"
     say "wrote $CONF from config/example.toml: edit it for this site"
   else
     say "$CONF exists: left as it is"
   fi
+  refuse_placeholders
   ensure_dir "$STATE_DIR" 0750 "$LOBBY_USER:$LOBBY_USER"
   ensure_dir "$STATE_DIR/backups" 0750 "$LOBBY_USER:$LOBBY_USER"
   if [ -z "$ROOT" ] && [ "$(stat -c %U "$STATE_DIR")" != "$LOBBY_USER" ]; then
@@ -342,13 +374,13 @@ config_and_state() {
 # --- 6. udev rules and the pn533 blacklist --------------------------------------------------
 udev_and_modprobe() {
   put "$SRC/systemd/udev/99-lobby.rules" "$UDEV_DIR/99-lobby.rules" 0644
+  # Rules run as root: only from the release tree, never from /etc/lobby (the lobby user may write there).
   if [ ! -e "$ROOT$UDEV_DIR/90-lobby-site.rules" ]; then
-    if [ -f "$ROOT$CONF_DIR/udev-90-lobby-site.rules" ]; then  # kept by --uninstall
-      put "$ROOT$CONF_DIR/udev-90-lobby-site.rules" "$UDEV_DIR/90-lobby-site.rules" 0644
-    else
-      put "$SRC/systemd/udev/90-lobby-site.rules" "$UDEV_DIR/90-lobby-site.rules" 0644
-    fi
+    put "$SRC/systemd/udev/90-lobby-site.rules" "$UDEV_DIR/90-lobby-site.rules" 0644
     say "edit $UDEV_DIR/90-lobby-site.rules for this site's adapters (never overwritten)"
+  fi
+  if [ -e "$ROOT$CONF_DIR/udev-90-lobby-site.rules" ]; then
+    warn "ignored $CONF_DIR/udev-90-lobby-site.rules: the lobby user can write $CONF_DIR, so a rule from there could run commands as root; review it and copy it into $UDEV_DIR yourself"
   fi
   put "$SRC/systemd/modprobe/lobby-blacklist-pn533.conf" "$MODPROBE_DIR/lobby-blacklist-pn533.conf" 0644
   if [ -n "$ROOT" ]; then
@@ -479,14 +511,14 @@ enable_and_start() {
 
 final_checks() {
   if [ -n "$ROOT" ]; then
-    echo "would run: $VENV/bin/lobby config check $CONF"
-    echo "would run: $VENV/bin/lobby doctor --config $CONF"
+    echo "would run: runuser -u $LOBBY_USER -- $VENV/bin/lobby config check $CONF"
+    echo "would run: runuser -u $LOBBY_USER -- $VENV/bin/lobby doctor --config $CONF"
     return
   fi
-  say "checking $CONF"
-  "$VENV/bin/lobby" config check "$CONF" || warn "fix $CONF, then: sudo systemctl restart lobby-gateway lobby-kiosk"
-  say "lobby doctor (run it again any time: sudo lobby doctor)"
-  "$VENV/bin/lobby" doctor --config "$CONF" || true
+  say "checking $CONF (as $LOBBY_USER)"
+  as_lobby "$VENV/bin/lobby" config check "$CONF" || warn "fix $CONF, then: sudo systemctl restart lobby-gateway lobby-kiosk"
+  say "lobby doctor as $LOBBY_USER (run it again any time: sudo -u $LOBBY_USER lobby doctor)"
+  as_lobby "$VENV/bin/lobby" doctor --config "$CONF" || true
 }
 
 install_all() {
@@ -522,12 +554,14 @@ uninstall_all() {
   done
   remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d"
   run systemctl daemon-reload
-  # This site's udev names are configuration: kept beside lobby.toml for a re-install.
-  if [ -f "$ROOT$UDEV_DIR/90-lobby-site.rules" ] && [ -d "$ROOT$CONF_DIR" ] && [ "$PURGE_DATA" = 0 ]; then
-    cp -p "$ROOT$UDEV_DIR/90-lobby-site.rules" "$ROOT$CONF_DIR/udev-90-lobby-site.rules"
-    say "kept this site's udev rules as $CONF_DIR/udev-90-lobby-site.rules"
+  # This site's udev names stay where root keeps them (never copied into /etc/lobby, which the
+  # lobby user can write) unless --purge-data; a re-install leaves them as they are.
+  if [ "$PURGE_DATA" = 1 ]; then
+    remove "$UDEV_DIR/90-lobby-site.rules"
+  elif [ -f "$ROOT$UDEV_DIR/90-lobby-site.rules" ]; then
+    say "kept this site's udev rules in $UDEV_DIR/90-lobby-site.rules"
   fi
-  remove "$UDEV_DIR/99-lobby.rules" "$UDEV_DIR/90-lobby-site.rules" "$MODPROBE_DIR/lobby-blacklist-pn533.conf"
+  remove "$UDEV_DIR/99-lobby.rules" "$MODPROBE_DIR/lobby-blacklist-pn533.conf"
   run udevadm control --reload
   remove "$BIN_LINK" "$VENV"
   if [ -n "$ROOT" ] || id "$LOBBY_USER" >/dev/null 2>&1; then

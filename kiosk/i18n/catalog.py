@@ -45,7 +45,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ci.start.question": ("您好！请选择登记方式", "Hello! How would you like to check in?"),
     "ci.start.invite": ("我有邀请码", "I have an invitation code"),
     "ci.start.walkin": ("现场登记", "Register now"),
-    "ci.code.question": ("请输入6位邀请码，或扫描邀请二维码", "Please enter your 6-digit code, or scan your invitation QR code"),
+    "ci.code.question": ("请输入8位邀请码，或扫描邀请二维码", "Please enter your 8-digit code, or scan your invitation QR code"),
     "ci.code.find": ("查找邀请", "Find my invitation"),
     "ci.code.walkin": ("改为现场登记", "Register without code"),
     "ci.invite.title": ("请您核对预约信息", "Please check your invitation"),

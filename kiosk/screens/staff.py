@@ -1,5 +1,6 @@
 """The staff screen, opened with a staff card: alerts, devices, patrol, people in the
-building (roll call), held check-ins, today's counts, and the PIN-locked settings.
+building (roll call), held check-ins, today's counts, and the settings. Which tabs and
+actions also need the PIN is lobby.staff_access's rule; this screen only asks it.
 
 Every tab's data is read on a worker thread and drawn into a pool of rows (no widget
 is created per refresh once the pool is big enough). Actions (acknowledge, mark safe,
@@ -17,6 +18,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kiosk import i18n
 from kiosk.ime.keyboard import TextEntry
 from kiosk.widgets import KScreen
+from lobby.staff_access import action_needs_pin, tab_needs_pin
 
 TABS = ("alerts", "devices", "patrol", "people", "held", "today", "settings")
 REFRESH_S = 5.0
@@ -62,6 +64,7 @@ class StaffRow(BoxLayout):
 class StaffScreen(KScreen):
     tab = StringProperty("alerts")
     unlocked = BooleanProperty(False)
+    pin_needed = BooleanProperty(False)  # this tab asks for the PIN (lobby.staff_access decides)
     pin_mask = StringProperty("")
     message_zh = StringProperty("")
     message_en = StringProperty("")
@@ -105,8 +108,10 @@ class StaffScreen(KScreen):
     def load(self) -> None:
         if self.manager is None or self.manager.current != self.name:
             return
-        if self.tab == "settings" and not self.unlocked:
+        self.pin_needed = tab_needs_pin(self.tab)
+        if self.pin_needed and not self.unlocked:
             self._show_pin()
+            self.app.event("staff_tab", tab=self.tab, rows=0, locked=True)
             return
         self._hide_pin()
         self.app.worker.run(getattr(self, f"_data_{self.tab}"), then=self._show)
@@ -302,6 +307,9 @@ class StaffScreen(KScreen):
         if not isinstance(value, tuple):
             return
         what, *args = value
+        if action_needs_pin(what) and not self.unlocked and what != "lock":
+            self.load()  # the PIN pad instead
+            return
         staff = (self.app.staff_id or "staff")[:64]
         svc = self.app.services
         worker = self.app.worker

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lobby.cli.safefile import secure
 from lobby.config import state_path
 from mqtt_bridge.fsync import fsync_path
 from lobby.cli.common import add_config_argument, load_or_explain
@@ -155,12 +156,9 @@ def _remove_stale_partials(folder: Path) -> None:
 
 
 def _match_owner(path: Path, folder: Path) -> None:
-    """Run as root (sudo lobby backup), give the copy to the folder's owner (lobby), mode 0600."""
-    os.chmod(path, 0o600)
-    if os.geteuid() == 0:
-        st = folder.stat()
-        with contextlib.suppress(OSError):
-            os.chown(path, st.st_uid, st.st_gid)
+    """Run as root (sudo lobby backup), give the copy to the folder's owner (lobby), mode 0600,
+    through a descriptor opened without following links (lobby.cli.safefile)."""
+    secure(path, 0o600, owner_of=folder)
 
 
 # --------------------------------------------------------------------------- the command

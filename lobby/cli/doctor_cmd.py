@@ -12,6 +12,7 @@ the printer and the kiosk's reader) are left alone unless `--devices yes`.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import logging
 import sys
@@ -34,9 +35,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="open the devices: auto (not those a running service has open), yes, or no")
 
 
+SERVICE_USER = "lobby"  # install.sh's LOBBY_USER
+
+
+def refuse_root() -> str | None:
+    """The doctor reads the broker password and opens devices: as the service user, never as root
+    (root would read files the lobby user chose). Where the service user exists, root is refused."""
+    import pwd
+
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        return None  # a development machine without the service: nothing to hand over to
+    return (f"lobby doctor does not run as root: it reads the broker password and the config, which the "
+            f"{SERVICE_USER} user can change. Run it as the service user: sudo -u {SERVICE_USER} lobby doctor")
+
+
 def run(args: argparse.Namespace) -> int:
     from lobby.doctor import Context, Result, Status, run_checks
     from lobby.doctor.runner import plan
+
+    refused = refuse_root()
+    if refused is not None:
+        print(refused, file=sys.stderr)
+        return 2
 
     started = time.monotonic()
     if args.log_level:

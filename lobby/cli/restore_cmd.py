@@ -33,6 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lobby.cli.safefile import secure
 from lobby.config import state_path
 from mqtt_bridge.fsync import fsync_path
 from mqtt_bridge.store import SCHEMA_VERSION
@@ -220,12 +221,10 @@ def _build(backup: Path, staging: Path, seq: int, stamp: str) -> None:
         dst.close()
         src.close()
     fsync_path(staging)
-    os.chmod(staging, 0o600)
+    secure(staging, 0o600)
 
 
 def _match_owner(path: Path) -> None:
-    """Run as root, hand the restored file to the state folder's owner (the lobby user)."""
-    if os.geteuid() == 0:
-        st = path.parent.stat()
-        with contextlib.suppress(OSError):
-            os.chown(path, st.st_uid, st.st_gid)
+    """Run as root, hand the restored file to the state folder's owner (the lobby user), through a
+    descriptor opened without following links (lobby.cli.safefile)."""
+    secure(path, 0o600, owner_of=path.parent)

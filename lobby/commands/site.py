@@ -1,4 +1,8 @@
-"""The site's data that central maintains: notices, the tenant directory, staff and guard cards."""
+"""The site's data that central maintains: notices, the tenant directory, staff and guard cards.
+
+Every text shown on the screen passes lobby.services.text.safe_display on the way in
+(no bidi overrides, control or zero-width characters, stacked marks; bounded length).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 
 from lobby.cardhash import card_hash
 from lobby.commands.context import CommandContext
+from lobby.services.text import safe_display
 from mqtt_bridge.commands import CommandRejected
 from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import Stamp
@@ -17,7 +22,8 @@ def notice_show(tx: Transaction, data: dict[str, Any]) -> dict[str, Any]:
         "INSERT INTO notices (notice_id, title, body, until_ts, shown_ts) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT(notice_id) DO UPDATE SET title=excluded.title, body=excluded.body, "
         "until_ts=excluded.until_ts, shown_ts=excluded.shown_ts",
-        (data["notice_id"], data["title"], data.get("body", ""), data.get("until"), Stamp.now().ts))
+        (data["notice_id"], safe_display(data["title"], 200), safe_display(data.get("body", ""), multiline=True),
+         data.get("until"), Stamp.now().ts))
     return {"notice_id": data["notice_id"]}
 
 
@@ -37,8 +43,9 @@ def directory_update(tx: Transaction, data: dict[str, Any]) -> dict[str, Any]:
             "INSERT INTO directory (id, unit, company, person, floor, active, updated_ts) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET unit=excluded.unit, company=excluded.company, person=excluded.person, "
             "floor=excluded.floor, active=excluded.active, updated_ts=excluded.updated_ts",
-            (entry["id"], entry["unit"], entry.get("company", ""), entry.get("person", ""),
-             entry.get("floor", ""), int(entry.get("active", True)), now))
+            (entry["id"], safe_display(entry["unit"], 100), safe_display(entry.get("company", ""), 200),
+             safe_display(entry.get("person", ""), 100), safe_display(entry.get("floor", ""), 40),
+             int(entry.get("active", True)), now))
     count = tx.execute("SELECT count(*) FROM directory WHERE active = 1").fetchone()[0]
     return {"entries": count}
 

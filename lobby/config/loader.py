@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,18 @@ from lobby.config.model import Config
 from mqtt_bridge.settings import read_secret  # noqa: F401 - re-exported for the doctor and the CLI
 from lobby.config.validation import Problem, cross_checks
 
-_SECRET_WORDS = ("password", "secret", "pin_hash", "token")
+# Keys whose meaning changed: the old name is refused with what to do instead.
+RENAMED = {
+    "visitors.watchlist[].phone_sha256": (
+        "no longer accepted: an unsalted SHA-256 of a phone number can be reversed by trying every "
+        "number. Run `lobby hash-phone` on this Pi and list its output as phone_hmac"),
+    "visitors.code_lockout_min": (
+        "replaced by code_delay_max_s: wrong codes now slow the lookup by a growing delay "
+        "(at most that many seconds) instead of locking it for everyone; delete this key"),
+    "tickets.lookup_lockout_min": (
+        "replaced by lookup_delay_max_s: wrong ticket numbers now slow the lookup by a growing delay "
+        "(at most that many seconds) instead of locking it for everyone; delete this key"),
+}
 _TYPE_NAMES = {
     "int_type": "an integer", "float_type": "a number", "bool_type": "true or false",
     "string_type": "text in quotes", "list_type": "a list [...]", "dict_type": "a table",
@@ -50,22 +62,27 @@ def _key_path(loc: tuple[Any, ...]) -> str:
 
 
 def _show(value: Any, path: str) -> str:
-    if any(word in path.lower().rsplit(".", 1)[-1] for word in _SECRET_WORDS):
-        return ""  # never echo a secret back into a terminal or a log
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f" (got {text})"
+    """A number or true/false may be shown; text never is (it may be a name, a phone or a secret,
+    and these messages reach logs and central's command results)."""
+    if isinstance(value, bool):
+        return f" (got {'true' if value else 'false'})"
+    if isinstance(value, (int, float)) and len(str(value)) <= 12:
+        return f" (got {value})"
+    return ""
 
 
 def _describe(error: dict[str, Any], path: str) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
+        generic = re.sub(r"\[\d+\]", "[]", path)
+        if generic in RENAMED:
+            return RENAMED[generic]
         return "unknown key (check the spelling; see config/example.toml)"
     if kind == "missing":
         return "required key is missing"
-    if kind in _TYPE_NAMES:
-        return f"must be {_TYPE_NAMES[kind]}{_show(error.get('input'), path)}"
+    if kind in _TYPE_NAMES:  # a number where text belongs may be a phone or a password: not shown
+        shown = "" if kind == "string_type" else _show(error.get("input"), path)
+        return f"must be {_TYPE_NAMES[kind]}{shown}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"must be one of {expected}{_show(error.get('input'), path)}"
@@ -89,7 +106,12 @@ def _describe(error: dict[str, Any], path: str) -> str:
         return f"has the wrong format{_show(error.get('input'), path)}"
     if kind == "value_error":
         return str(error.get("ctx", {}).get("error", error["msg"]))
-    return error["msg"]
+    return _plain(error["msg"])
+
+
+def _plain(message: str) -> str:
+    """pydantic's own wording for the rarer errors, with any quoted input cut out."""
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "…", message)[:200]
 
 
 def _validation_problems(exc: ValidationError) -> list[Problem]:

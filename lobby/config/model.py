@@ -69,7 +69,7 @@ def _check_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
-        raise ValueError(f"unknown time zone {value[:64]!r} (use an IANA name such as \"Asia/Shanghai\")")
+        raise ValueError("unknown time zone (use an IANA name such as \"Asia/Shanghai\")")
     return value
 
 
@@ -105,6 +105,8 @@ class StoreConfig(Section):
     disk_min_free_mb: int = Field(64, ge=1, le=100_000)  # critical alert below this
     backup_dir: str = "backups"
     backup_keep: int = Field(7, ge=1, le=365)
+    command_log_max_rows: int = Field(5000, ge=100, le=1_000_000)  # the command log (answers to retried ids) ...
+    command_log_max_mb: float = Field(2, gt=0, le=1000)  # ... is trimmed, oldest first, past either bound
 
 
 class LoggingConfig(Section):
@@ -146,7 +148,7 @@ class ServiceLevels(Section):
                 try:
                     dt.date.fromisoformat(text)
                 except ValueError:
-                    raise ValueError(f"{key}[{index}] must be a date written as \"YYYY-MM-DD\" (got {text!r})") from None
+                    raise ValueError(f"{key}[{index}] must be a date written as \"YYYY-MM-DD\"") from None
         return self
 
 
@@ -165,13 +167,13 @@ class WatchlistEntry(Section):
 
     id: Id
     name: Text | None = None  # matched after the same normalisation as the check-in form
-    phone_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # SHA-256 of the canonical phone
+    phone_hmac: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")  # `lobby hash-phone`: HMAC under the site key
     note: str = Field("", max_length=200)  # shown to staff: why (no personal data)
 
     @model_validator(mode="after")
     def _needs_a_match(self) -> "WatchlistEntry":
-        if self.name is None and self.phone_sha256 is None:
-            raise ValueError("a watch-list entry needs name or phone_sha256")
+        if self.name is None and self.phone_hmac is None:
+            raise ValueError("a watch-list entry needs name or phone_hmac")
         return self
 
 
@@ -187,9 +189,10 @@ class VisitorsConfig(Section):
     watchlist_enabled: bool = False
     watchlist: list[WatchlistEntry] = []
     duplicate_window_s: Seconds = 10
-    code_max_failures: int = Field(5, ge=1, le=100)  # wrong invitation codes / phone digits ...
-    code_failure_window_min: Minutes = 10  # ... within this window lock the lookup ...
-    code_lockout_min: Minutes = 5  # ... for this long
+    code_max_failures: int = Field(5, ge=1, le=100)  # wrong invitation codes / phone digits within ...
+    code_failure_window_min: Minutes = 10  # ... this sliding window before each further try waits ...
+    code_delay_max_s: float = Field(30, ge=1, le=60)  # ... a growing delay, at most this (lobby/services/guessing.py)
+    max_live_codes: int = Field(50, ge=1, le=500)  # open invitations with a typed code at once (docs/SECURITY.md)
     roll_call_hours: Hours = 24  # visits not signed out for longer are left to the unreturned-pass alert
 
 
@@ -201,9 +204,9 @@ class TicketsConfig(Section):
     description_max_len: int = Field(500, ge=10, le=5000)
     contact_name_max_len: int = Field(40, ge=2, le=200)
     number_length: int = Field(6, ge=4, le=12)
-    lookup_max_failures: int = Field(5, ge=1, le=100)
+    lookup_max_failures: int = Field(5, ge=1, le=100)  # as visitors.code_*: wrong ticket numbers ...
     lookup_failure_window_min: Minutes = 10
-    lookup_lockout_min: Minutes = 5
+    lookup_delay_max_s: float = Field(30, ge=1, le=60)
 
 
 class FeedbackConfig(Section):
@@ -585,4 +588,6 @@ class Config(Section):
         return BridgeSettings(mqtt=self.mqtt, base_topic=self.base_topic, client_id=self.client_id,
                               gateway_id=self.site.gateway_id, bulk_max_rows=self.store.bulk_max_rows,
                               bulk_max_bytes=self.store.bulk_max_mb * 1_000_000,
-                              disk_min_free_bytes=self.store.disk_min_free_mb * 1_000_000)
+                              disk_min_free_bytes=self.store.disk_min_free_mb * 1_000_000,
+                              command_log_max_rows=self.store.command_log_max_rows,
+                              command_log_max_bytes=int(self.store.command_log_max_mb * 1_000_000))

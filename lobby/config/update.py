@@ -1,7 +1,8 @@
 """Replacing the config file with a newer one pushed by central (config.update).
 
 The new file is validated completely and checked against what the site allows
-before it replaces the old one; the replacement is atomic (write, fsync, rename),
+(lobby.config.scope: central sets the department's policy, a person on site sets
+identity, credentials, paths, devices and privacy floors) before it replaces the old one; the replacement is atomic (write, fsync, rename),
 and the previous file is kept beside it as `.previous`. If anything fails, the
 old file stays in force untouched.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from mqtt_bridge.fsync import fsync_path
 from lobby.config.loader import ConfigError, parse_config
 from lobby.config.model import Config
+from lobby.config.scope import onsite_changes
 
 
 class ConfigUpdateRejected(Exception):
@@ -29,7 +31,12 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def check_update(current: Config, config_path: Path, version: int, text: str) -> Config:
-    """Validate a pushed config against the current one; returns the new Config."""
+    """Validate a pushed config against the current one; returns the new Config.
+
+    Central may change only the keys lobby.config.scope allows it (an allow-list);
+    any other key whose value differs from the one in force is refused by name,
+    never by value, and the config in force stays.
+    """
     if not current.security.allow_remote_config:
         raise ConfigUpdateRejected("remote configuration is switched off on this gateway (security.allow_remote_config)")
     try:
@@ -40,23 +47,35 @@ def check_update(current: Config, config_path: Path, version: int, text: str) ->
         raise ConfigUpdateRejected(f"the file says version {new.version} but the command says {version}")
     if new.version <= current.version:
         raise ConfigUpdateRejected(f"version {new.version} is not newer than the version in force ({current.version})")
+    problems = _confinement(current, new)
+    onsite = onsite_changes(current, new)
+    if onsite:
+        problems.append("only a person on site may change " + ", ".join(onsite[:40])
+                        + (f" and {len(onsite) - 40} more" if len(onsite) > 40 else ""))
+    if problems:
+        raise ConfigUpdateRejected("; ".join(problems))
+    return new
+
+
+def _confinement(current: Config, new: Config) -> list[str]:
+    """The older, specific refusals (kept for their clearer wording; the allow-list covers them too)."""
+    problems: list[str] = []
     state_dir = Path(current.state_dir)
     if Path(new.state_dir).resolve() != state_dir.resolve():
-        raise ConfigUpdateRejected("state_dir cannot be changed remotely")
+        problems.append("state_dir cannot be changed remotely")
     confined = {"store.path": new.store.path, "store.backup_dir": new.store.backup_dir,
                 "privacy.export_dir": new.privacy.export_dir}  # the last holds visitors' personal data
     for key, value in confined.items():
         path = Path(value)
         if not _inside(path if path.is_absolute() else state_dir / path, state_dir):
-            raise ConfigUpdateRejected(f"{key} must stay inside the state directory")
+            problems.append(f"{key} must stay inside the state directory")
     if current.mqtt.tls.enabled and not new.mqtt.tls.enabled and not current.security.allow_tls_off:
-        raise ConfigUpdateRejected("switching TLS off remotely is not allowed here (security.allow_tls_off)")
+        problems.append("switching TLS off remotely is not allowed here (security.allow_tls_off)")
     if new.mqtt.tls.insecure_skip_verify and not current.mqtt.tls.insecure_skip_verify and not current.security.allow_tls_off:
-        raise ConfigUpdateRejected("disabling certificate verification remotely is not allowed here")
-    if (new.security.allow_tls_off and not current.security.allow_tls_off) or (
-            new.security.allow_remote_config != current.security.allow_remote_config):
-        raise ConfigUpdateRejected("the [security] section can only be changed on site")
-    return new
+        problems.append("disabling certificate verification remotely is not allowed here")
+    if new.security != current.security:
+        problems.append("the [security] section can only be changed on site")
+    return problems
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -10,7 +10,7 @@ import logging
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mqtt_bridge.alerts import AlertEngine
 from lobby.config import Config
@@ -18,6 +18,9 @@ from mqtt_bridge.store import Store, StoreError, Transaction
 
 from mqtt_bridge.clock import Clock, Instant, parse_ts
 from lobby.services.messages import STORE_BUSY, Outcome
+
+if TYPE_CHECKING:
+    from lobby.services.guessing import GuessLimiter
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,13 @@ class ServiceContext:
         return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
 
     # ------------------------------------------------------------------ keyed hashing
+
+    def guesses(self, kind: str, max_failures: int, window_min: float, delay_max_s: float) -> "GuessLimiter":
+        """The store-backed limiter for one kind of lookup at this kiosk (lobby.services.guessing)."""
+        from lobby.services.guessing import GuessLimiter, GuessPolicy
+
+        return GuessLimiter(self.store, self.alerts, kind, self.cfg.site.gateway_id,
+                            GuessPolicy(max_failures, window_min * 60, delay_max_s))
 
     def keyed_hash(self, *parts: str) -> str:
         return hmac.new(self.card_key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()

@@ -1,9 +1,9 @@
 """Pre-registered visitors: central's visitor.invite, then the visitor only confirms.
 
-Central sends an invitation (visitor.invite) with a 6-digit code and/or a QR
+Central sends an invitation (visitor.invite) with an 8-digit code and/or a QR
 token. At the kiosk the visitor types the code or scans the QR (a USB scanner
 types the token), sees their details read back, consents and confirms. Wrong
-codes are counted and lock the lookup for a while (FailureLimiter).
+codes are counted in the store and slow further tries (lobby.services.guessing).
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from mqtt_bridge.timebase import rfc3339
 from mqtt_bridge.clock import Instant, parse_ts
 from lobby.services.context import ServiceContext, row, store_failure
 from lobby.services.hosts import Host, get_host
-from lobby.services.messages import CHECK_FORM, Message, Outcome, ValidationFailed, too_many_attempts
+from lobby.services.messages import CHECK_FORM, Message, Outcome, ValidationFailed, please_wait
 from lobby.services.phone import mask_phone, normalise_phone
-from lobby.services.ratelimit import FailureLimiter
 from lobby.services.text import clean_code, clean_company, clean_name
 from lobby.services.visitors import PURPOSES, CheckInForm, VisitorService, VisitView, validate_form
 
 log = logging.getLogger(__name__)
+
+CODE_DIGITS = r"\d{8}"  # 10^8 codes: docs/SECURITY.md works out the time to guess a live one
 
 UNKNOWN_CODE = Message("unknown_code", "对不起，没有找到这个邀请码。请核对后重新输入，或选择普通登记。",
                        "Sorry, we could not find this invitation code. Please check it and try again, "
@@ -86,8 +87,8 @@ class InvitationService:
         self.ctx = ctx
         self.visitors = visitors
         cfg = ctx.cfg.visitors
-        self.limiter = FailureLimiter(cfg.code_max_failures, cfg.code_failure_window_min * 60,
-                                      cfg.code_lockout_min * 60)
+        self.limiter = ctx.guesses("invitation_code", cfg.code_max_failures, cfg.code_failure_window_min,
+                                   cfg.code_delay_max_s)
 
     # -------------------------------------------------------------- from central
 
@@ -141,13 +142,14 @@ class InvitationService:
         if data.get("qr_token") and token is None:
             raise CommandRejected("qr_token must be 16-64 letters, digits, '_' or '-'")
         if code is not None:
+            self._room_for_a_code(tx, invite_id, valid_from, valid_until)
             clash = row(tx, "SELECT id, valid_until FROM invitations WHERE code = ? AND state = 'open' AND id != ?",
                         (code, invite_id))
             if clash is not None:
                 if parse_ts(clash["valid_until"]) <= now.wall:
                     tx.execute("UPDATE invitations SET state = 'expired' WHERE id = ?", (clash["id"],))
                 else:
-                    raise CommandRejected(f"code {code} is already used by another open invitation; choose another code")
+                    raise CommandRejected("code: already used by another open invitation; choose another code")
         if token is not None and tx.execute("SELECT 1 FROM invitations WHERE qr_token = ? AND id != ?",
                                             (token, invite_id)).fetchone():
             raise CommandRejected("qr_token is already used by another invitation")
@@ -162,18 +164,32 @@ class InvitationService:
              rfc3339(valid_from), rfc3339(valid_until), now.ts, command_id))
         return {"invite_id": invite_id, "state": "open", "valid_until": rfc3339(valid_until)}
 
+    def _room_for_a_code(self, tx: Transaction, invite_id: str, valid_from: dt.datetime,
+                         valid_until: dt.datetime) -> None:
+        """At most visitors.max_live_codes codes are live at any moment: each live code is a target for
+        guessing, and docs/SECURITY.md's year-long guessing time assumes this bound. Counted over the
+        invitations whose validity overlaps this one's; QR tokens are not counted."""
+        limit = self.ctx.cfg.visitors.max_live_codes
+        early = dt.timedelta(minutes=self.ctx.cfg.visitors.invitation_early_min)
+        live = tx.execute("SELECT count(*) FROM invitations WHERE code IS NOT NULL AND state = 'open' "
+                          "AND valid_until > ? AND valid_from < ? AND id != ?",
+                          (rfc3339(valid_from - early), rfc3339(valid_until + early), invite_id)).fetchone()[0]
+        if live >= limit:
+            raise CommandRejected(f"{live} invitations with a code are already open (visitors.max_live_codes is "
+                                  f"{limit}); send this one with a qr_token only, or cancel an unused one")
+
     # -------------------------------------------------------------- at the kiosk
 
     def find(self, entered: object, now: Instant | None = None) -> Outcome[InvitationView]:
         """The visitor typed a code or scanned the QR: their invitation, or why not."""
         now = self.ctx.now(now)
-        locked = self.limiter.locked_minutes(now)
-        if locked is not None:
-            return Outcome.failure("rate_limited", too_many_attempts(locked))
+        wait = self.limiter.wait_s(now)
+        if wait is not None:
+            return Outcome.failure("rate_limited", please_wait(wait))
         text = normalise_token(entered) if isinstance(entered, str) else None
         found = None
         if text is not None:
-            column = "code" if re.fullmatch(r"\d{6}", text) else "qr_token"
+            column = "code" if re.fullmatch(CODE_DIGITS, text) else "qr_token"
             matches = self.ctx.store.query(
                 f"SELECT * FROM invitations WHERE {column} = ? ORDER BY state = 'open' DESC, received_ts DESC LIMIT 1",
                 (text,))
@@ -184,7 +200,6 @@ class InvitationService:
         problem = self._problem(found, now)
         if problem is not None:
             return problem
-        self.limiter.succeeded(now)
         host = self.ctx.store.query("SELECT * FROM directory WHERE id = ?", (found["host_id"],))
         h = host[0] if host else {"unit": "", "company": "", "person": "", "floor": ""}
         zh, en = PURPOSES.get(found["purpose"], (found["purpose"], found["purpose"]))

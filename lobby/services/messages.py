@@ -85,11 +85,13 @@ ASK_DESK = "请前台工作人员协助。"
 ASK_DESK_EN = "Please ask the front desk for help."
 
 
-def too_many_attempts(minutes: int) -> Message:
+def please_wait(seconds: int) -> Message:
+    """After several wrong tries at this kiosk (lobby.services.guessing): a short wait, and the desk."""
     return Message("rate_limited",
-                   f"对不起，输入错误次数过多，请{minutes}分钟后再试，或请前台协助。",
-                   f"Sorry, there have been too many wrong attempts. Please try again in {minutes} "
-                   f"minute{'s' if minutes != 1 else ''}, or ask the front desk for help.")
+                   f"对不起，这台机器上输入错误的次数较多，为保护访客信息，请{seconds}秒后再试，或请前台协助。谢谢！",
+                   f"Sorry, there have been several wrong tries at this kiosk. To protect visitors' details, "
+                   f"please try again in {seconds} second{'s' if seconds != 1 else ''}, or ask the front desk "
+                   f"for help. Thank you.")
 
 
 def print_message(printed: bool, document_zh: str, document_en: str) -> Message:

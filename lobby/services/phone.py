@@ -9,6 +9,7 @@ all, E.164). Stored canonical: mainland as its 11 digits, others as "+<digits>".
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import unicodedata
 
@@ -86,11 +87,14 @@ def last4(phone: str | None) -> str:
     return phone[-4:] if phone else ""
 
 
-def phone_sha256(value: str) -> str:
-    """The watch-list form of a phone: SHA-256 hex of its canonical form (e.g. "13812345678")."""
+def phone_hmac(key: bytes, value: str) -> str:
+    """The watch-list form of a phone: HMAC-SHA256 under the site key of its canonical form.
+
+    A plain SHA-256 of an 11-digit number is reversed by hashing every number; keyed,
+    the digest says nothing without the key file in the state directory."""
     canonical = normalise_phone(value)
     assert canonical is not None
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(key, b"watchlist-phone\x1f" + canonical.encode(), hashlib.sha256).hexdigest()
 
 
 def mask_name(name: str | None) -> str:

@@ -31,6 +31,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from lobby.config import state_path
+from mqtt_bridge.commands.intake import purge_log
 from mqtt_bridge.store import Transaction
 from mqtt_bridge.timebase import rfc3339
 
@@ -56,6 +57,7 @@ class PurgeReport:
     feedback_deleted: int = 0
     periods_deleted: int = 0
     exports_deleted: int = 0
+    commands_deleted: int = 0  # the command log goes with the personal data (issue #13)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -97,6 +99,7 @@ class PrivacyService:
             self._invitations(tx, cut["visitor"], now, report)
             self._tickets(tx, cut["ticket"], now, report)
             self._statistics(tx, cut["stats"], cut["stats_day"], report)
+            report.commands_deleted += purge_log(tx, cut["visitor"])
         self._exports(now, report)
         log.info("privacy purge: %s", {k: v for k, v in report.as_dict().items() if v})
         return report

@@ -219,3 +219,50 @@ def clean_choice(value: object, choices: dict[str, tuple[str, str]] | list[str],
         return value.strip()
     raise _error(field, "invalid_choice", f"对不起，请从列表中选择{label.zh}。",
                  f"Sorry, please choose the {label.en} from the list.")
+
+
+# ------------------------------------------------------------------ text from central, made safe to show
+
+DISPLAY_MAX = 2000  # no notice, directory line or reply is longer on a 10" screen or a 58 mm badge
+
+
+def safe_display(value: object, max_len: int = DISPLAY_MAX, multiline: bool = False) -> str:
+    """Text from central (notices, directory, invitations, replies) made safe for a screen, a badge or a CSV.
+
+    Unlike the cleaners above (which refuse, so a person can retype), this never
+    fails: central's text is shown as sent, less what can mislead or break a
+    display: control characters (NUL, ESC, BEL ...), bidi overrides and isolates,
+    zero-width and other format characters, private-use, unassigned and surrogate
+    code points, and combining marks beyond MAX_MARKS on one letter. White space
+    is unified and the result cut to `max_len` code points.
+    """
+    if not isinstance(value, str):
+        return ""
+    text = fold(value[: max_len * 4 + 64].replace("\r\n", "\n").replace("\r", "\n"))
+    out: list[str] = []
+    marks = 0
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch == "\n" or cat in ("Zl", "Zp"):
+            out.append("\n" if multiline else " ")
+            marks = 0
+        elif cat in ("Cc", "Cf", "Co", "Cn", "Cs") or ch in _INVISIBLE_LETTERS:
+            continue
+        elif cat == "Zs":
+            out.append(" ")
+            marks = 0
+        elif cat[0] == "M":
+            marks += 1
+            if marks <= MAX_MARKS and out and out[-1] not in " \n":
+                out.append(ch)
+        else:
+            marks = 0
+            out.append(ch)
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in "".join(out).split("\n")]
+    cleaned = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return cleaned[:max_len].rstrip()
+
+
+def is_display_safe(text: str, max_len: int = DISPLAY_MAX) -> bool:
+    """What safe_display guarantees (for tests and assertions)."""
+    return safe_display(text, max_len, multiline=True) == text

@@ -26,9 +26,8 @@ from mqtt_bridge.store import StoreError, Transaction
 from mqtt_bridge.clock import Instant
 from lobby.services.codes import ALPHABET, random_code, read_code
 from lobby.services.context import ServiceContext, row, store_failure
-from lobby.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, too_many_attempts
+from lobby.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, please_wait
 from lobby.services.phone import mask_phone, normalise_phone
-from lobby.services.ratelimit import FailureLimiter
 from lobby.services.sla import CLOCKS, CheckReport, SlaClocks, duration_text
 from lobby.services.text import Label, clean_choice, clean_company, clean_free_text, clean_name
 
@@ -140,8 +139,8 @@ class TicketService:
         self.ctx = ctx
         self.sla = SlaClocks(ctx)
         cfg = ctx.cfg.tickets
-        self.limiter = FailureLimiter(cfg.lookup_max_failures, cfg.lookup_failure_window_min * 60,
-                                      cfg.lookup_lockout_min * 60)
+        self.limiter = ctx.guesses("ticket_no", cfg.lookup_max_failures, cfg.lookup_failure_window_min,
+                                   cfg.lookup_delay_max_s)
 
     # -------------------------------------------------------------- validation
 
@@ -303,9 +302,9 @@ class TicketService:
     def lookup(self, entered: object, now: Instant | None = None) -> Outcome[TicketView]:
         """A person typed their ticket number: status and replies, or a clear message. Rate-limited."""
         now = self.ctx.now(now)
-        locked = self.limiter.locked_minutes(now)
-        if locked is not None:
-            return Outcome.failure("rate_limited", too_many_attempts(locked))
+        wait = self.limiter.wait_s(now)
+        if wait is not None:
+            return Outcome.failure("rate_limited", please_wait(wait))
         code = read_code(entered)
         view = None
         if code is not None and all(c in ALPHABET for c in code) and 4 <= len(code) <= 16:
@@ -313,7 +312,6 @@ class TicketService:
         if view is None:
             self.limiter.failed(now)
             return Outcome.failure("not_found", NOT_FOUND)
-        self.limiter.succeeded(now)
         return Outcome.success("found", Message(
             "status", f"您好，单号 {view.ticket_no} 的当前状态：{view.status_zh}。",
             f"Hello, ticket {view.ticket_no} is now: {view.status_en}."), view)

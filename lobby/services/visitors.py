@@ -33,9 +33,8 @@ from mqtt_bridge.clock import Instant, parse_ts
 from lobby.services.codes import read_code
 from lobby.services.context import ServiceContext, row, rows, store_failure
 from lobby.services.hosts import Host, get_host
-from lobby.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, too_many_attempts
+from lobby.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, please_wait
 from lobby.services.phone import mask_name, mask_phone, normalise_phone
-from lobby.services.ratelimit import FailureLimiter
 from lobby.services.text import Label, clean_choice, clean_code, clean_company, clean_free_text, clean_name
 
 log = logging.getLogger(__name__)
@@ -263,8 +262,8 @@ class VisitorService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         cfg = ctx.cfg.visitors
-        self.last4_limiter = FailureLimiter(cfg.code_max_failures, cfg.code_failure_window_min * 60,
-                                            cfg.code_lockout_min * 60)
+        self.last4_limiter = ctx.guesses("phone_last4", cfg.code_max_failures, cfg.code_failure_window_min,
+                                         cfg.code_delay_max_s)
 
     # -------------------------------------------------------------- check-in
 
@@ -310,7 +309,7 @@ class VisitorService:
                       (dedupe, now.boot_id, now.mono_ns - window_ns))
         if earlier is not None:
             return "duplicate", earlier["id"]
-        watch = watchlist.match(ctx.cfg, details.name, details.phone)
+        watch = watchlist.match(ctx.cfg, ctx.card_key, details.name, details.phone)
         visit_id = uuid7()
         tx.execute(
             "INSERT INTO visits (id, status, name, phone, company, permit_no, dedupe_key, host_id, host_unit, "
@@ -447,9 +446,9 @@ class VisitorService:
     def find_by_phone_last4(self, digits: object, now: Instant | None = None) -> Outcome[list[VisitChoice]]:
         """Visits still in the building whose phone ends in these 4 digits (masked names only)."""
         now = self.ctx.now(now)
-        locked = self.last4_limiter.locked_minutes(now)
-        if locked is not None:
-            return Outcome.failure("rate_limited", too_many_attempts(locked))
+        wait = self.last4_limiter.wait_s(now)
+        if wait is not None:
+            return Outcome.failure("rate_limited", please_wait(wait))
         text = unicodedata.normalize("NFKC", digits).strip() if isinstance(digits, str) else ""
         if len(text) != 4 or not all(unicodedata.category(c) == "Nd" for c in text):
             return Outcome.failure("invalid", CHECK_FORM, (LAST4_INVALID,))
@@ -461,7 +460,6 @@ class VisitorService:
         if not found:
             self.last4_limiter.failed(now)
             return Outcome.failure("not_found", LAST4_NONE)
-        self.last4_limiter.succeeded(now)
         choices = [VisitChoice(r["id"], mask_name(r["name"]), self.ctx.local(r["checked_in_ts"]), r["host_unit"],
                                r["party_size"]) for r in found]
         return Outcome.success("choose", Message("choose", "请选择您的登记记录。", "Please choose your visit."), choices)

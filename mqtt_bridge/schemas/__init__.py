@@ -63,14 +63,48 @@ def first_error(name: str, instance: Any) -> str | None:
     if not errors:
         return None
     error: ValidationError = errors[0]
-    where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-    message = error.message
-    if error.validator == "anyOf" and all(sub.validator == "required" for sub in error.context or ()):
-        wanted = sorted({str(sub.validator_value[0]) for sub in error.context or ()})
-        message = "needs at least one of: " + ", ".join(wanted)
+    where = "/".join(_name(p) for p in error.absolute_path) or "(top level)"
+    message = _rule(error)
     if len(message) > 300:
         message = message[:297] + "..."
     return f"{where}: {message}"
+
+
+def _name(part: Any) -> str:
+    """A key or index of the path: keys are names central chose, shown cut short."""
+    text = str(part)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _rule(error: ValidationError) -> str:
+    """The rule the value broke, in words, never the value itself (it may be a name, a phone or a secret)."""
+    kind, rule = error.validator, error.validator_value
+    if kind == "anyOf" and all(sub.validator == "required" for sub in error.context or ()):
+        wanted = sorted({str(sub.validator_value[0]) for sub in error.context or ()})
+        return "needs at least one of: " + ", ".join(wanted)
+    if kind == "required":
+        return error.message  # "'x' is a required property": a key name
+    if kind == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {}))) if isinstance(error.instance, dict) else []
+        return f"Additional properties are not allowed ({', '.join(repr(_name(k)) for k in extra[:5])} was unexpected)"
+    if kind == "type":
+        return f"is not of type {rule!r}" if isinstance(rule, str) else f"is not of type {' or '.join(map(repr, rule))}"
+    words = {
+        "pattern": "does not match the required pattern", "format": f"is not a valid {rule}",
+        "maxLength": f"is too long (at most {rule} characters)", "minLength": f"is too short (at least {rule} characters)",
+        "maxItems": f"has too many items (at most {rule})", "minItems": f"has too few items (at least {rule})",
+        "maximum": f"must be at most {rule}", "minimum": f"must be at least {rule}",
+        "exclusiveMaximum": f"must be less than {rule}", "exclusiveMinimum": f"must be more than {rule}",
+        "maxProperties": f"has too many keys (at most {rule})", "minProperties": f"has too few keys (at least {rule})",
+        "uniqueItems": "has repeated items", "multipleOf": f"must be a multiple of {rule}",
+    }
+    if kind in words:
+        return words[kind]
+    if kind == "enum":
+        return "is not one of " + ", ".join(map(repr, rule[:12]))
+    if kind == "const":
+        return f"must be {rule!r}"
+    return f"breaks the schema's {kind} rule"
 
 
 def validate_event(kind: str, envelope: dict[str, Any]) -> str | None:

@@ -579,9 +579,33 @@ CREATE INDEX button_tickets_open ON button_tickets (button_id, led_state);
 """)
 
 
+def _v11_trust_boundaries(conn: sqlite3.Connection) -> None:
+    # Issue #13. Wrong lookups at the kiosk (invitation codes, phone digits, ticket numbers),
+    # kept so that a restart does not reset the count (lobby/services/guessing.py).
+    run_script(conn, """
+CREATE TABLE guess_failures (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT NOT NULL,
+    kiosk   TEXT NOT NULL,
+    ts      TEXT NOT NULL,
+    boot_id TEXT NOT NULL,
+    mono_ns INTEGER NOT NULL
+);
+CREATE INDEX guess_failures_kind ON guess_failures (kind, kiosk, id);
+""")
+    # The command log keeps only what answers a retried id: no payloads once done (a queued
+    # command's consumer still reads its data), no results beyond a small summary, and
+    # error texts are replaced, since older ones could quote the values they refused.
+    conn.execute("UPDATE commands SET data = NULL WHERE state = 'done'")
+    conn.execute("UPDATE commands SET result = '{}' WHERE length(result) > 512")
+    conn.execute("UPDATE commands SET error = 'refused (the reason was removed from the log)' "
+                 "WHERE error IS NOT NULL")
+
+
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
-                                _v9_no_card_uids_in_commands, _v10_complaint_verdict]
+                                _v9_no_card_uids_in_commands, _v10_complaint_verdict,
+                                _v11_trust_boundaries]
 LATEST = len(MIGRATIONS)
 
 

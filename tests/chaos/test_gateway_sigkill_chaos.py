@@ -33,7 +33,7 @@ from lobby.config import load_config
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.helpers.broker import Broker
-from tests.helpers.central import TimedCentral
+from tests.helpers.central import TimedCentral, now_ts
 from tests.helpers.gateway_rig import GUARD_CARD, ROOT, GatewayProcess, gateway_config, sim_dir
 from tests.helpers.lobby_load import (GuardTapper, LobbyProducer, PanelPresser, delivered_lobby_ids,
                                      lobby_ids_in_store)
@@ -89,7 +89,7 @@ def test_gateway_killed_100_times_under_load_loses_nothing(tmp_path: Path) -> No
                 new_text = config.read_text().replace(f"version = {old}", f"version = {old + 1}", 1).replace(
                     'name = "Test lobby', f'name = "Test lobby v{old + 1}', 1)
                 cmd_id = f"cfg-{round_}"
-                payload = json.dumps({"id": cmd_id, "ts": "2026-11-25T10:00:00.000Z",
+                payload = json.dumps({"id": cmd_id, "ts": now_ts(),
                                       "data": {"version": old + 1, "toml": new_text}}).encode()
                 central.client.publish(f"{cfg.base_topic}/cmd/config.update", payload, qos=1)
                 config_checks["sent"] += 1

@@ -236,37 +236,61 @@ def test_central_conf_sample_runs_with_tls_logins_and_the_acl(tmp_path: Path,
         _stop(proc)
 
 
+def _local_bridge(tmp_path: Path, central_port: int, ca: Path, gateway_secret: str) -> tuple[subprocess.Popen[bytes],
+                                                                                            int, str]:
+    """The local-bridge sample as shipped, with this test's ports, files and logins; returns (proc, port, secret)."""
+    local_port = free_port()
+    local_passwd = tmp_path / "lobby-local.passwd"
+    local_secret = _add_login(local_passwd, "lobby-local", tmp_path)
+    acl = (SYSTEMD / "mosquitto" / "local-bridge.acl").read_text().replace("tower-a/gw-lobby-1", "tower-a/gw-a")
+    acl = acl.replace("gw-lobby-1", "gw-a")
+    (tmp_path / "lobby-local.acl").write_text(acl)
+    text = (SYSTEMD / "mosquitto" / "local-bridge.conf").read_text()
+    text = re.sub(r"^#.*\n", "", text, flags=re.M)
+    for old, new in (("listener 1883 127.0.0.1", f"listener {local_port} 127.0.0.1"),
+                     ("mqtt.example.com:8883", f"127.0.0.1:{central_port}"),
+                     ("/etc/mosquitto/lobby-local.passwd", str(local_passwd)),
+                     ("/etc/mosquitto/lobby-local.acl", str(tmp_path / "lobby-local.acl")),
+                     ("/etc/lobby/ca.crt", str(ca)), ("CHANGE-ME", gateway_secret),
+                     ("tower-a/gw-lobby-1", "tower-a/gw-a"), ("gw-lobby-1", "gw-a")):
+        assert old in text, old
+        text = text.replace(old, new)
+    text += "\npersistence false\n"
+    return _start_conf(text, tmp_path / "local", local_port), local_port, local_secret
+
+
+def _refused(port: int, username: str | None, password: str | None) -> bool:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"intruder-{time.monotonic_ns()}")
+    if username is not None:
+        client.username_pw_set(username, password)
+    answers: "queue.SimpleQueue[object]" = queue.SimpleQueue()
+    client.on_connect = lambda c, u, f, rc, p: answers.put(rc)
+    client.connect("127.0.0.1", port, keepalive=10)
+    client.loop_start()
+    try:
+        return bool(answers.get(timeout=WAIT_S).is_failure)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def test_local_bridge_sample_carries_the_contract_both_ways(tmp_path: Path,
                                                             logins: tuple[Path, dict[str, str]]) -> None:
     passwd, secret = logins
     pki = _pki(tmp_path)
     central_broker = Broker(tmp_path / "central", password_file=passwd, acl_file=ACL,
                             tls=TlsFiles(pki["ca"], pki["cert"], pki["key"])).start()
-    local_port = free_port()
-    text = (SYSTEMD / "mosquitto" / "local-bridge.conf").read_text()
-    text = re.sub(r"^#.*\n", "", text, flags=re.M)
-    for old, new in (("listener 1883 127.0.0.1", f"listener {local_port} 127.0.0.1"),
-                     ("mqtt.example.com:8883", f"127.0.0.1:{central_broker.port}"),
-                     ("/etc/lobby/ca.crt", str(pki["ca"])), ("CHANGE-ME", secret["gw-a"]),
-                     ("tower-a/gw-lobby-1", "tower-a/gw-a"), ("gw-lobby-1", "gw-a")):
-        assert old in text, old
-        text = text.replace(old, new)
-    text += "\npersistence false\n"
-    proc = _start_conf(text, tmp_path / "local", local_port)
+    proc, local_port, local_secret = _local_bridge(tmp_path, central_broker.port, pki["ca"], secret["gw-a"])
     central = gateway = None
     try:
         central = Peer(central_broker.port, "central", secret["central"], tls={"ca_certs": str(pki["ca"])})
         central.subscribe("lobby/#", "homeassistant/#")
         central.wait_for("lobby/tower-a/gw-a/bridge")  # the bridge's connection state, retained
-        gateway = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="lobby-gw-a")
-        commands: "queue.SimpleQueue[str]" = queue.SimpleQueue()
-        gateway.on_message = lambda c, u, m: commands.put(m.topic)
-        gateway.connect("127.0.0.1", local_port)
-        gateway.loop_start()
-        gateway.subscribe("lobby/tower-a/gw-a/cmd/+", qos=1)
+        gateway = Peer(local_port, "lobby-local", local_secret)
+        gateway.subscribe("lobby/tower-a/gw-a/cmd/+")
         for topic in ("lobby/tower-a/gw-a/status", "lobby/tower-a/gw-a/events/meter",
                       "homeassistant/device/gw-a/config", "lobby/tower-a/gw-a/cmd/ping/result"):
-            gateway.publish(topic, b"x", qos=1).wait_for_publish(WAIT_S)
+            gateway.publish(topic)
         seen = central.wait_for("lobby/tower-a/gw-a/cmd/ping/result")
         assert {"lobby/tower-a/gw-a/status", "lobby/tower-a/gw-a/events/meter",
                 "homeassistant/device/gw-a/config"} <= set(seen)
@@ -275,15 +299,40 @@ def test_local_bridge_sample_carries_the_contract_both_ways(tmp_path: Path,
         while got is None and time.monotonic() < deadline:  # the bridge subscribes to cmd/+ a moment later
             central.publish("lobby/tower-a/gw-a/cmd/ping", b'{"id":"1"}')
             try:
-                got = commands.get(timeout=0.5)
+                got = gateway.got.get(timeout=0.5)[0]
             except queue.Empty:
                 pass
         assert got == "lobby/tower-a/gw-a/cmd/ping"
     finally:
         if gateway is not None:
-            gateway.disconnect()
-            gateway.loop_stop()
+            gateway.close()
         if central is not None:
             central.close()
+        _stop(proc)
+        central_broker.stop()
+
+
+def test_a_local_user_cannot_use_the_local_broker_to_command_the_gateway(
+        tmp_path: Path, logins: tuple[Path, dict[str, str]]) -> None:
+    """An unprivileged shell on the Pi: no anonymous login, and even the gateway's login cannot send a command."""
+    passwd, secret = logins
+    pki = _pki(tmp_path)
+    central_broker = Broker(tmp_path / "central", password_file=passwd, acl_file=ACL,
+                            tls=TlsFiles(pki["ca"], pki["cert"], pki["key"])).start()
+    proc, local_port, local_secret = _local_bridge(tmp_path, central_broker.port, pki["ca"], secret["gw-a"])
+    gateway = intruder = None
+    try:
+        assert _refused(local_port, None, None)  # anonymous
+        assert _refused(local_port, "lobby-local", "guess")  # a guessed password
+        gateway = Peer(local_port, "lobby-local", local_secret)
+        gateway.subscribe("lobby/tower-a/gw-a/cmd/+")
+        intruder = Peer(local_port, "lobby-local", local_secret)  # even with the stolen secret ...
+        intruder.attempt("lobby/tower-a/gw-a/cmd/config.update", b'{"id":"x","ts":"2026-12-06T00:00:00Z"}')
+        with pytest.raises(queue.Empty):  # ... the ACL drops a command published on the local side
+            gateway.got.get(timeout=1.0)
+    finally:
+        for peer in (gateway, intruder):
+            if peer is not None:
+                peer.close()
         _stop(proc)
         central_broker.stop()

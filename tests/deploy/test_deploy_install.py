@@ -93,17 +93,41 @@ def test_uninstall_leaves_the_data_unless_asked(tmp_path: Path) -> None:
     done = run_install("--root", str(root), "--uninstall")
     assert "would run: userdel lobby" in done.stdout and "would run: systemctl disable --now" in done.stdout
     assert not list((root / "etc/systemd/system").glob("lobby-*"))
-    assert not list((root / "etc/udev/rules.d").glob("*lobby*"))
+    # issue #13: the site's rules stay in root's own folder, never copied into /etc/lobby
+    assert [p.name for p in (root / "etc/udev/rules.d").glob("*lobby*")] == ["90-lobby-site.rules"]
     assert not (root / "etc/modprobe.d/lobby-blacklist-pn533.conf").exists()
     assert not (root / "opt/lobby").exists() and not (root / "usr/local/bin/lobby").is_symlink()
     assert (root / "var/lib/lobby/lobby.db").read_bytes() == b"the store"
     assert (root / "etc/lobby/lobby.toml").exists()
-    assert (root / "etc/lobby/udev-90-lobby-site.rules").read_text() == site_rules  # kept for a re-install
+    assert not (root / "etc/lobby/udev-90-lobby-site.rules").exists()
 
-    run_install("--root", str(root))  # a re-install brings the site's udev names back
+    run_install("--root", str(root))  # a re-install finds the site's udev names where they were
     assert (root / "etc/udev/rules.d/90-lobby-site.rules").read_text() == site_rules
     run_install("--root", str(root), "--uninstall", "--purge-data")
     assert not (root / "var/lib/lobby").exists() and not (root / "etc/lobby").exists()
+
+
+def test_a_udev_rule_the_lobby_user_could_write_is_never_installed(tmp_path: Path) -> None:
+    """Issue #13, a local unprivileged user: /etc/lobby is writable by the lobby user, so a rule
+    left there (the old uninstall kept one) must never reach /etc/udev/rules.d, where root runs it."""
+    root = _pi_root(tmp_path)
+    (root / "etc/lobby").mkdir(parents=True, exist_ok=True)
+    evil = 'ACTION=="add", RUN+="/bin/sh -c \'id > /tmp/owned\'"\n'
+    (root / "etc/lobby/udev-90-lobby-site.rules").write_text(evil)
+    done = run_install("--root", str(root))
+    installed = (root / "etc/udev/rules.d/90-lobby-site.rules").read_text()
+    assert "owned" not in installed
+    assert installed == (SYSTEMD / "udev/90-lobby-site.rules").read_text()
+    assert "ignored /etc/lobby/udev-90-lobby-site.rules" in done.stderr
+
+
+def test_a_sample_staff_card_is_refused(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    run_install("--root", str(root))
+    conf = root / "etc/lobby/lobby.toml"
+    conf.write_text(conf.read_text().replace("staff_cards = []", 'staff_cards = ["5A3B9C01"]'))
+    refused = run_install("--root", str(root), check=False)
+    assert refused.returncode == 1 and "sample staff card" in refused.stderr
 
 
 def test_bad_options_are_refused(tmp_path: Path) -> None:

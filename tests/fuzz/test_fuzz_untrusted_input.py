@@ -46,7 +46,7 @@ VALID_COMMANDS: list[tuple[str, dict[str, Any]]] = [
     ("cards.update", {"replace": False, "cards": [{"uid": "04A1B2C3", "role": "guard"}]}),
     ("ticket.update", {"ticket_no": "K7P2QX", "status": "assigned"}),
     ("visitor.host_ack", {"visit_id": "v1", "eta_min": 3}),
-    ("visitor.invite", {"invite_id": "i1", "code": "123456", "visitor_name": "张三", "visitor_phone": "13800138000",
+    ("visitor.invite", {"invite_id": "i1", "code": "12345678", "visitor_name": "张三", "visitor_phone": "13800138000",
                         "host_id": "u1", "purpose": "meeting", "valid_from": "2026-11-26T09:00:00Z"}),
     ("evacuation.start", {"drill": True}), ("evacuation.end", {}),
     ("config.update", {"version": 2, "toml": "version = 2\n"}),
@@ -323,7 +323,7 @@ def test_an_impossible_time_in_a_command_is_a_plain_rejection(tmp_path: Path, fi
             data = {"ticket_no": ticket.value.ticket_no, "reply": "ok", "next_reply_by": "2027-02-30T10:00:00Z"}
             name = "ticket.update"
         else:
-            data = {"invite_id": "i1", "code": "123456", "visitor_name": "张三", "visitor_phone": "13800138000",
+            data = {"invite_id": "i1", "code": "12345678", "visitor_name": "张三", "visitor_phone": "13800138000",
                     "host_id": "u1", "purpose": "meeting", "valid_from": "2026-11-26T09:00:00Z",
                     field: "2026-11-26T09:00:80Z"}
             name = "visitor.invite"

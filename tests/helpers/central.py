@@ -109,13 +109,14 @@ class Central:
             return [e for e in self.events if e["type"] == type_]
 
     # ------------------------------------------------------------------ commanding
+    # Commands carry the current time: the gateway refuses those older than mqtt.command_max_age_s.
 
     def command(self, name: str, data: Any = None, cmd_id: str | None = None, raw: bytes | None = None,
                 timeout: float = 15.0) -> dict[str, Any]:
         """Send a command and return its result."""
         cmd_id = cmd_id or f"c{next(_ids)}"
         payload = raw if raw is not None else json.dumps(
-            {"id": cmd_id, "ts": "2026-11-25T10:00:00.000Z", "data": {} if data is None else data}).encode()
+            {"id": cmd_id, "ts": now_ts(), "data": {} if data is None else data}).encode()
         self.client.publish(f"{self.base}/cmd/{name}", payload, qos=1)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -151,3 +152,10 @@ class TimedCentral(Central):
         with self.lock:
             later = [t for t in self.online_at if t >= t0]
         return later[0] if later else None
+
+
+def now_ts() -> str:
+    """This moment as a command's ts (RFC 3339 UTC, milliseconds)."""
+    from mqtt_bridge.timebase import rfc3339, utc_now
+
+    return rfc3339(utc_now())

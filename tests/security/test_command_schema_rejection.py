@@ -45,7 +45,7 @@ VALID: dict[str, dict[str, Any]] = {
     "ticket.update": {"ticket_no": "K7P2QX", "status": "assigned", "reply": "ok", "assignee": "eng-1",
                       "next_reply_by": "2026-11-26T12:00:00Z"},
     "visitor.host_ack": {"visit_id": "v1", "message": "coming", "eta_min": 5},
-    "visitor.invite": {"invite_id": "inv-1", "code": "123456", "qr_token": "abcdefghijklmnop",
+    "visitor.invite": {"invite_id": "inv-1", "code": "12345678", "qr_token": "abcdefghijklmnop",
                        "visitor_name": "张三", "visitor_phone": "13800138000", "visitor_company": "甲",
                        "host_id": "u1", "purpose": "meeting", "party_size": 1, "permit_no": "P-1",
                        "valid_from": "2026-11-26T09:00:00Z", "valid_until": "2026-11-26T18:00:00Z"},

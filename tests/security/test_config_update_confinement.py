@@ -94,11 +94,15 @@ def test_a_symlink_inside_the_state_directory_does_not_lead_out(tmp_path: Path) 
         check_update(current, path, 2, _pushed(path, 2, '[store]\nbackup_dir = "link"'))
 
 
-def test_paths_inside_the_state_directory_are_fine(tmp_path: Path) -> None:
+def test_paths_inside_the_state_directory_are_still_on_site_keys(tmp_path: Path) -> None:
+    # Issue #13: every file path is the site's to set; moving the store even inside the state
+    # directory would start the gateway on an empty store. Central's own keys still go through.
     path = _write(tmp_path)
     current = load_config(path)
-    new = check_update(current, path, 2, _pushed(path, 2, '[store]\npath = "db/lobby.db"\nbackup_dir = "bk"'))
-    assert new.version == 2
+    with pytest.raises(ConfigUpdateRejected, match="only a person on site may change store.backup_dir, store.path"):
+        check_update(current, path, 2, _pushed(path, 2, '[store]\npath = "db/lobby.db"\nbackup_dir = "bk"'))
+    new = check_update(current, path, 2, _pushed(path, 2, '[service]\ncomplaint_reply_h = 1.5'))
+    assert new.version == 2 and new.service.complaint_reply_h == 1.5
 
 
 def test_the_site_may_allow_tls_off_and_then_it_goes_through(tmp_path: Path) -> None:

@@ -232,10 +232,10 @@ def _play_the_day(services: LobbyServices, central: Central, cfg: Any, state: Pa
         {"id": "h-0801", "unit": "8F-0801", "company": "Acme Trading", "floor": "8F"}]}))
     now = dt.datetime.now(dt.timezone.utc)
     ok(central.command("visitor.invite", {
-        "invite_id": "inv-1", "code": "482913", "visitor_name": INVITED[0], "visitor_phone": INVITED[1],
+        "invite_id": "inv-1", "code": "48291357", "visitor_name": INVITED[0], "visitor_phone": INVITED[1],
         "visitor_company": INVITED[2], "host_id": "h-1203", "purpose": "meeting",
         "valid_from": (now - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}))
-    found = services.invitations.find("482913")
+    found = services.invitations.find("48291357")
     assert found.ok, found
     assert services.invitations.confirm(found.value.invitation_id, consent=True).ok
 

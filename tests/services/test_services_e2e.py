@@ -53,10 +53,10 @@ def test_lobby_flows_end_to_end(setup) -> None:  # noqa: ANN001
 
     # an invited visitor
     start = utc_now().replace(microsecond=0)
-    invite = {"invite_id": "inv-e2e", "code": "424242", "visitor_name": "陈静", "visitor_phone": "13900001111",
+    invite = {"invite_id": "inv-e2e", "code": "42424242", "visitor_name": "陈静", "visitor_phone": "13900001111",
               "host_id": "h-1203", "purpose": "interview", "valid_from": start.isoformat()}
     assert central.command("visitor.invite", invite)["ok"]
-    found = services.invitations.find("424242")
+    found = services.invitations.find("42424242")
     assert found.ok and services.invitations.confirm(found.value.invitation_id, consent=True).ok
     wait_event(central, "visitor.checked_in", 2)
 

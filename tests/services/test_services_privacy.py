@@ -74,7 +74,7 @@ def fill(services: LobbyServices, clock: ManualClock) -> list[Day]:
         invitee, invitee_phone = f"Invitee {tag}", f"1380000{d:04d}"
         with services.ctx.store.transaction() as tx:
             invitations.receive_tx(tx, {
-                "invite_id": f"inv-{d}", "code": f"{100000 + d}", "qr_token": f"token_{tag}_0123456789",
+                "invite_id": f"inv-{d}", "code": f"{10000000 + d}", "qr_token": f"token_{tag}_0123456789",
                 "visitor_name": invitee, "visitor_phone": invitee_phone, "host_id": "h-0801", "purpose": "meeting",
                 "valid_from": (visit_at - dt.timedelta(hours=1)).isoformat(), "valid_until": invite_until.isoformat()})
         ticket_at = visit_at + dt.timedelta(hours=1)
@@ -190,8 +190,9 @@ def test_command_copies_are_scrubbed_and_statistics_expire(make_services, clock)
     services.feedback.press("happy")
     report = services.privacy.purge()
     assert report.commands_scrubbed == 1
-    assert {r["id"]: r["data"] is None for r in store.query("SELECT id, data FROM commands")} == {
-        "old-ack": True, "new-ack": False, "old-ping": False}
+    # issue #13: the command log itself goes with the personal data (a newer command keeps its row)
+    assert {r["id"]: r["data"] is None for r in store.query("SELECT id, data FROM commands")} == {"new-ack": False}
+    assert report.commands_deleted == 2
     assert (report.visits_deleted, report.tickets_deleted, report.roll_calls_deleted, report.feedback_deleted,
             report.periods_deleted) == (1, 1, 1, 1, 1)
     assert store.scalar("SELECT count(*) FROM feedback") == 1
@@ -298,11 +299,11 @@ def test_no_personal_data_in_any_log_line(make_services, badge_printer, caplog, 
     services.tickets.print_receipt(number)
     command(intake, "ticket.update", {"ticket_no": number, "reply": "Dear Caller Person, 13700001234"})
     command(intake, "ticket.update", {"ticket_no": number, "status": "return_visit_done"})
-    bad = {"invite_id": "i1", "code": "123456", "visitor_name": "Invitee Person", "visitor_phone": "13600002222",
+    bad = {"invite_id": "i1", "code": "12345678", "visitor_name": "Invitee Person", "visitor_phone": "13600002222",
            "host_id": "nobody", "purpose": "meeting", "valid_from": "2026-11-25T00:00:00Z"}
     command(intake, "visitor.invite", bad)
     command(intake, "visitor.invite", {**bad, "host_id": "h-1203"})
-    services.invitations.find("123456")
+    services.invitations.find("12345678")
     services.rollcall.start()
     services.rollcall.print()
     services.rollcall.close()

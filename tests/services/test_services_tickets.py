@@ -227,7 +227,7 @@ def test_lookup_with_a_wrong_number_is_clear_and_rate_limited(services: LobbySer
     for _ in range(4):
         services.tickets.lookup("ZZZZZZ")
     limited = services.tickets.lookup(number)
-    assert limited.status == "rate_limited" and "5 minutes" in limited.message.en
+    assert limited.status == "rate_limited" and "2 seconds" in limited.message.en and "请前台协助" in limited.message.zh
     clock.advance(minutes=5)
     assert services.tickets.lookup(number).ok
 

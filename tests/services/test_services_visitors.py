@@ -13,7 +13,8 @@ from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import card_hash
 from lobby.commands import CommandContext
 from mqtt_bridge.commands import CommandIntake
-from tests.services.services_helpers import SHANGHAI, command, events
+from lobby.services.phone import phone_hmac
+from tests.services.services_helpers import CARD_KEY, SHANGHAI, command, events
 
 CARD = "04A1B2C3D4E5F6"
 CARD2 = "7E11AA01"
@@ -187,7 +188,7 @@ def test_wrong_last_four_digits_are_rate_limited(services: LobbyServices, clock)
     for _ in range(5):
         assert services.visitors.find_by_phone_last4("0000").status == "not_found"
     locked = services.visitors.find_by_phone_last4("5678")
-    assert locked.status == "rate_limited" and "5分钟" in locked.message.zh and "5 minutes" in locked.message.en
+    assert locked.status == "rate_limited" and "2秒" in locked.message.zh and "2 seconds" in locked.message.en
     clock.jump_wall(hours=2)  # a wall-clock step does not unlock
     assert services.visitors.find_by_phone_last4("5678").status == "rate_limited"
     clock.advance(minutes=5)
@@ -231,11 +232,12 @@ def test_host_ack_from_central_becomes_visible_on_the_visit(services: LobbyServi
 
 
 def test_watch_list_holds_the_check_in_for_staff(make_services) -> None:  # noqa: ANN001
-    digest = hashlib.sha256(b"13812345678").hexdigest()
+    digest = phone_hmac(CARD_KEY, "13812345678")  # keyed with the site key (`lobby hash-phone`), not plain SHA-256
+    assert digest != hashlib.sha256(b"13812345678").hexdigest()
     services = make_services(f"""
 [visitors]
 watchlist_enabled = true
-watchlist = [{{ id = "wl-1", phone_sha256 = "{digest}", note = "duty log 2026-03-02" }},
+watchlist = [{{ id = "wl-1", phone_hmac = "{digest}", note = "duty log 2026-03-02" }},
              {{ id = "wl-2", name = "Mallory  Evil" }}]
 """)
     store = services.ctx.store

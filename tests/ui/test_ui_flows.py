@@ -161,7 +161,7 @@ def test_ui_checkin_chinese_name_through_pinyin(lobby: Lobby, ui: Kiosk) -> None
 
 def test_ui_invitation_code_and_qr(lobby: Lobby, ui: Kiosk) -> None:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
-    for invite_id, extra in (("inv-code", {"code": "482913"}), ("inv-qr", {"qr_token": "QR_TOKEN_UI_0001"})):
+    for invite_id, extra in (("inv-code", {"code": "48291357"}), ("inv-qr", {"qr_token": "QR_TOKEN_UI_0001"})):
         result = lobby.central.command("visitor.invite", {
             "invite_id": invite_id, "visitor_name": "赵敏", "visitor_phone": "13500009999", "host_id": "h-1203",
             "purpose": "meeting", "valid_from": now, **extra})
@@ -170,7 +170,7 @@ def test_ui_invitation_code_and_qr(lobby: Lobby, ui: Kiosk) -> None:
     ui.click("checkin")
     ui.click("invite")
     ui.wait_screen("ci_code")
-    ui.type_code("482913")
+    ui.type_code("48291357")
     ui.click("next")
     ui.wait_screen("ci_invite")
     m = ui.settled()
@@ -330,6 +330,26 @@ def test_ui_staff_card_opens_staff_screen(lobby: Lobby, ui: Kiosk) -> None:
     ui.type_letters(PIN)
     ui.click("key:enter")
     ui.wait_widget("settings_info")
+    ui.click("staff_exit")
+    ui.wait_screen("home")
+
+
+def test_ui_cloned_staff_card_without_the_pin_sees_no_names(lobby: Lobby, ui: Kiosk) -> None:
+    """Issue #13, a hostile visitor with a cloned staff card: People and Held show the PIN pad,
+    never a visitor's name, and nothing on them can be approved."""
+    from lobby.services import CheckInForm
+
+    outcome = lobby.services().visitors.check_in(CheckInForm(name="Cloned Cardtest", phone="13911112222",
+                                                           host_id="h-0801", purpose="meeting", consent=True))
+    assert outcome.ok, outcome
+    ui.tap_card(STAFF)
+    ui.wait_screen("staff")
+    for tab in ("people", "held"):
+        ui.click(f"tab_{tab}")
+        m = ui.wait(lambda m: "pin_question" in m["widgets"], what=f"PIN pad on {tab}")
+        shown = " ".join(w.get("text", "") for w in m["widgets"].values())
+        assert "Cloned" not in shown and "Cardtest" not in shown, shown
+        assert not any(name.startswith(("person_", "held_", "approve_")) for name in m["widgets"])
     ui.click("staff_exit")
     ui.wait_screen("home")
 

@@ -136,7 +136,10 @@ def tour(k: Kiosk, shot: Callable[[str], None], full: bool = True) -> None:
         k.tap_card(STAFF)
         k.wait_screen("staff")
         shot("staff_alerts")
-        k.click("tab_people")
+        k.click("tab_people")  # names need the PIN as well as the card (issue #13)
+        k.wait(lambda m: "pin_question" in m["widgets"] and "people_count" not in m["widgets"], what="PIN pad")
+        k.type_letters(PIN)
+        k.click("key:enter")
         k.wait(lambda m: "people_count" in m["widgets"], what="people tab")
         shot("staff_people")
         return

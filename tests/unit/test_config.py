@@ -83,7 +83,7 @@ BROKEN = [
     ("bad toml", MINIMAL + "[mqtt\n", "t.toml: not valid TOML"),
     ("missing version", MINIMAL.replace("version = 3", ""), "t.toml: version: required key is missing"),
     ("version zero", MINIMAL.replace("version = 3", "version = 0"), "version: must be at least 1 (got 0)"),
-    ("version as text", MINIMAL.replace("version = 3", 'version = "3"'), "version: must be an integer (got '3')"),
+    ("version as text", MINIMAL.replace("version = 3", 'version = "3"'), "version: must be an integer"),
     ("missing broker", MINIMAL.replace('[mqtt]\nhost = "127.0.0.1"', ""), "t.toml: mqtt: required key is missing"),
     ("missing broker host", MINIMAL.replace('host = "127.0.0.1"', ""), "mqtt.host: required key is missing"),
     ("unknown top-level key", MINIMAL + 'colour = "blue"\n', "colour: unknown key"),
@@ -91,12 +91,12 @@ BROKEN = [
     ("port out of range", MINIMAL + "port = 70000\n", "mqtt.port: must be at most 65535 (got 70000)"),
     ("port negative", MINIMAL + "port = -1\n", "mqtt.port: must be at least 1 (got -1)"),
     ("port as float", MINIMAL + "port = 1883.5\n", "mqtt.port: must be an integer (got 1883.5)"),
-    ("bad protocol", MINIMAL + 'protocol = "4"\n', "mqtt.protocol: must be one of '3.1.1' or '5' (got '4')"),
-    ("bool as string", MINIMAL + '[mqtt.tls]\nenabled = "yes"\n', "mqtt.tls.enabled: must be true or false (got 'yes')"),
+    ("bad protocol", MINIMAL + 'protocol = "4"\n', "mqtt.protocol: must be one of '3.1.1' or '5'"),
+    ("bool as string", MINIMAL + '[mqtt.tls]\nenabled = "yes"\n', "mqtt.tls.enabled: must be true or false"),
     ("cert without key", MINIMAL + '[mqtt.tls]\ncert_file = "c.pem"\n', "mqtt.tls: cert_file and key_file must be given together"),
     ("password twice", MINIMAL + 'password = "x"\npassword_file = "/p"\n', "mqtt: give either password or password_file, not both"),
     ("bad site id", MINIMAL.replace('"tower-a"', '"Tower A"'), "site.site_id: must be 1-64 characters"),
-    ("bad timezone", MINIMAL.replace('gateway_id = "gw-1"', 'gateway_id = "gw-1"\ntimezone = "Mars/Base"'), "site.timezone: unknown time zone 'Mars/Base'"),
+    ("bad timezone", MINIMAL.replace('gateway_id = "gw-1"', 'gateway_id = "gw-1"\ntimezone = "Mars/Base"'), "site.timezone: unknown time zone"),
     ("negative interval", MINIMAL + DEVICES.replace('address = "000000001234"', 'address = "000000001234"\ninterval_s = -5'), "meters[0].interval_s: must be at least 1 (got -5)"),
     ("negative retention", MINIMAL + "[privacy]\nvisitor_retention_days = -30\n", "privacy.visitor_retention_days: must be at least 1 (got -30)"),
     ("zero SLA", MINIMAL + "[service]\ncomplaint_reply_h = 0\n", "service.complaint_reply_h: must be greater than 0 (got 0)"),
@@ -118,7 +118,7 @@ BROKEN = [
     ("empty route", MINIMAL + DEVICES.replace('checkpoints = ["cp1"]', "checkpoints = []"), "patrol.routes[0].checkpoints: must have at least 1 item"),
     ("schedule without times", MINIMAL + DEVICES + '[[patrol.schedules]]\nroute = "r1"\nkind = "fixed"\n', "patrol.schedules[0]: a fixed schedule needs times"),
     ("libnfc reader without connstring", MINIMAL + '[[readers]]\nid = "r1"\n', "readers[0]: a libnfc reader needs connstring"),
-    ("section of wrong type", 'store = "big"\n' + MINIMAL, "store: must be a table (got 'big')"),
+    ("section of wrong type", 'store = "big"\n' + MINIMAL, "store: must be a table"),
     ("list where table", MINIMAL + "[[site]]\nsite_id = 'x'\n", "t.toml: not valid TOML"),
     ("bad baud rate", MINIMAL + DEVICES.replace('port = "/dev/ttyUSB0"', 'port = "/dev/ttyUSB0"\nbaudrate = 2500'), "buses[0].baudrate: must be one of"),
 ]
@@ -129,6 +129,8 @@ def test_broken_config_gets_a_precise_message(name: str, text: str, expected: st
     lines = problems_of(text)
     assert any(expected in line for line in lines), lines
     assert all(line.startswith("t.toml: ") for line in lines)
+    # issue #13: text values are never echoed (they may be names, phones or secrets)
+    assert not any(word in line for line in lines for word in ("'3'", "'4'", "'yes'", "Mars/Base", "'big'"))
     assert not any("Traceback" in line or "pydantic" in line for line in lines)
 
 
