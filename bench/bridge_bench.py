@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lobby.config import parse_config  # noqa: E402
 from lobby.runtime import Runtime  # noqa: E402
 from mqtt_bridge.store import Lane, outbox  # noqa: E402
-from tests.conftest import BASE_CONFIG  # noqa: E402
+from tests.helpers.site_config import site_toml  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
 
 READING = {"meter_id": "elec-plant", "kind": "electricity", "place": "B1",
@@ -84,7 +84,7 @@ def raw_paho(port: int, count: int, size: int) -> float:
 
 
 def make_runtime(workdir: Path, port: int) -> Runtime:
-    text = BASE_CONFIG.format(state_dir=workdir / "state", port=port, extra="", mqtt_extra="inflight = 20",
+    text = site_toml(state_dir=workdir / "state", port=port, extra="", mqtt_extra="inflight = 20",
                               discovery="false")
     return Runtime(parse_config(text), None)
 
@@ -131,7 +131,7 @@ def drain(workdir: Path, broker: Broker, rows: int) -> dict[str, float]:
     broker.stop()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "lobby.toml"
-    config.write_text(BASE_CONFIG.format(state_dir=workdir / "state", port=broker.port, extra="",
+    config.write_text(site_toml(state_dir=workdir / "state", port=broker.port, extra="",
                                          mqtt_extra="inflight = 20", discovery="false"))
     rt = make_runtime(workdir, broker.port)  # only its store is used here
     chunk = 5000

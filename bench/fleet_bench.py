@@ -235,13 +235,13 @@ def real_bridge_worker(port: int, names: list[tuple[str, str]], duration: float,
     from lobby.config import parse_config
     from lobby.runtime import Runtime
     from mqtt_bridge.store import Lane
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
 
     os.environ.setdefault("LOBBY_CLOCK_SYNCED", "1")
     rng = random.Random(seed)
     runtimes = []
     for site, gw in names:
-        text = BASE_CONFIG.format(state_dir=f"{workdir}/{gw}", port=port, extra="", mqtt_extra="",
+        text = site_toml(state_dir=f"{workdir}/{gw}", port=port, extra="", mqtt_extra="",
                                   discovery="false")
         text = text.replace('site_id = "tower-a"', f'site_id = "{site}"').replace('gateway_id = "gw-test"',
                                                                                   f'gateway_id = "{gw}"')

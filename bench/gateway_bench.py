@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from drivers.gpio.sim import GpioControlClient  # noqa: E402
 from drivers.nfc.sim.pn532_control import ControlClient  # noqa: E402
-from tests.conftest import BASE_CONFIG  # noqa: E402
+from tests.helpers.site_config import site_toml  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
 
 EXTRA = """
@@ -116,7 +116,7 @@ def main() -> None:
         work = Path(tmp)
         broker = Broker(work / "broker").start()
         config = work / "lobby.toml"
-        config.write_text(BASE_CONFIG.format(state_dir=work / "state", port=broker.port, extra=EXTRA,
+        config.write_text(site_toml(state_dir=work / "state", port=broker.port, extra=EXTRA,
                                              mqtt_extra="", discovery="false"))
         env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1"}
         gateway = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",

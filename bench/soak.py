@@ -66,45 +66,11 @@ class ScaledClock(Clock):
 
 
 def soak_config(state: Path, port: int, meters: int, buses: int = 10) -> str:
-    lines = [f"""version = 1
-state_dir = "{state}"
-[site]
-site_id = "tower-a"
-gateway_id = "gw-soak"
-timezone = "Asia/Shanghai"
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-keepalive_s = 10
-inflight = 50
-reconnect_min_s = 0.2
-reconnect_max_s = 2
-[mqtt.discovery]
-enabled = false
-[alerts]
-health_interval_s = 10
-[kiosk]
-staff_cards = ["5A3B9C01"]
-[gpio]
-pin_factory = "mock"
-buzzer_pin = 12
-[[buttons]]
-id = "btn-toilet"
-pin = 17
-place = "3F 男卫生间 Men's toilet"
-meaning = "需要清洁 Needs cleaning"
-ticket_kind = "repair"
-category = "cleaning"
-led_pin = 27
-repeat_window_s = 60
-[[buttons]]
-id = "face-happy"
-pin = 5
-place = "大堂 Lobby"
-meaning = "满意 Happy"
-role = "feedback"
-face = "happy"
-[[readers]]
+    from tests.helpers.site_config import STAFF_CARD, gpio_panel, site_toml, staff_cards
+
+    lines = [site_toml(state, port, gateway_id="gw-soak", keepalive_s=10, inflight=50,
+                       extra="[alerts]\nhealth_interval_s = 10\n" + staff_cards(STAFF_CARD)
+                       + gpio_panel(repeat_window_s=60)) + f"""[[readers]]
 id = "nfc-roof"
 kind = "libnfc"
 connstring = "pn532_uart:/dev/null-roof"

@@ -10,27 +10,10 @@ import pytest
 
 from lobby.config import Config, parse_config
 from tests.helpers.broker import Broker
+from tests.helpers.site_config import site_toml
 
 os.environ.setdefault("LOBBY_CLOCK_SYNCED", "1")  # the sandbox clock is never NTP-synced
 
-BASE_CONFIG = """
-version = 1
-state_dir = "{state_dir}"
-[site]
-site_id = "tower-a"
-gateway_id = "gw-test"
-name = "Test lobby"
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-keepalive_s = 5
-reconnect_min_s = 0.2
-reconnect_max_s = 2
-{mqtt_extra}
-[mqtt.discovery]
-enabled = {discovery}
-{extra}
-"""
 
 
 @pytest.fixture
@@ -47,7 +30,7 @@ ConfigFactory = Callable[..., Config]
 def make_config(tmp_path: Path) -> ConfigFactory:
     def factory(port: int, extra: str = "", mqtt_extra: str = "", discovery: bool = False,
                 state_dir: Path | None = None) -> Config:
-        text = BASE_CONFIG.format(state_dir=state_dir or (tmp_path / "state"), port=port, extra=extra,
+        text = site_toml(state_dir=state_dir or (tmp_path / "state"), port=port, extra=extra,
                                   mqtt_extra=mqtt_extra, discovery="true" if discovery else "false")
         return parse_config(text, "test.toml")
     return factory
@@ -58,7 +41,7 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
     def factory(port: int, extra: str = "", mqtt_extra: str = "", discovery: bool = False,
                 name: str = "lobby.toml", state_dir: Path | None = None) -> Path:
         path = tmp_path / name
-        path.write_text(BASE_CONFIG.format(state_dir=state_dir or (tmp_path / "state"), port=port, extra=extra,
+        path.write_text(site_toml(state_dir=state_dir or (tmp_path / "state"), port=port, extra=extra,
                                            mqtt_extra=mqtt_extra, discovery="true" if discovery else "false"))
         return path
     return factory

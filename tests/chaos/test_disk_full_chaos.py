@@ -30,7 +30,7 @@ from lobby.config import Config, parse_config
 from lobby.runtime import Runtime
 from mqtt_bridge.store import Lane, StoreError, StoreFullError, outbox
 from tests.chaos.report import report
-from tests.conftest import BASE_CONFIG
+from tests.helpers.site_config import site_toml
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 
@@ -61,7 +61,7 @@ def test_full_disk_drops_bulk_keeps_critical_refuses_clearly_and_recovers(tmp_pa
     broker = Broker(tmp_path / "broker")  # not started: central is away while the disk fills
     with small_filesystem(tmp_path / "small", "16m") as small:
         state = small / "state"
-        cfg = parse_config(BASE_CONFIG.format(state_dir=state, port=broker.port, discovery="false", mqtt_extra="",
+        cfg = parse_config(site_toml(state_dir=state, port=broker.port, discovery="false", mqtt_extra="",
                                               extra="[store]\ndisk_min_free_mb = 5\n"))
         rt = Runtime(cfg, None)
         caplog.set_level(logging.INFO)

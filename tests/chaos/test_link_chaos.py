@@ -19,7 +19,7 @@ from lobby.config import parse_config
 from lobby.runtime import Runtime
 from mqtt_bridge.store import Lane, outbox
 from tests.chaos.report import recovery_summary, report
-from tests.conftest import BASE_CONFIG
+from tests.helpers.site_config import site_toml
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 from tests.helpers.tcpproxy import TcpProxy
@@ -64,7 +64,7 @@ def _wait_link(rt: Runtime, up: bool, timeout: float = 30) -> float:
 def test_link_cut_blackholed_and_broker_restarted_loses_nothing(tmp_path: Path) -> None:
     broker = Broker(tmp_path / "broker").start()
     proxy = TcpProxy(broker.port).start()
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path / "state", port=proxy.port, extra="",
+    cfg = parse_config(site_toml(state_dir=tmp_path / "state", port=proxy.port, extra="",
                                           mqtt_extra="", discovery="false"))
     central = Central(broker.port, cfg.base_topic, client_id="central-chaos", validate=False)
     rt = Runtime(cfg, None)

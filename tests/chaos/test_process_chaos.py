@@ -17,7 +17,7 @@ from lobby.config import load_config, parse_config
 from lobby.runtime import Runtime
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
-from tests.conftest import BASE_CONFIG
+from tests.helpers.site_config import site_toml
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 
@@ -98,7 +98,7 @@ def test_broker_sigkill_losses_are_reported_apart(tmp_path: Path) -> None:
     """A broker killed with SIGKILL may lose what it acknowledged but had not yet
     delivered or saved: that is the broker's loss, reported separately."""
     broker = Broker(tmp_path / "broker").start()
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path / "state", port=broker.port, extra="",
+    cfg = parse_config(site_toml(state_dir=tmp_path / "state", port=broker.port, extra="",
                                           mqtt_extra="", discovery="false"))
     central = Central(broker.port, cfg.base_topic, client_id="central-bk", validate=False)
     rt = Runtime(cfg, None)
@@ -142,7 +142,7 @@ def test_broker_sigkill_losses_are_reported_apart(tmp_path: Path) -> None:
 def test_large_backlog_drains_while_live_critical_events_go_first(tmp_path: Path) -> None:
     rows = int(os.environ.get("LOBBY_BACKLOG_ROWS", "200000"))  # bench/bridge_bench.py runs 1,000,000
     broker = Broker(tmp_path / "broker").start()
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path / "state", port=broker.port, extra="",
+    cfg = parse_config(site_toml(state_dir=tmp_path / "state", port=broker.port, extra="",
                                           mqtt_extra="", discovery="false"))
     broker.stop()  # the consumer side is away for a long time
     rt = Runtime(cfg, None)

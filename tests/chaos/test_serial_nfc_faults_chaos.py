@@ -31,7 +31,7 @@ from lobby.config import load_config
 from lobby.gateway.assemble import build_gateway
 from lobby.gateway.service import GatewayService
 from tests.chaos.report import report
-from tests.conftest import BASE_CONFIG
+from tests.helpers.site_config import site_toml
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 from tests.helpers.gateway_rig import GUARD_CARD, ROOT
@@ -168,7 +168,7 @@ def test_line_and_reader_faults_are_survived_reported_and_cleared(tmp_path: Path
     nfc_link = nfc.link
     nfc.start()
     config = tmp_path / "lobby.toml"
-    config.write_text(BASE_CONFIG.format(state_dir=tmp_path / "state", port=broker.port, mqtt_extra="",
+    config.write_text(site_toml(state_dir=tmp_path / "state", port=broker.port, mqtt_extra="",
                                          discovery="false",
                                          extra=DEVICES.format(nfc=nfc_link, line=line_link, guard=GUARD_CARD)))
     cfg = load_config(config)

@@ -64,12 +64,12 @@ def intake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from lobby.commands import CommandContext, default_specs
     from mqtt_bridge.commands import CommandIntake
     from mqtt_bridge.store import Store
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
 
     tmp = tmp_path_factory.mktemp("intake")
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp, port=1883, extra="", mqtt_extra="", discovery="false"))
+    cfg = parse_config(site_toml(state_dir=tmp, port=1883, extra="", mqtt_extra="", discovery="false"))
     config_path = tmp / "lobby.toml"
-    config_path.write_text(BASE_CONFIG.format(state_dir=tmp, port=1883, extra="", mqtt_extra="", discovery="false"))
+    config_path.write_text(site_toml(state_dir=tmp, port=1883, extra="", mqtt_extra="", discovery="false"))
     store = Store(tmp / "lobby.db")
     alerts = AlertEngine(store)
     ctx = CommandContext(cfg, config_path, alerts, load_key(tmp))
@@ -259,10 +259,10 @@ def test_pass_numbers_and_codes(value: object) -> None:
 def lobby(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from lobby.services import LobbyServices
     from mqtt_bridge.store import Store
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
 
     tmp = tmp_path_factory.mktemp("lobby")
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp, port=1883, extra="", mqtt_extra="", discovery="false"))
+    cfg = parse_config(site_toml(state_dir=tmp, port=1883, extra="", mqtt_extra="", discovery="false"))
     store = Store(tmp / "lobby.db")
     cfg = cfg.model_copy(update={"tickets": cfg.tickets.model_copy(update={"lookup_max_failures": 10_000}),
                                  "visitors": cfg.visitors.model_copy(update={"code_max_failures": 10_000})})
@@ -307,9 +307,9 @@ def test_an_impossible_time_in_a_command_is_a_plain_rejection(tmp_path: Path, fi
     from lobby.commands import CommandContext, default_specs
     from mqtt_bridge.commands import CommandIntake
     from mqtt_bridge.store import Store
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
 
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))
+    cfg = parse_config(site_toml(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))
     store = Store(tmp_path / "lobby.db")
     try:
         ctx = CommandContext(cfg, None, AlertEngine(store), b"k" * 32)

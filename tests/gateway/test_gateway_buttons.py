@@ -15,31 +15,9 @@ from lobby.gateway.assemble import build_gateway
 from lobby.gateway.service import GatewayService
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
+from tests.helpers.site_config import gpio_panel
 
-BUTTONS = """
-[gpio]
-pin_factory = "mock"
-buzzer_pin = 12
-
-[[buttons]]
-id = "btn-toilet"
-pin = 17
-place = "3F 男卫生间 Men's toilet"
-meaning = "需要清洁 Needs cleaning"
-ticket_kind = "repair"
-category = "cleaning"
-led_pin = 27
-repeat_window_s = 600
-stuck_after_s = 3
-
-[[buttons]]
-id = "face-happy"
-pin = 5
-place = "大堂 Lobby"
-meaning = "满意 Happy"
-role = "feedback"
-face = "happy"
-"""
+BUTTONS = gpio_panel(repeat_window_s=600, stuck_after_s=3)
 
 
 @pytest.fixture

@@ -18,38 +18,11 @@ import time
 from pathlib import Path
 
 from drivers.sim.paths import sim_dir  # noqa: F401 - the tests import it from here
+from tests.helpers.site_config import GUARD_CARD, STAFF_CARD, gpio_panel, site_toml, staff_cards
 
 ROOT = Path(__file__).resolve().parents[2]
 
-GUARD_CARD = "7E11AA01"
-STAFF_CARD = "5A3B9C01"
-
 DEVICES = """
-[kiosk]
-staff_cards = ["{staff_card}"]
-
-[gpio]
-pin_factory = "mock"
-buzzer_pin = 12
-
-[[buttons]]
-id = "btn-toilet"
-pin = 17
-place = "3F 男卫生间 Men's toilet"
-meaning = "需要清洁 Needs cleaning"
-ticket_kind = "repair"
-category = "cleaning"
-led_pin = 27
-repeat_window_s = 1
-
-[[buttons]]
-id = "face-happy"
-pin = 5
-place = "大堂 Lobby"
-meaning = "满意 Happy"
-role = "feedback"
-face = "happy"
-
 [[readers]]
 id = "nfc-gw"
 kind = "libnfc"
@@ -108,27 +81,11 @@ routes = [ {{ id = "night", name = "Night round", checkpoints = ["cp-roof", "cp-
 
 def gateway_config(state_dir: Path, port: int, *, version: int = 1, interval_s: int = 1, extra: str = "",
                    mqtt_extra: str = "", meters: bool = True) -> str:
-    devices = DEVICES.format(interval_s=interval_s, guard_card=GUARD_CARD, staff_card=STAFF_CARD)
+    devices = DEVICES.format(interval_s=interval_s, guard_card=GUARD_CARD)
     if not meters:
         devices = devices.split("[[buses]]", 1)[0] + "[patrol]" + devices.split("[patrol]", 1)[1]
-    return f"""version = {version}
-state_dir = "{state_dir}"
-[site]
-site_id = "tower-a"
-gateway_id = "gw-test"
-name = "Test lobby"
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-keepalive_s = 5
-reconnect_min_s = 0.2
-reconnect_max_s = 1
-{mqtt_extra}
-[mqtt.discovery]
-enabled = false
-{devices}
-{extra}
-"""
+    return site_toml(state_dir, port, version=version, reconnect_max_s=1, mqtt_extra=mqtt_extra,
+                     extra=staff_cards(STAFF_CARD) + gpio_panel(repeat_window_s=1) + devices + extra)
 
 
 class GatewayProcess:

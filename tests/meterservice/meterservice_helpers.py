@@ -14,25 +14,9 @@ from typing import Any
 from mqtt_bridge import schemas
 from lobby.config import Config, parse_config
 from mqtt_bridge.store import Store
+from tests.helpers.site_config import site_toml
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
-
-HEAD = """
-version = 1
-state_dir = "{state_dir}"
-[site]
-site_id = "tower-a"
-gateway_id = "gw-test"
-timezone = "Asia/Shanghai"
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-keepalive_s = 5
-reconnect_min_s = 0.2
-reconnect_max_s = 2
-[mqtt.discovery]
-enabled = false
-"""
 
 # Two fast lines: DL/T 645 + CJ/T 188 at 8E1, Modbus at 8N1. Fast baud rates keep the tests quick;
 # the wire-level simulators still pace every byte at the configured rate.
@@ -101,7 +85,7 @@ interval_s = {interval}
 
 def make_config(state_dir: Path, *, port: int = 1883, interval: float = 60, lines: str | None = None,
                 extra: str = "") -> Config:
-    text = HEAD.format(state_dir=state_dir, port=port) + extra + (lines if lines is not None else LINES).format(
+    text = site_toml(state_dir, port) + extra + (lines if lines is not None else LINES).format(
         interval=interval)
     return parse_config(text, "meters-test.toml")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from mqtt_bridge import schemas
 from lobby.config import Config, parse_config
+from tests.helpers.site_config import site_toml
 from mqtt_bridge.store import EventRecord, Lane, Store
 from mqtt_bridge.store.outbox import fetch
 
@@ -67,19 +68,7 @@ schedules = [
 
 def config_text(state_dir: Path, patrol: str = PATROL, port: int = 1883, store_path: Path | None = None) -> str:
     store = f'[store]\npath = "{store_path}"' if store_path else ""
-    return f"""
-version = 1
-state_dir = "{state_dir}"
-{store}
-[site]
-site_id = "tower-a"
-gateway_id = "gw-test"
-timezone = "Asia/Shanghai"
-[mqtt]
-host = "127.0.0.1"
-port = {port}
-{patrol}
-"""
+    return site_toml(state_dir, port, store=store, extra=patrol)
 
 
 def make_config(state_dir: Path, patrol: str = PATROL) -> Config:

@@ -116,12 +116,12 @@ def _digest(store: Store) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, Central]]:
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
 
     tmp = tmp_path_factory.mktemp("schemas")
     broker = Broker(tmp / "broker").start()
     path = tmp / "lobby.toml"
-    path.write_text(BASE_CONFIG.format(state_dir=tmp / "state", port=broker.port, extra="", mqtt_extra="",
+    path.write_text(site_toml(state_dir=tmp / "state", port=broker.port, extra="", mqtt_extra="",
                                        discovery="false"))
     rt = Runtime(load_config(path), path)
     central = Central(broker.port, rt.cfg.base_topic)
@@ -189,9 +189,9 @@ def test_the_same_cases_through_the_intake_leave_the_store_consistent(tmp_path: 
     from mqtt_bridge.commands import CommandIntake
     from lobby.config import parse_config
     from lobby.commands import lobby_specs
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
 
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))
+    cfg = parse_config(site_toml(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))
     store = Store(tmp_path / "lobby.db")
     alerts = AlertEngine(store)
     ctx = CommandContext(cfg, tmp_path / "lobby.toml", alerts, load_key(tmp_path))

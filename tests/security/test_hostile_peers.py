@@ -196,11 +196,11 @@ def test_guessing_survives_a_restart_and_an_owned_code_clears_nothing(tmp_path: 
     from mqtt_bridge.alerts import AlertEngine
     from mqtt_bridge.clock import ManualClock
     from mqtt_bridge.commands import CommandIntake
-    from tests.conftest import BASE_CONFIG
+    from tests.helpers.site_config import site_toml
     from tests.services.services_helpers import CARD_KEY, command
     import datetime as dt
 
-    cfg = parse_config(BASE_CONFIG.format(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))
+    cfg = parse_config(site_toml(state_dir=tmp_path, port=1883, extra="", mqtt_extra="", discovery="false"))
     store = Store(tmp_path / "lobby.db")
     clock = ManualClock(dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.timezone.utc), boot_id="boot-1")
     services = LobbyServices(store, cfg, card_key=CARD_KEY, clock=clock)

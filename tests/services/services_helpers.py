@@ -10,26 +10,13 @@ from typing import Any
 
 from mqtt_bridge import schemas
 from mqtt_bridge.store import EventRecord, Lane, Store
+from tests.helpers.site_config import site_toml
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 CARD_KEY = bytes(range(32))
 
-BASE = """
-version = 1
-state_dir = "{state_dir}"
-[site]
-site_id = "tower-a"
-gateway_id = "gw-test"
-name = "Test lobby"
-[mqtt]
-host = "127.0.0.1"
-port = 1883
-{extra}
-"""
-
-
 def base_config(state_dir: Path, extra: str = "") -> str:
-    return BASE.format(state_dir=state_dir, extra=extra)
+    return site_toml(state_dir, extra=extra)
 
 
 DIRECTORY = [
