@@ -29,28 +29,24 @@ scheduler passes ``run_daily=False`` and calls ``daily_job()`` as often (it is i
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from drivers.health import DeviceHealth, HealthState
-from drivers.meters.bus import MeterBus, TransactionTrace
-from drivers.meters.devices import DeviceSpec
-from drivers.meters.points import Binding
-from drivers.meters.reading import Quality, Reading
-
-from mqtt_bridge.alerts import AlertEngine
+from drivers.meters.bus import TransactionTrace
+from drivers.meters.reading import Reading
 from lobby.config.model import Config, MeterConfig, SerialBusConfig
-from mqtt_bridge.store import Lane, Store
-from mqtt_bridge.store.outbox import append_events
-from mqtt_bridge.timebase import parse_rfc3339, rfc3339, utc_now
-from lobby.meters.analysis import TITLES, AlertChange, Analysis, Hysteresis, MeterAnalyzer, RegisterState, Sample
+from lobby.meters.analysis import TITLES, MeterAnalyzer, RegisterState
 from lobby.meters.consumption import BillingMeter, ConsumptionJob
+from lobby.meters.lines import BusRunner, MeterState
+from lobby.meters.recorder import CycleRecorder
+from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.store import Store
+from mqtt_bridge.timebase import parse_rfc3339, utc_now
 from lobby.meters.points import billing_point, bindings, meter_kind
 from lobby.meters.wiring import build_bus, device_spec, serial_settings
 
@@ -58,35 +54,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 DAILY_CHECK_S = 60.0
-
-
-@dataclass
-class _Meter:
-    cfg: MeterConfig
-    points: list[Binding]
-    kind: str
-    billing: str | None
-    spec: DeviceSpec | None
-    analyzer: MeterAnalyzer | None
-    error: str = ""  # why this meter cannot be polled (configuration); never polled then
-    next_due: float = 0.0
-    polls: int = 0
-
-
-@dataclass
-class _Bus:
-    cfg: SerialBusConfig
-    bus: MeterBus
-    meters: list[_Meter]
-    down: Hysteresis = field(default_factory=Hysteresis)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    thread: threading.Thread | None = None
-    cycles: int = 0
-    last_cycle_s: float = 0.0
-    last_cycle_meters: int = 0
-    last_cycle_late_s: float = 0.0  # worst start of a poll after its due time, in the last cycle
-    skipped_slots: int = 0  # due times missed because the line was busy (interval too short)
-    write_errors: int = 0
 
 
 class MeterService:
@@ -108,8 +75,9 @@ class MeterService:
         self._daily_thread: threading.Thread | None = None
         self._daily_lock = threading.Lock()
         self._started = False
-        self.buses: dict[str, _Bus] = {}
-        self.meters: dict[str, _Meter] = {}
+        self.recorder = CycleRecorder(store, alerts)
+        self.buses: dict[str, BusRunner] = {}
+        self.meters: dict[str, MeterState] = {}
 
         registers, active, edge_days = self._restore()
         for bus_cfg in cfg.buses:
@@ -118,7 +86,7 @@ class MeterService:
             if trace is not None:
                 options["trace"] = (lambda t, bus_id=bus_cfg.id: trace(bus_id, t))
             bus = build_bus(bus_cfg, meters_cfg, **options)
-            runner = _Bus(bus_cfg, bus, [])
+            runner = BusRunner(bus_cfg, bus, [])
             runner.down.active = f"meter.bus_down:{bus_cfg.id}" in active
             for meter_cfg in meters_cfg:
                 meter = self._meter(meter_cfg, bus_cfg, registers.get(meter_cfg.id, {}), active,
@@ -135,7 +103,7 @@ class MeterService:
     # --- construction --------------------------------------------------------------------------
 
     def _meter(self, meter_cfg: MeterConfig, bus_cfg: SerialBusConfig, registers: dict[str, RegisterState],
-               active: set[str], edge_day: str | None) -> _Meter:
+               active: set[str], edge_day: str | None) -> MeterState:
         try:
             points = bindings(meter_cfg)
             names = [b.name for b in points]
@@ -144,9 +112,9 @@ class MeterService:
             spec = device_spec(meter_cfg, bus_cfg, points)
         except Exception as exc:  # validated config should never get here; keep the other meters going
             log.error("%s: cannot be polled: %s", meter_cfg.id, exc)
-            return _Meter(meter_cfg, [], meter_cfg.kind or "electricity", None, None, None, f"configuration: {exc}")
+            return MeterState(meter_cfg, [], meter_cfg.kind or "electricity", None, None, None, f"configuration: {exc}")
         analyzer = MeterAnalyzer(meter_cfg, points, billing, self.cfg.comfort, self.tz, registers, active, edge_day)
-        return _Meter(meter_cfg, points, meter_kind(meter_cfg, names), billing, spec, analyzer)
+        return MeterState(meter_cfg, points, meter_kind(meter_cfg, names), billing, spec, analyzer)
 
     def _restore(self) -> tuple[dict[str, dict[str, RegisterState]], set[str], dict[str, str]]:
         registers: dict[str, dict[str, RegisterState]] = {}
@@ -211,7 +179,7 @@ class MeterService:
 
     # --- polling -------------------------------------------------------------------------------
 
-    def _run_bus(self, runner: _Bus) -> None:
+    def _run_bus(self, runner: BusRunner) -> None:
         meters = [m for m in runner.meters if m.spec is not None]
         while not self._stop.is_set():
             now = time.monotonic()
@@ -242,11 +210,11 @@ class MeterService:
                 written += self._cycle(runner, [m for m in runner.meters if m.spec is not None])
         return written
 
-    def _cycle(self, runner: _Bus, due: list[_Meter]) -> int:
+    def _cycle(self, runner: BusRunner, due: list[MeterState]) -> int:
         with runner.lock:
             started = time.monotonic()
             late = 0.0
-            results: list[tuple[_Meter, Reading, dt.datetime]] = []
+            results: list[tuple[MeterState, Reading, dt.datetime]] = []
             for meter in due:
                 if self._stop.is_set() and self._started:
                     break
@@ -257,118 +225,12 @@ class MeterService:
                 reading = runner.bus.read(meter.spec)
                 results.append((meter, reading, self.clock()))
                 meter.polls += 1
-            written = self._write(runner, results)
+            written = self.recorder.write(runner, results)
             runner.cycles += 1
             runner.last_cycle_s = time.monotonic() - started
             runner.last_cycle_meters = len(results)
             runner.last_cycle_late_s = late
             return written
-
-    def _samples(self, meter: _Meter, reading: Reading) -> dict[str, Sample]:
-        now = time.monotonic()
-        out: dict[str, Sample] = {}
-        for b in meter.points:
-            pv = reading.values.get(b.native)
-            if pv is None:
-                out[b.name] = Sample(None, b.unit, Quality.ERROR.value)
-                continue
-            value = b.convert(pv.value)
-            quality = pv.quality.value if value is not None else Quality.ERROR.value
-            age = round(now - pv.read_mono, 1) if quality == "stale" and pv.read_mono is not None else None
-            out[b.name] = Sample(value, b.unit, quality, age)
-        return out
-
-    def _write(self, runner: _Bus, results: list[tuple[_Meter, Reading, dt.datetime]]) -> int:
-        if not results:
-            return 0
-        events: list[tuple[str, str, dict[str, Any]]] = []
-        latest: list[tuple[Any, ...]] = []
-        registers: list[tuple[Any, ...]] = []
-        edges: list[tuple[Any, ...]] = []
-        changes: list[tuple[_Meter | None, AlertChange]] = []
-        analyses: list[tuple[_Meter, Analysis]] = []
-        for meter, reading, at in results:
-            samples = self._samples(meter, reading)
-            reason = ""
-            counters: dict[str, int] = {}
-            try:
-                reason = runner.bus.offline_reason(meter.cfg.id) or reading.health.reason
-                counters = runner.bus.counters(meter.cfg.id).as_dict()
-            except Exception:
-                log.exception("%s: bus counters unavailable", meter.cfg.id)
-            assert meter.analyzer is not None
-            analysis = meter.analyzer.observe(samples, at, reason=reason or _first_error(reading), counters=counters)
-            analyses.append((meter, analysis))
-            read_ts = rfc3339(at)
-            values = {name: _value_json(s) for name, s in samples.items()}
-            data: dict[str, Any] = {"meter_id": meter.cfg.id, "kind": meter.kind, "place": meter.cfg.place,
-                                    "read_at": read_ts, "values": values}
-            events.append(("meter", "meter.reading", data))
-            latest.append((meter.cfg.id, read_ts, int(all(s.quality == "good" for s in samples.values())),
-                           meter.analyzer.failed_polls, reading.health.state.value, reading.health.reason[:500],
-                           json.dumps(values, ensure_ascii=False, separators=(",", ":"))))
-            for point, state in analysis.registers.items():
-                registers.append((meter.cfg.id, point, samples[point].unit, state.value, rfc3339(state.at),
-                                  state.odometer))
-            if analysis.edge is not None:
-                day, point, state = analysis.edge
-                edges.append((meter.cfg.id, day, point, samples[point].unit, rfc3339(state.at), state.value,
-                              state.odometer))
-            changes += [(meter, c) for c in analysis.changes]
-        bus_key = f"meter.bus_down:{runner.cfg.id}"
-        port_reason = runner.bus.port_reason
-        action = runner.down.observe(bool(port_reason))
-        if action is not None:
-            title = f"{TITLES['meter.bus_down']}: {runner.cfg.id}"
-            changes.append((None, AlertChange(bus_key, action, "warning", title,
-                                              {"bus_id": runner.cfg.id, "port": runner.cfg.port,
-                                               "reason": port_reason})))
-        try:
-            with self.store.transaction() as tx:
-                append_events(tx.conn, events, Lane.BULK)
-                tx.conn.executemany(
-                    "INSERT INTO meter_latest (meter_id, read_ts, ok, failed_polls, health, reason, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (meter_id) DO UPDATE SET read_ts = excluded.read_ts, "
-                    "ok = excluded.ok, failed_polls = excluded.failed_polls, health = excluded.health, "
-                    "reason = excluded.reason, data = excluded.data", latest)
-                if registers:
-                    tx.conn.executemany(
-                        "INSERT INTO meter_registers (meter_id, point, unit, value, read_ts, odometer) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (meter_id, point) DO UPDATE SET unit = excluded.unit, "
-                        "value = excluded.value, read_ts = excluded.read_ts, odometer = excluded.odometer", registers)
-                if edges:
-                    tx.conn.executemany(
-                        "INSERT OR IGNORE INTO meter_day_edges (meter_id, day, point, unit, read_ts, value, odometer) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", edges)
-                for _, change in changes:
-                    if change.action == "raise":
-                        self.alerts.raise_alert(change.key, change.severity, change.title, change.detail, tx=tx)
-                    else:
-                        self.alerts.clear(change.key, tx=tx)
-        except Exception:
-            runner.write_errors += 1
-            log.exception("%s: poll cycle of %d meters not saved", runner.cfg.id, len(results))
-            self._revert(runner, changes, analyses)
-            return 0
-        for meter, change in changes:
-            log.info("%s %s: %s", "raised" if change.action == "raise" else "cleared", change.key,
-                     change.detail.get("reason", ""))
-        return len(events)
-
-    @staticmethod
-    def _revert(runner: _Bus, changes: list[tuple[_Meter | None, AlertChange]],
-                analyses: list[tuple[_Meter, Analysis]]) -> None:
-        """Nothing was saved: undo what the analyzers believe was written, so it is written next time."""
-        for meter, change in changes:
-            hyst = runner.down if meter is None else None
-            if meter is not None and meter.analyzer is not None:
-                kind = change.key.split(":", 1)[0]
-                hyst = meter.analyzer.hyst.get(kind)
-            if hyst is not None:
-                hyst.active = change.action != "raise"
-        for meter, analysis in analyses:
-            if analysis.edge is not None and meter.analyzer is not None:
-                meter.analyzer.last_edge_day = None
 
     # --- consumption ---------------------------------------------------------------------------
 
@@ -430,12 +292,3 @@ class MeterService:
         return out
 
 
-def _value_json(sample: Sample) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": sample.value, "unit": sample.unit, "quality": sample.quality}
-    if sample.age_s is not None:
-        out["age_s"] = max(sample.age_s, 0.0)
-    return out
-
-
-def _first_error(reading: Reading) -> str:
-    return next((v.error for v in reading.values.values() if v.error), "")
