@@ -136,8 +136,14 @@ class ServiceLevels(Section):
     return_visit_working_days: int = Field(2, ge=1, le=30)
     complaint_return_visit_pct: Percent = 100
     greet_visitor_within_s: Seconds = 60
-    holidays: list[str] = []  # "YYYY-MM-DD" public holidays (not working days)
+    # China's official calendar comes from the chinesecalendar library (lobby/services/workdays.py);
+    # these are central's corrections, which win over it:
+    holidays: list[str] = []  # "YYYY-MM-DD" days off (public holidays)
     extra_workdays: list[str] = []  # "YYYY-MM-DD" weekend days worked in lieu (调休)
+    calendar_years: list[Annotated[int, Field(ge=2000, le=2100)]] = []  # years beyond the library for which
+    #                                            holidays/extra_workdays are the State Council's whole notice
+    escalation_interval_min: Minutes = 30  # an overdue clock climbs a level (staff, supervisor, manager,
+    #                                        director) each time it is still overdue this much later
 
     @model_validator(mode="after")
     def _days(self) -> "ServiceLevels":
@@ -147,6 +153,9 @@ class ServiceLevels(Section):
                     dt.date.fromisoformat(text)
                 except ValueError:
                     raise ValueError(f"{key}[{index}] must be a date written as \"YYYY-MM-DD\" (got {text!r})") from None
+        both = sorted(set(self.holidays) & set(self.extra_workdays))
+        if both:
+            raise ValueError(f"{both[0]} is in both holidays and extra_workdays; a day is either off or worked")
         return self
 
 

@@ -31,7 +31,8 @@ from lobby.services.invitations import InvitationService, InvitationView
 from lobby.services.messages import FieldError, Message, Outcome
 from lobby.services.privacy import PrivacyService, PurgeReport
 from lobby.services.rollcall import Headcount, RollCallService, RollCallView
-from lobby.services.sla import CheckReport
+from lobby.services.escalation import CheckReport
+from lobby.services.calendar_watch import check_calendar
 from lobby.services.tickets import KINDS, STATUSES, TicketForm, TicketService, TicketView
 from lobby.services.visitors import PURPOSES, CheckInDetails, CheckInForm, VisitChoice, VisitorService, VisitView
 
@@ -64,9 +65,11 @@ class LobbyServices:
     # -------------------------------------------------------------- for the gateway's timers
 
     def every_minute(self, now: Instant | None = None) -> dict[str, Any]:
-        """SLA overdue alerts and the unreturned-pass alert (idempotent)."""
+        """SLA clocks (re-anchoring, overdue alerts, escalation), the calendar's coverage and the
+        unreturned-pass alert (idempotent)."""
         now = self.ctx.now(now)
-        report = self.tickets.sla.check_overdue(now)
+        report = self.tickets.check_overdue(now)
+        check_calendar(self.ctx, now)
         unreturned = self.visitors.check_unreturned_passes(now)
         return {"sla": report, "unreturned_passes": unreturned}
 
