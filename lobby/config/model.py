@@ -199,7 +199,7 @@ class VisitorsConfig(Section):
     code_max_failures: int = Field(5, ge=1, le=100)  # wrong invitation codes / phone digits ...
     code_failure_window_min: Minutes = 10  # ... within this window lock the lookup ...
     code_lockout_min: Minutes = 5  # ... for this long
-    roll_call_hours: Hours = 24  # visits not signed out for longer are left to the unreturned-pass alert
+    roll_call_hours: Hours = 24  # visits not signed out for longer stay on the roll call, flagged "over 24 h, verify"
 
 
 class TicketsConfig(Section):

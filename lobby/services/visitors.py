@@ -566,9 +566,23 @@ class VisitorService:
             self.ctx.alerts.clear(key, tx=tx)
 
 
+STALE_ZH, STALE_EN = "超过{h}小时，请核实", "over {h} h, verify"
+
+
+def stale_flag(ctx: ServiceContext) -> tuple[str, str]:
+    """The flag of a visit signed in longer ago than visitors.roll_call_hours: "超过24小时，请核实" / "over 24 h, verify"."""
+    hours = ctx.cfg.visitors.roll_call_hours
+    h = f"{hours:g}"
+    return STALE_ZH.format(h=h), STALE_EN.format(h=h)
+
+
 def visit_rows_in_building(ctx: ServiceContext, tx: Transaction, now: Instant) -> list[dict[str, Any]]:
-    """Visits checked in and not out (held ones too: they stand in the lobby), recent enough to be inside."""
-    since = rfc3339(now.wall - dt.timedelta(hours=ctx.cfg.visitors.roll_call_hours))
+    """Every visit checked in and not out (held ones too: they stand in the lobby), however long ago.
+
+    DOMAIN: an evacuation needs everyone not signed out. A visit older than
+    visitors.roll_call_hours is kept and marked `stale` (to be checked), never dropped.
+    """
+    stale_before = rfc3339(now.wall - dt.timedelta(hours=ctx.cfg.visitors.roll_call_hours))
     return rows(tx, "SELECT v.id, v.name, v.status, v.party_size, v.host_unit, v.host_company, v.checked_in_ts, "
-                    "p.pass_no FROM visits v LEFT JOIN visitor_passes p ON p.visit_id = v.id "
-                    "WHERE v.status IN ('in', 'held') AND v.checked_in_ts >= ? ORDER BY v.checked_in_ts", (since,))
+                    "p.pass_no, v.checked_in_ts < ? AS stale FROM visits v LEFT JOIN visitor_passes p "
+                    "ON p.visit_id = v.id WHERE v.status IN ('in', 'held') ORDER BY v.checked_in_ts", (stale_before,))
