@@ -274,13 +274,14 @@ class StaffScreen(KScreen):
             return {"zh": f"{zh}：{value}", "en": f"{en}: {value}", "tid": tid}
 
         pct = "-" if sat is None or sat.pct is None else f"{sat.pct}% / {sat.target_pct}%"
+        lines = [{"zh": zh, "en": en, "tid": tid} for tid, zh, en in counts.lines]  # KPIs, survey, duty
         return [row("staff.today.visits", f"{counts.visits} ({counts.people})", "today_visits"),
                 row("staff.today.in", counts.in_building, "today_in"),
                 row("staff.today.out", counts.checked_out, "today_out"),
                 row("staff.today.tickets", counts.tickets, "today_tickets"),
                 row("staff.today.open", counts.open_tickets, "today_open"),
                 row("staff.today.feedback", sat.counted if sat else 0, "today_feedback"),
-                row("staff.today.satisfaction", pct, "today_satisfaction")], []
+                row("staff.today.satisfaction", pct, "today_satisfaction"), *lines], []
 
     def _data_settings(self) -> Any:
         from mqtt_bridge.version import VERSION

@@ -33,6 +33,7 @@ from lobby.services.privacy import PrivacyService, PurgeReport
 from lobby.services.rollcall import Headcount, RollCallService, RollCallView
 from lobby.services.escalation import CheckReport
 from lobby.services.calendar_watch import check_calendar
+from lobby.services.surveys import SurveyService
 from lobby.services.tickets import KINDS, STATUSES, TicketForm, TicketService, TicketView
 from lobby.services.visitors import PURPOSES, CheckInDetails, CheckInForm, VisitChoice, VisitorService, VisitView
 
@@ -46,6 +47,7 @@ class LobbyServices:
         self.rollcall = RollCallService(self.ctx)
         self.tickets = TicketService(self.ctx)
         self.feedback = FeedbackService(self.ctx)
+        self.surveys = SurveyService(self.ctx)
         self.privacy = PrivacyService(self.ctx)
         self.exporter = Exporter(self.ctx)
 
@@ -71,7 +73,8 @@ class LobbyServices:
         report = self.tickets.check_overdue(now)
         check_calendar(self.ctx, now)
         unreturned = self.visitors.check_unreturned_passes(now)
-        return {"sla": report, "unreturned_passes": unreturned}
+        waiting = self.visitors.check_waiting(now)
+        return {"sla": report, "unreturned_passes": unreturned, "waiting": waiting}
 
     def daily(self, now: Instant | None = None) -> dict[str, Any]:
         """Publish finished satisfaction periods and purge expired personal data (idempotent)."""

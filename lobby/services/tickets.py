@@ -34,7 +34,6 @@ from lobby.services.ratelimit import FailureLimiter
 from lobby.services.escalation import CheckReport, Escalator
 from lobby.services.sla import CLOCKS, SlaClocks, duration_text
 from lobby.services.text import Label, clean_choice, clean_free_text, clean_name
-from lobby.services.ticket_rules import STATES, TRANSITIONS  # noqa: F401 - re-exported for callers
 from lobby.services.ticket_updates import TicketUpdates
 from lobby.services.ticket_views import KINDS, STATUSES, ClockView, Reply, TicketView, promise
 

@@ -171,9 +171,12 @@ def _duplicate(pass_no: str | None) -> Message:
                    f"You are already checked in; no need to submit again. Your pass number is {pass_no}.")
 
 
-HELD = Message("held", "您好，请稍候，工作人员将为您完成登记。谢谢您的耐心。",
-               "Hello, please wait a moment; a member of staff will complete your registration. "
-               "Thank you for your patience.")
+def _held(within_s: float) -> Message:
+    """DOMAIN: greet an arriving visitor within service.greet_visitor_within_s, and tell a waiting person how long."""
+    minutes = max(1, round(within_s / 60))
+    return Message("held", f"您好，请稍候，工作人员将在{minutes}分钟内为您完成登记。谢谢您的耐心。",
+                   f"Hello, please wait a moment; a member of staff will complete your registration within "
+                   f"{minutes} minute{'s' if minutes != 1 else ''}. Thank you for your patience.")
 DENIED = Message("denied", "对不起，本次登记未能通过，请与被访人联系或咨询前台。",
                  "Sorry, this registration could not be approved. Please contact your host or ask the front desk.")
 CHECKED_OUT = Message("checked_out", "您已办理离开登记。感谢您的来访，再见！",
@@ -294,7 +297,7 @@ class VisitorService:
         assert view is not None
         log.info("visit %s: %s", visit_id, status)
         if status == "held":
-            return Outcome.success("held", HELD, view)
+            return Outcome.success("held", _held(self.ctx.cfg.service.greet_visitor_within_s), view)
         if status == "duplicate":
             return Outcome.success("duplicate", _duplicate(view.pass_no), view)
         return Outcome.success("checked_in", _welcome(view.pass_no or ""), view)
@@ -326,10 +329,11 @@ class VisitorService:
                                                 "party_size": details.party_size, "purpose": details.purpose,
                                                 "watch_entry": watch})
             assert ctx.alerts is not None
+            note = next((w.note for w in ctx.cfg.visitors.watchlist if w.id == watch), "")
             ctx.alerts.raise_alert(alert_key("visitor.held", visit_id), Severity.WARNING,
-                                   "访客登记待审核 Visitor check-in awaiting approval",
-                                   {"visit_id": visit_id, "watch_entry": watch, "party_size": details.party_size},
-                                   tx=tx)
+                                   "访客登记待审核 Visitor check-in awaiting approval" + (f" · {note}" if note else ""),
+                                   {"visit_id": visit_id, "watch_entry": watch, "party_size": details.party_size,
+                                    "note": note}, tx=tx)
             return "held", visit_id
         self._admit(tx, visit_id, now)
         return "checked_in", visit_id
@@ -556,6 +560,29 @@ class VisitorService:
                                             {"day": c["day"], "passes": c["passes"], "people": c["people"]})
             alerted[c["day"]] = c["passes"]
         return alerted
+
+    def check_waiting(self, now: Instant | None = None) -> list[str]:
+        """A held check-in not yet greeted within service.greet_visitor_within_s: its alert turns critical.
+
+        Returns the visit ids whose alert climbed now (each once)."""
+        now = self.ctx.now(now)
+        greet_s = self.ctx.cfg.service.greet_visitor_within_s
+        climbed: list[str] = []
+        assert self.ctx.alerts is not None
+        with self.ctx.store.transaction() as tx:
+            for v in rows(tx, "SELECT id, party_size, checked_in_ts, boot_id, mono_ns FROM visits WHERE status = 'held'"):
+                since = Instant.from_columns(v["checked_in_ts"], v["boot_id"], v["mono_ns"])
+                assert since is not None
+                key = alert_key("visitor.held", v["id"])
+                alert = self.ctx.alerts.get(key)
+                if now.seconds_since(since) < greet_s or alert is None or alert["severity"] == "critical":
+                    continue
+                self.ctx.alerts.escalate(key, Severity.CRITICAL, f"访客等候超过{greet_s:g}秒，请立即接待 "
+                                         f"Visitor waiting over {greet_s:g} s: please greet now",
+                                         {"visit_id": v["id"], "party_size": v["party_size"], "waiting": True,
+                                          "greet_within_s": greet_s}, tx=tx)
+                climbed.append(v["id"])
+        return climbed
 
     def _maybe_clear_unreturned(self, tx: Transaction, day: str) -> None:
         key = alert_key("visitor.unreturned_passes", day)

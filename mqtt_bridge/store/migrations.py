@@ -595,6 +595,35 @@ def _v11_ticket_rules(conn: sqlite3.Connection) -> None:
         """)
 
 
+def _v12_kpis(conn: sqlite3.Connection) -> None:
+    # 设施设备完好率 sampled per device and day; misuse reasons on feedback presses; survey results from central.
+    conn.execute("ALTER TABLE feedback ADD COLUMN flag_reason TEXT")
+    run_script(conn, """
+        -- Each inventory device's condition per site-local day: in good order only if every sample was ok.
+        CREATE TABLE device_condition (
+            day          TEXT NOT NULL,
+            device_id    TEXT NOT NULL,
+            kind         TEXT NOT NULL,
+            samples      INTEGER NOT NULL DEFAULT 0,
+            good_samples INTEGER NOT NULL DEFAULT 0,
+            worst        TEXT NOT NULL CHECK (worst IN ('ok', 'degraded', 'unknown', 'lost')),
+            PRIMARY KEY (day, device_id)
+        );
+
+        -- Satisfaction surveys run by central (twice a year), kept apart from the lobby's face presses.
+        CREATE TABLE surveys (
+            survey_id      TEXT PRIMARY KEY,
+            handed_out_on  TEXT NOT NULL,          -- site-local YYYY-MM-DD
+            units_occupied INTEGER NOT NULL,
+            handed_out     INTEGER NOT NULL,
+            returned       INTEGER NOT NULL,       -- returned within the return window
+            satisfied      INTEGER NOT NULL,
+            return_due     TEXT NOT NULL,          -- YYYY-MM-DD: survey_return_working_days after hand-out
+            received_ts    TEXT NOT NULL
+        );
+        """)
+
+
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     # Store tables of the gateway service (applied as migration 7 by mqtt_bridge.store.migrations).
     run_script(conn, """
@@ -632,7 +661,8 @@ CREATE INDEX button_tickets_open ON button_tickets (button_id, led_state);
 
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
-                                _v9_no_card_uids_in_commands, _v10_complaint_verdict, _v11_ticket_rules]
+                                _v9_no_card_uids_in_commands, _v10_complaint_verdict, _v11_ticket_rules,
+                                _v12_kpis]
 LATEST = len(MIGRATIONS)
 
 
