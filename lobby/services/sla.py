@@ -155,8 +155,8 @@ class SlaClocks:
                    "boot_id=excluded.boot_id, mono_ns=excluded.mono_ns, due_ts=excluded.due_ts, "
                    "due_in_s=excluded.due_in_s, state='running', overdue=0, level=0, met_ts=NULL, "
                    "anchored=excluded.anchored, seconds_safe=excluded.seconds_safe, basis=excluded.basis",
-                   (number, clock, now.ts, now.boot_id, now.mono_ns, due, plan.seconds, int(now.synced),
-                    int(plan.seconds_safe), plan.basis))
+                   (number, clock, now.ts, now.boot_id, now.mono_ns, due, plan.seconds,
+                    int(now.synced or absolute_due is not None), int(plan.seconds_safe), plan.basis))
         note_boot(tx, now)
         return due
 
@@ -182,9 +182,19 @@ class SlaClocks:
     # -------------------------------------------------------------- re-anchoring after NTP
 
     def reanchor(self, tx: Transaction, now: Instant) -> list[dict[str, Any]]:
-        """Move provisional clocks onto true time once the wall clock is synced; returns the corrections sent."""
+        """Move provisional clocks onto true time once the wall clock is synced; returns the corrections sent.
+
+        An agreed next-reply time is true time already (central set it); only its length from the
+        start is repaired, within the boot that started it, and no correction is sent for it.
+        """
         if not now.synced:
             return []
+        for c in rows(tx, "SELECT ticket_no, clock, mono_ns, due_ts FROM sla_clocks WHERE state = 'running' AND "
+                          "clock = 'next_reply' AND seconds_safe = 0 AND boot_id = ?", (now.boot_id,)):
+            start = now.wall - dt.timedelta(seconds=(now.mono_ns - c["mono_ns"]) / 1e9)
+            tx.execute("UPDATE sla_clocks SET started_ts = ?, due_in_s = ?, seconds_safe = 1 WHERE ticket_no = ? "
+                       "AND clock = 'next_reply'", (rfc3339(start), (parse_ts(c["due_ts"]) - start).total_seconds(),
+                                                    c["ticket_no"]))
         found = rows(tx, "SELECT c.*, t.kind, t.urgent, t.equipment_fault, t.clock_synced AS t_synced, "
                          "t.boot_id AS t_boot, t.mono_ns AS t_mono, t.created_ts FROM sla_clocks c "
                          "JOIN tickets t ON t.ticket_no = c.ticket_no WHERE c.state = 'running' AND c.anchored = 0 "
@@ -195,14 +205,10 @@ class SlaClocks:
             elapsed = elapsed_lower_bound(tx, c, now)
             start = now.wall - dt.timedelta(seconds=elapsed)
             shape = SHAPES[c["clock"]]
-            if shape == "absolute":
-                due = parse_ts(c["due_ts"])
-                seconds, safe, anchored, basis = (due - start).total_seconds(), exact, 1, c["basis"]
-            else:
-                plan = self.deadline(c["clock"], c, start.astimezone(self.ctx.tz), True)
-                seconds, basis = plan.seconds, plan.basis
-                due = start + dt.timedelta(seconds=seconds)
-                safe, anchored = exact or shape == "duration", 1 if exact else 2
+            plan = self.deadline(c["clock"], c, start.astimezone(self.ctx.tz), True)
+            seconds, basis = plan.seconds, plan.basis
+            due = start + dt.timedelta(seconds=seconds)
+            safe, anchored = exact or shape == "duration", 1 if exact else 2
             tx.execute("UPDATE sla_clocks SET started_ts = ?, due_ts = ?, due_in_s = ?, anchored = ?, seconds_safe = ?, "
                        "basis = ? WHERE ticket_no = ? AND clock = ?",
                        (rfc3339(start), rfc3339(due), seconds, anchored, int(safe), basis, c["ticket_no"], c["clock"]))

@@ -20,7 +20,8 @@ screen, in Chinese and English):
   ticket with no contact details, and only where a return visit is owed.
 - next_reply_agreed: a reply to a complaint that is not settled (not done, not closed, not
   judged invalid) agrees the time of the next reply (约定下次回复时间).
-- next_reply_in_future: that agreed time lies ahead.
+- next_reply_in_future: that agreed time lies ahead (judged only on a synchronised clock).
+- next_reply_open_ticket: a next reply is agreed only on a ticket that stays open.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("next_reply_agreed", "答复未办结的投诉时，须约定下次答复时间。",
          "a reply to a complaint that is not settled must agree the time of the next reply (next_reply_by)"),
     Rule("next_reply_in_future", "约定的下次答复时间须在将来。", "next_reply_by must be in the future"),
+    Rule("next_reply_open_ticket", "办结工单时不能再约定下次答复。",
+         "a next reply can be agreed only on a ticket that stays open, not while closing it"),
 )}
 
 
@@ -140,8 +143,12 @@ def return_visit_owed(kind: str, valid: bool | None) -> bool:
     return kind == "repair" or (kind == "complaint" and valid is not False)
 
 
-def check(facts: TicketFacts, move: Move, now: dt.datetime) -> TicketFacts:
-    """Raise Refused naming the first rule the move breaks; otherwise return the facts after it."""
+def check(facts: TicketFacts, move: Move, now: dt.datetime, clock_trusted: bool = True) -> TicketFacts:
+    """Raise Refused naming the first rule the move breaks; otherwise return the facts after it.
+
+    `clock_trusted` is False while this gateway's clock is unsynchronised: central's agreed
+    next-reply time is then not judged against a local time that may be hours off.
+    """
     no = facts.ticket_no
     target = move.status or facts.status
     if facts.status == "closed" and move.changes_anything and replace(move, status=None).changes_anything:
@@ -162,7 +169,9 @@ def check(facts: TicketFacts, move: Move, now: dt.datetime) -> TicketFacts:
             raise Refused("exemption_reason", no)
     if target == "closed" and facts.status != "closed" and after.owes_return_visit:
         raise Refused("return_visit_before_close", no)
-    if move.next_reply_by is not None and move.next_reply_by <= now:
+    if move.next_reply_by is not None and target == "closed":
+        raise Refused("next_reply_open_ticket", no)
+    if move.next_reply_by is not None and clock_trusted and move.next_reply_by <= now:
         raise Refused("next_reply_in_future", no)
     settled = target in SETTLED or valid is False
     if facts.kind == "complaint" and move.reply and not settled and move.next_reply_by is None:
