@@ -26,6 +26,7 @@ from mqtt_bridge.clock import Clock, Instant, ManualClock
 from lobby.services.context import ServiceContext
 from lobby.services.export import Exporter
 from lobby.services.feedback import FACES, FeedbackService, PressResult, Satisfaction
+from lobby.services.greeting import check_waiting
 from lobby.services.hosts import Host, search_hosts
 from lobby.services.invitations import InvitationService, InvitationView
 from lobby.services.messages import FieldError, Message, Outcome
@@ -73,7 +74,7 @@ class LobbyServices:
         report = self.tickets.check_overdue(now)
         check_calendar(self.ctx, now)
         unreturned = self.visitors.check_unreturned_passes(now)
-        waiting = self.visitors.check_waiting(now)
+        waiting = check_waiting(self.ctx, now)
         return {"sla": report, "unreturned_passes": unreturned, "waiting": waiting}
 
     def daily(self, now: Instant | None = None) -> dict[str, Any]:

@@ -561,29 +561,6 @@ class VisitorService:
             alerted[c["day"]] = c["passes"]
         return alerted
 
-    def check_waiting(self, now: Instant | None = None) -> list[str]:
-        """A held check-in not yet greeted within service.greet_visitor_within_s: its alert turns critical.
-
-        Returns the visit ids whose alert climbed now (each once)."""
-        now = self.ctx.now(now)
-        greet_s = self.ctx.cfg.service.greet_visitor_within_s
-        climbed: list[str] = []
-        assert self.ctx.alerts is not None
-        with self.ctx.store.transaction() as tx:
-            for v in rows(tx, "SELECT id, party_size, checked_in_ts, boot_id, mono_ns FROM visits WHERE status = 'held'"):
-                since = Instant.from_columns(v["checked_in_ts"], v["boot_id"], v["mono_ns"])
-                assert since is not None
-                key = alert_key("visitor.held", v["id"])
-                alert = self.ctx.alerts.get(key)
-                if now.seconds_since(since) < greet_s or alert is None or alert["severity"] == "critical":
-                    continue
-                self.ctx.alerts.escalate(key, Severity.CRITICAL, f"访客等候超过{greet_s:g}秒，请立即接待 "
-                                         f"Visitor waiting over {greet_s:g} s: please greet now",
-                                         {"visit_id": v["id"], "party_size": v["party_size"], "waiting": True,
-                                          "greet_within_s": greet_s}, tx=tx)
-                climbed.append(v["id"])
-        return climbed
-
     def _maybe_clear_unreturned(self, tx: Transaction, day: str) -> None:
         key = alert_key("visitor.unreturned_passes", day)
         still = tx.execute("SELECT count(*) FROM visitor_passes WHERE site_day = ? AND state = 'active'",
