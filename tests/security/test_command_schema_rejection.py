@@ -129,6 +129,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime,
     central = Central(broker.port, rt.cfg.base_topic)
     rt.start()
     central.wait_for(lambda: f"{rt.cfg.base_topic}/status" in central.retained, what="gateway online")
+    # gateway.started must be acknowledged first: its PUBACK changes outbox and counters, which the test digests
+    central.wait_for(lambda: rt.store.scalar("SELECT count(*) FROM outbox") == 0, what="outbox drained")
     yield rt, central
     rt.stop()
     central.close()
