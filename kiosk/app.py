@@ -162,6 +162,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         Clock.schedule_interval(self._check_idle, 0.5)
         Clock.schedule_interval(lambda dt: self._poll_evacuation(), 2.0)
         Clock.schedule_interval(lambda dt: self._check_dim(), 20.0)
+        Clock.schedule_interval(lambda dt: self.worker.run(self.rt.report_devices), 60.0)  # facility KPI
         self._tick_clock(0)
         self._poll_evacuation()
         self._check_dim()

@@ -46,7 +46,38 @@ class TodayCounts:
     checked_out: int
     tickets: int  # created today
     open_tickets: int  # any day, not closed
-    satisfaction: Satisfaction | None = None
+    satisfaction: Satisfaction | None = None  # the lobby's faces today (not the survey)
+    lines: list[tuple[str, str, str]] = field(default_factory=list)  # (tid, zh, en): KPIs, the survey, the duty
+
+
+def kpi_lines(services: LobbyServices, day: str) -> list[tuple[str, str, str]]:
+    """设施设备完好率 yesterday and today, the latest satisfaction survey, the shift on duty."""
+    from lobby.gateway.facility_kpi import FacilityKpi
+    from lobby.services.shifts import duty
+
+    ctx = services.ctx
+    lines = []
+    facilities = FacilityKpi(ctx.cfg, ctx.store)
+    yesterday = (dt.date.fromisoformat(day) - dt.timedelta(days=1)).isoformat()
+    for tid, label_zh, label_en, when in (("kpi_facility_yesterday", "昨日", "yesterday", yesterday),
+                                          ("kpi_facility_today", "今日至今", "today so far", day)):
+        f = facilities.figures("day", when)
+        if f["good_order_pct"] is not None:
+            lines.append((tid, f"设施设备完好率（{label_zh}）：{f['good_order_pct']}%（{f['in_good_order']}/{f['inventory']}台，"
+                               f"目标{f['target_pct']:g}%）",
+                          f"Facilities in good order ({label_en}): {f['good_order_pct']}% ({f['in_good_order']} of "
+                          f"{f['inventory']}, target {f['target_pct']:g}%)"))
+    survey = services.surveys.latest()
+    if survey is not None:
+        lines.append(("kpi_survey", f"满意度调查 {survey.survey_id}：满意 {survey.satisfaction_pct}%（目标{survey.satisfaction_target_pct:g}%）"
+                                    f" · 回收 {survey.return_pct}%（目标{survey.return_target_pct:g}%，{survey.return_due}前）",
+                      f"Satisfaction survey {survey.survey_id}: {survey.satisfaction_pct}% satisfied (target "
+                      f"{survey.satisfaction_target_pct:g}%) · returned {survey.return_pct}% (target "
+                      f"{survey.return_target_pct:g}% by {survey.return_due})"))
+    on_duty = duty(ctx, ctx.now())
+    if on_duty is not None:
+        lines.append(("duty", *on_duty.text()))
+    return lines
 
 
 class StaffDashboard:
@@ -125,4 +156,4 @@ class StaffDashboard:
         open_tickets = store.query("SELECT count(*) AS n FROM tickets WHERE status != 'closed'")[0]["n"]
         satisfaction = self.services.feedback.satisfaction("day", day)
         return TodayCounts(day, int(v["visits"]), int(v["people"]), int(v["inside"]), int(v["out_"]), int(tickets),
-                           int(open_tickets), satisfaction)
+                           int(open_tickets), satisfaction, kpi_lines(self.services, day))

@@ -140,6 +140,20 @@ class KioskRuntime:
             out.append(self.printer.health)
         return out
 
+    def report_devices(self) -> None:
+        """Write this kiosk's readers and printer for the gateway's facility KPI (called every minute)."""
+        import json
+
+        from mqtt_bridge.timebase import utc_now
+
+        try:
+            self.store.set_meta("kiosk.devices", json.dumps({
+                "ts": utc_now().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "devices": [{"device_id": d.device_id, "state": d.state.value, "reason": d.reason}
+                            for d in self.own_devices()]}))
+        except Exception as exc:  # a busy store must not disturb the screen
+            log.warning("kiosk device health not written: %s", type(exc).__name__)
+
     # ------------------------------------------------------------------ stopping
 
     def stop(self) -> None:

@@ -104,6 +104,24 @@ class AlertEngine:
             self._emit(t, key, "alert.raised")
             return True
 
+    def escalate(self, key: str, severity: Severity | str, title: str, detail: dict[str, Any],
+                 tx: Transaction | None = None) -> bool:
+        """An active alert climbs (new title and detail, e.g. a higher level): it asks for a new
+        acknowledgement and writes `alert.escalated`. Raises it first if it is not active."""
+        severity = Severity(severity)
+        with self._tx(tx) as t:
+            row = self._row(t, key)
+            if row is None or row["state"] != "active":
+                return self.raise_alert(key, severity, title, detail, tx=t)
+            if _RANK[Severity(row["severity"])] > _RANK[severity]:
+                severity = Severity(row["severity"])  # never downgraded by climbing
+            t.execute("UPDATE alerts SET severity=?, title=?, detail=?, last_seen=?, count=count+1, acked=0, "
+                      "acked_by=NULL, version=version+1 WHERE key=?",
+                      (severity.value, title[:200], json.dumps(detail, ensure_ascii=False, sort_keys=True),
+                       Stamp.now().ts, key))
+            self._emit(t, key, "alert.escalated")
+            return True
+
     def clear(self, key: str, tx: Transaction | None = None) -> bool:
         with self._tx(tx) as t:
             row = self._row(t, key)

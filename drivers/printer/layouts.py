@@ -33,8 +33,9 @@ class TicketReceipt:
 
     ticket_number: str
     promise_text: str   # e.g. "我们将在2小时内答复您 We will reply within 2 hours"
-    deadline: datetime  # when the promised reply is due
+    deadline: datetime | None  # when the promised reply is due (None: the clock is unsynced, see `within`)
     kind_label: str = "服务单 Service ticket"
+    within: str = ""  # e.g. "2小时内 within 2 hours": printed instead of a time the clock cannot vouch for
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,10 @@ def badge_blocks(badge: VisitorBadge, tz: tzinfo | None = None) -> list[Block]:
 
 
 def ticket_blocks(ticket: TicketReceipt, tz: tzinfo | None = None) -> list[Block]:
-    deadline = _local(ticket.deadline, tz)
+    if ticket.deadline is not None:
+        deadline_text = f"答复时限 Reply by: {_local(ticket.deadline, tz):%Y-%m-%d %H:%M}"
+    else:
+        deadline_text = f"答复时限 Reply: {ticket.within}"
     return [
         TextBlock(ticket.kind_label, size=30, bold=True, align="center", name="title"),
         RuleBlock(),
@@ -88,7 +92,7 @@ def ticket_blocks(ticket: TicketReceipt, tz: tzinfo | None = None) -> list[Block
                   name="ticket_number"),
         SpaceBlock(8),
         TextBlock(ticket.promise_text, size=26, max_lines=6, name="promise"),
-        TextBlock(f"答复时限 Reply by: {deadline:%Y-%m-%d %H:%M}", size=26, bold=True,
+        TextBlock(deadline_text, size=26, bold=True,
                   max_lines=2, name="deadline"),
         RuleBlock(),
         QrBlock(ticket.ticket_number, module_px=8, name="qr"),

@@ -194,7 +194,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "staff.today.tickets": ("今日工单", "Tickets today"),
     "staff.today.open": ("未办结工单", "Open tickets"),
     "staff.today.feedback": ("今日评价", "Ratings today"),
-    "staff.today.satisfaction": ("满意度", "Satisfaction"),
+    "staff.today.satisfaction": ("大堂评价满意度（表情，非调查）", "Lobby faces satisfied (not the survey)"),
     "staff.pin.question": ("请输入设置密码", "Please enter the settings PIN"),
     "staff.pin.wrong": ("对不起，密码不正确，还可以再试{n}次。", "Sorry, that PIN is not right. {n} attempts left."),
     "staff.pin.locked": ("对不起，密码错误次数过多，请{n}分钟后再试。", "Sorry, too many wrong PINs. Please try again in {n} minutes."),

@@ -230,23 +230,27 @@ class StaffScreen(KScreen):
             head = (f"疏散点名：共{roll.total}人，已确认安全{roll.safe}人，未确认{roll.unaccounted}人",
                     f"Roll call: {roll.total} people, {roll.safe} safe, {roll.unaccounted} unaccounted")
             rows.append({"zh": head[0], "en": head[1], "tid": "roll_summary", "tone": "bad"})
+            flag = svc.stale_flag()
             for i, e in enumerate(roll.entries):
-                text = f"{e.name or '-'} · {e.party_size} · {e.host_unit} · {e.checked_in:%H:%M}"
+                text = f"{e.name or '-'} · {e.party_size} · {e.host_unit} · {e.checked_in:%m-%d %H:%M}"
+                text += f" · {flag[0]} {flag[1]}" if e.stale else ""
                 action = ({"key": "staff.people.unsafe", "value": ("unsafe", e.visit_id), "style": "secondary",
                            "tid": f"unsafe_{i}"} if e.all_safe else
                           {"key": "staff.people.safe", "value": ("safe", e.visit_id), "style": "ok", "tid": f"safe_{i}"})
                 rows.append({"zh": text, "en": text, "actions": [action], "tid": f"person_{i}",
-                             "tone": "ok" if e.all_safe else ""})
+                             "tone": "ok" if e.all_safe else ("warn" if e.stale else "")})
             bar = [{"key": "staff.evac.close", "value": ("close_roll",), "style": "danger", "tid": "evac_close"},
                    {"key": "staff.evac.print", "value": ("print_roll",), "style": "secondary", "tid": "evac_print"}]
             return rows, bar
         count = svc.in_building()
+        flag = svc.stale_flag()
         c = i18n.pair("staff.people.count", n=count.people)
         rows.append({"zh": c[0], "en": c[1], "tid": "people_count"})
         for i, p in enumerate(count.visitors):
             held = "（待审核）" if p.held else ""
-            text = f"{p.name or '-'}{held} · {p.party_size} · {p.host_unit} · {p.checked_in:%H:%M} · {p.pass_no or ''}"
-            rows.append({"zh": text, "en": text, "tid": f"person_{i}"})
+            text = f"{p.name or '-'}{held} · {p.party_size} · {p.host_unit} · {p.checked_in:%m-%d %H:%M} · {p.pass_no or ''}"
+            text += f" · {flag[0]} {flag[1]}" if p.stale else ""
+            rows.append({"zh": text, "en": text, "tid": f"person_{i}", "tone": "warn" if p.stale else ""})
         if not count.visitors:
             rows.append({**dict(zip(("zh", "en"), i18n.pair("staff.people.none"))), "tid": "people_none"})
         bar = [{"key": "staff.evac.start", "value": ("start_roll",), "style": "danger", "tid": "evac_start"},
@@ -275,13 +279,14 @@ class StaffScreen(KScreen):
             return {"zh": f"{zh}：{value}", "en": f"{en}: {value}", "tid": tid}
 
         pct = "-" if sat is None or sat.pct is None else f"{sat.pct}% / {sat.target_pct}%"
+        lines = [{"zh": zh, "en": en, "tid": tid} for tid, zh, en in counts.lines]  # KPIs, survey, duty
         return [row("staff.today.visits", f"{counts.visits} ({counts.people})", "today_visits"),
                 row("staff.today.in", counts.in_building, "today_in"),
                 row("staff.today.out", counts.checked_out, "today_out"),
                 row("staff.today.tickets", counts.tickets, "today_tickets"),
                 row("staff.today.open", counts.open_tickets, "today_open"),
                 row("staff.today.feedback", sat.counted if sat else 0, "today_feedback"),
-                row("staff.today.satisfaction", pct, "today_satisfaction")], []
+                row("staff.today.satisfaction", pct, "today_satisfaction"), *lines], []
 
     def _data_settings(self) -> Any:
         from mqtt_bridge.version import VERSION

@@ -101,9 +101,7 @@ class TrackResultScreen(KScreen):
         self.replies = "\n".join(f"{r.at:%m-%d %H:%M}  {r.text}" for r in view.replies)
         running = [c for c in view.clocks if c.state == "running"]
         if running:
-            c = running[0]
-            self.due_zh = f"{c.label_zh}：{c.due:%m月%d日 %H:%M}前"
-            self.due_en = f"{_cap(c.label_en)}: by {c.due:%Y-%m-%d %H:%M}"
+            self.due_zh, self.due_en = running[0].due_text()  # a duration while the clock is unsynced
         else:
             self.due_zh = self.due_en = ""
 

@@ -2,7 +2,7 @@
 
 `lobby_specs(ctx)` returns CommandSpecs that replace the queued defaults of
 ticket.update, visitor.host_ack, evacuation.start and evacuation.end, and add
-visitor.invite. Each handler changes the store and writes its events inside the
+visitor.invite and survey.result. Each handler changes the store and writes its events inside the
 intake's transaction (so the command is applied and recorded, or neither) and
 raises CommandRejected with a plain message for unknown tickets or visits and
 impossible changes. Messages carry ids only, never personal data, because the
@@ -22,6 +22,7 @@ from mqtt_bridge.clock import Clock
 from lobby.services.context import ServiceContext
 from lobby.services.invitations import InvitationService
 from lobby.services.rollcall import RollCallService
+from lobby.services.surveys import SurveyService
 from lobby.services.tickets import TicketService
 from lobby.services.visitors import VisitorService
 
@@ -34,15 +35,15 @@ class _Lazy:
     def __init__(self, ctx: CommandContext, clock: Clock | None) -> None:
         self._ctx = ctx
         self._clock = clock
-        self._built: tuple[VisitorService, InvitationService, TicketService, RollCallService] | None = None
+        self._built: tuple[VisitorService, InvitationService, TicketService, RollCallService, SurveyService] | None = None
 
-    def get(self) -> tuple[VisitorService, InvitationService, TicketService, RollCallService]:
+    def get(self) -> tuple[VisitorService, InvitationService, TicketService, RollCallService, SurveyService]:
         if self._built is None:
             ctx = self._ctx
             services = ServiceContext(ctx.alerts.store, ctx.cfg, ctx.card_key, self._clock or Clock(), ctx.alerts)
             visitors = VisitorService(services)
             self._built = (visitors, InvitationService(services, visitors), TicketService(services),
-                           RollCallService(services))
+                           RollCallService(services), SurveyService(services))
         return self._built
 
 
@@ -65,8 +66,12 @@ def lobby_specs(ctx: CommandContext, clock: Clock | None = None) -> dict[str, Co
     def evacuation_end(tx: Transaction, data: dict[str, Any]) -> dict[str, Any]:
         return lazy.get()[3].command_end(tx, data)
 
+    def survey_result(tx: Transaction, data: dict[str, Any]) -> dict[str, Any]:
+        return lazy.get()[4].receive_tx(tx, data)
+
     return {
         "ticket.update": CommandSpec(ticket_update),
+        "survey.result": CommandSpec(survey_result),
         "visitor.host_ack": CommandSpec(host_ack),
         "visitor.invite": CommandSpec(invite),
         "evacuation.start": CommandSpec(evacuation_start),

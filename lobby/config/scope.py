@@ -38,18 +38,20 @@ CENTRAL: frozenset[str] = frozenset(
     | _keys("service.", "complaint_reply_h invalid_complaint_reply_h urgent_onsite_min equipment_fault_onsite_min "
                         "ordinary_repair_same_day same_day_cutoff repair_complete_h general_reply_h "
                         "return_visit_working_days complaint_return_visit_pct greet_visitor_within_s holidays "
-                        "extra_workdays")
+                        "extra_workdays escalation_interval_min calendar_years")
     | _keys("places.", "buildings floors areas")
     | _keys("visitors.", "pass_valid_until unreturned_pass_alert_at name_max_len company_max_len permit_max_len "
                          "max_party_size invitation_valid_h invitation_early_min watchlist_enabled duplicate_window_s "
                          "roll_call_hours")
     | _keys("visitors.watchlist[].", "id name phone_hmac note")
     | _keys("tickets.", "categories equipment_categories description_max_len contact_name_max_len")
-    | _keys("feedback.", "misuse_max_presses misuse_window_s exclude_flagged satisfaction_target_pct unhappy_reasons")
+    | _keys("feedback.", "misuse_max_presses misuse_window_s misuse_max_changes exclude_flagged "
+                         "satisfaction_target_pct unhappy_reasons")
     | _keys("privacy.", "stats_retention_days purge_at")
     | _keys("comfort.", "winter_min_c winter_max_c summer_min_c summer_max_c winter_from winter_to summer_from "
                         "summer_to humidity_min_pct humidity_max_pct noise_max_db")
-    | _keys("kpi.", "facility_uptime_target_pct fee_collection_target_pct survey_return_target_pct")
+    | _keys("kpi.", "facility_uptime_target_pct survey_return_target_pct survey_return_working_days "
+                    "survey_handout_pct")
     | _keys("shifts.", "handover_early_min")
     | _keys("shifts.shifts[].", "name start end")
     | _keys("alerts.", "health_interval_s disk_min_free_pct cpu_temp_max_c clock_unsynced_max_min "

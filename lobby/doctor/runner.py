@@ -10,6 +10,7 @@ from lobby.config import Config
 from lobby.doctor import (
     backups_check,
     broker_check,
+    calendar_check,
     clock_check,
     disk_check,
     fonts_check,
@@ -23,7 +24,7 @@ from lobby.doctor.base import Check, Context, Result, Status, fail
 
 # In the order the lines are printed.
 CHECKS = (store_check, disk_check, serial_check, nfc_check, gpio_check, printer_check, broker_check,
-          clock_check, fonts_check, backups_check)
+          clock_check, calendar_check, fonts_check, backups_check)
 TOTAL_BUDGET_S = 14.0
 
 

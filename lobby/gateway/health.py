@@ -2,9 +2,10 @@
 
 System figures come from /proc and /sys and are each optional: a reading that a
 machine cannot give (no thermal zone in a container) is null, never an error.
-Device health comes from the drivers (HealthReporter); the time each configured
-device spends in working order is accumulated per day for the DOMAIN KPI
-"facilities in working order at least 98 % of the time".
+Device health comes from the drivers (HealthReporter) and, for the kiosk's own
+readers and printer, from the snapshot the kiosk writes every minute; every sample
+feeds the DOMAIN KPI 设施设备完好率 (facility_kpi.py: devices in good order ÷ the
+inventory, per day, at least 98 %).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from drivers.health import DeviceHealth, HealthState
 
 from mqtt_bridge.alerts import AlertEngine, Severity
 from lobby.config import Config
+from lobby.gateway.facility_kpi import FacilityKpi
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import depth
 from mqtt_bridge.timebase import clock_synchronised, parse_rfc3339, utc_now
@@ -36,6 +38,8 @@ CPU_KEY = "gateway.cpu_hot"
 CLOCK_KEY = "gateway.clock_unsynced"
 OUTBOX_KEY = "gateway.outbox_stale"
 SNAPSHOT_KEY = "gateway.health"  # meta key: the latest health report, for the staff screen
+KIOSK_DEVICES_KEY = "kiosk.devices"  # meta key: the kiosk's readers and printer, written by the kiosk
+KIOSK_DEVICES_MAX_AGE_S = 180.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class HealthMonitor:
         self.read = read
         self.tz = zoneinfo.ZoneInfo(cfg.site.timezone)
         self._unsynced_since: float | None = None
-        self._last_sample_mono: float | None = None
+        self.facilities = FacilityKpi(cfg, store)
 
     # ------------------------------------------------------------------ the minute report
 
@@ -103,7 +107,7 @@ class HealthMonitor:
                   "devices": [d.as_dict() for d in devices]}
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
-        self._accumulate_uptime(devices, now_mono)
+        self.facilities.sample(dt.datetime.now(self.tz).date().isoformat(), devices + self.kiosk_devices())
         self.store.emit("health", "health.report", report, Lane.BULK)
         # The kiosk's staff screen (another process) shows the latest snapshot from here.
         self.store.set_meta(SNAPSHOT_KEY, json.dumps({**report, "ts": utc_now().isoformat()}, ensure_ascii=False))
@@ -162,54 +166,25 @@ class HealthMonitor:
                                 detail={"device_id": device.device_id, "reason": device.reason},
                                 raise_after=2, clear_after=1)
 
-    # ------------------------------------------------------------------ facility KPI
+    # ------------------------------------------------------------------ facility KPI (facility_kpi.py)
 
-    def _accumulate_uptime(self, devices: list[DeviceHealth], now_mono: float) -> None:
-        last, self._last_sample_mono = self._last_sample_mono, now_mono
-        if last is None or not devices:
-            return
-        step = min(now_mono - last, self.cfg.alerts.health_interval_s * 2)  # a stalled loop is not uptime
-        day = dt.datetime.now(self.tz).date().isoformat()
-        with self.store.transaction() as tx:
-            for device in devices:
-                ok = step if device.state is not HealthState.LOST else 0.0
-                tx.execute(
-                    "INSERT INTO device_uptime (day, device_id, ok_s, total_s) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(day, device_id) DO UPDATE SET ok_s = ok_s + excluded.ok_s, "
-                    "total_s = total_s + excluded.total_s", (day, device.device_id, ok, step))
+    def kiosk_devices(self) -> list[DeviceHealth]:
+        """The kiosk's own readers and printer, as the kiosk last wrote them (nothing if it is stale or absent)."""
+        try:
+            raw = self.store.get_meta(KIOSK_DEVICES_KEY)
+            snapshot = json.loads(raw) if raw else None
+            age = (utc_now() - parse_rfc3339(snapshot["ts"])).total_seconds() if snapshot else None
+        except (ValueError, KeyError, TypeError):
+            return []
+        if age is None or not 0 <= age <= KIOSK_DEVICES_MAX_AGE_S:
+            return []
+        return [DeviceHealth(str(d["device_id"]), HealthState(d["state"]), str(d.get("reason", "")))
+                for d in snapshot.get("devices", []) if d.get("state") in {s.value for s in HealthState}]
 
     def kpi(self, period: str, start: str) -> dict[str, Any]:
-        """Working-order percentage over a site-local day ('YYYY-MM-DD') or month ('YYYY-MM')."""
-        pattern = start if period == "day" else f"{start}-%"
-        rows = self.store.query("SELECT device_id, sum(ok_s) AS ok, sum(total_s) AS total FROM device_uptime "
-                                "WHERE day LIKE ? GROUP BY device_id", (pattern,))
-        ok = sum(r["ok"] for r in rows)
-        total = sum(r["total"] for r in rows)
-        pct = round(100.0 * ok / total, 2) if total else None
-        return {"period": period, "start": start, "devices": len(rows), "working_pct": pct,
-                "target_pct": self.cfg.kpi.facility_uptime_target_pct,
-                "met_target": None if pct is None else pct >= self.cfg.kpi.facility_uptime_target_pct,
-                "per_device": {r["device_id"]: round(100.0 * r["ok"] / r["total"], 2) for r in rows if r["total"]}}
+        """设施设备完好率 over a site-local day ('YYYY-MM-DD') or month ('YYYY-MM')."""
+        return self.facilities.figures(period, start)
 
     def daily_kpi(self, today: dt.date | None = None) -> list[dict[str, Any]]:
         """Publish yesterday's KPI (and last month's on the 1st), once each."""
-        today = today or dt.datetime.now(self.tz).date()
-        yesterday = today - dt.timedelta(days=1)
-        periods = [("day", yesterday.isoformat())]
-        if today.day == 1:
-            periods.append(("month", yesterday.strftime("%Y-%m")))
-        published = []
-        for period, start in periods:
-            figures = self.kpi(period, start)
-            if figures["working_pct"] is None:
-                continue
-            with self.store.transaction() as tx:
-                done = tx.execute("SELECT 1 FROM periodic_done WHERE job = 'facility.kpi' AND period = ?",
-                                  (f"{period}:{start}",)).fetchone()
-                if done:
-                    continue
-                tx.execute("INSERT INTO periodic_done (job, period, done_ts) VALUES ('facility.kpi', ?, ?)",
-                           (f"{period}:{start}", utc_now().isoformat()))
-                tx.emit("health", "facility.kpi", figures)
-            published.append(figures)
-        return published
+        return self.facilities.publish(today or dt.datetime.now(self.tz).date(), utc_now().isoformat())

@@ -26,12 +26,15 @@ from mqtt_bridge.clock import Clock, Instant, ManualClock
 from lobby.services.context import ServiceContext
 from lobby.services.export import Exporter
 from lobby.services.feedback import FACES, FeedbackService, PressResult, Satisfaction
+from lobby.services.greeting import check_waiting
 from lobby.services.hosts import Host, search_hosts
 from lobby.services.invitations import InvitationService, InvitationView
 from lobby.services.messages import FieldError, Message, Outcome
 from lobby.services.privacy import PrivacyService, PurgeReport
 from lobby.services.rollcall import Headcount, RollCallService, RollCallView
-from lobby.services.sla import CheckReport
+from lobby.services.escalation import CheckReport
+from lobby.services.calendar_watch import check_calendar
+from lobby.services.surveys import SurveyService
 from lobby.services.tickets import KINDS, STATUSES, TicketForm, TicketService, TicketView
 from lobby.services.visitors import PURPOSES, CheckInDetails, CheckInForm, VisitChoice, VisitorService, VisitView
 
@@ -45,6 +48,7 @@ class LobbyServices:
         self.rollcall = RollCallService(self.ctx)
         self.tickets = TicketService(self.ctx)
         self.feedback = FeedbackService(self.ctx)
+        self.surveys = SurveyService(self.ctx)
         self.privacy = PrivacyService(self.ctx)
         self.exporter = Exporter(self.ctx)
 
@@ -64,11 +68,14 @@ class LobbyServices:
     # -------------------------------------------------------------- for the gateway's timers
 
     def every_minute(self, now: Instant | None = None) -> dict[str, Any]:
-        """SLA overdue alerts and the unreturned-pass alert (idempotent)."""
+        """SLA clocks (re-anchoring, overdue alerts, escalation), the calendar's coverage and the
+        unreturned-pass alert (idempotent)."""
         now = self.ctx.now(now)
-        report = self.tickets.sla.check_overdue(now)
+        report = self.tickets.check_overdue(now)
+        check_calendar(self.ctx, now)
         unreturned = self.visitors.check_unreturned_passes(now)
-        return {"sla": report, "unreturned_passes": unreturned}
+        waiting = check_waiting(self.ctx, now)
+        return {"sla": report, "unreturned_passes": unreturned, "waiting": waiting}
 
     def daily(self, now: Instant | None = None) -> dict[str, Any]:
         """Publish finished satisfaction periods and purge expired personal data (idempotent)."""

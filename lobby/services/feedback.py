@@ -4,16 +4,23 @@ Four faces, no neutral one; after an unhappy face the screen may offer a reason
 from feedback.unhappy_reasons (optional, added with add_reason). The thank-you
 is the same whatever the face: nobody is nudged toward a good rating.
 
-Misuse is flagged, never dropped: when the same face is pressed more than
-feedback.misuse_max_presses times within feedback.misuse_window_s at the same
-place from the same source, every press in that window is flagged (measured on
-the monotonic clock, so a clock step cannot create or hide a burst). Flagged
-presses are left out of the scores when feedback.exclude_flagged is true.
+Misuse is flagged, never dropped. Within feedback.misuse_window_s at the same
+place from the same source (measured on the monotonic clock, so a clock step
+cannot create or hide a burst), every press in the window is flagged when
+- the same face is pressed more than feedback.misuse_max_presses times
+  ("repeated_presses": the same button hammered),
+- more than misuse_max_presses presses of any faces come in ("burst"), or
+- the face changes misuse_max_changes times or more ("alternation": a child
+  going back and forth between two faces).
+Flagged presses keep their row and event, are marked with the reason, and are
+left out of the scores when feedback.exclude_flagged is true.
 
-Satisfaction = (happy + very_happy) / counted presses, per site-local day and
-month, computed in the store and published once per finished period
-(`publish_periods`, idempotent: one event per period, guarded by the
-satisfaction_periods primary key).
+Satisfaction here = (happy + very_happy) / counted presses of the lobby's faces,
+per site-local day and month, computed in the store and published once per
+finished period (`publish_periods`, idempotent: one event per period, guarded by
+the satisfaction_periods primary key). It is a continuous signal, not the
+satisfaction survey: survey results come from central and are kept apart
+(surveys.py).
 """
 
 from __future__ import annotations
@@ -56,6 +63,17 @@ BAD_FACE = Message("invalid_face", "对不起，请点击其中一个表情。",
 BAD_REASON = Message("invalid_reason", "对不起，请从列表中选择原因，或直接跳过。",
                      "Sorry, please choose a reason from the list, or skip.")
 NO_PRESS = Message("unknown_press", "对不起，这次评价已经结束，谢谢您！", "Sorry, this rating has ended. Thank you!")
+
+
+def misuse_reason(faces: list[str], max_presses: int, max_changes: int) -> str | None:
+    """Why a run of presses (oldest first, the new one last, all within the window) looks like misuse, or None."""
+    if sum(1 for f in faces if f == faces[-1]) > max_presses:
+        return "repeated_presses"
+    if len(faces) > max_presses:
+        return "burst"
+    if sum(1 for a, b in zip(faces, faces[1:]) if a != b) >= max_changes:
+        return "alternation"
+    return None
 
 
 def reason_label(reason: str) -> tuple[str, str]:
@@ -127,26 +145,30 @@ class FeedbackService:
                  now: Instant) -> PressResult:
         cfg = self.ctx.cfg.feedback
         window_ns = int(cfg.misuse_window_s * 1e9)
-        recent = rows(tx, "SELECT id, flagged FROM feedback WHERE place = ? AND source = ? AND face = ? AND boot_id = ? "
-                          "AND mono_ns > ? AND mono_ns <= ?",
-                      (place, source, face, now.boot_id, now.mono_ns - window_ns, now.mono_ns))
-        flagged = len(recent) + 1 > cfg.misuse_max_presses
+        recent = rows(tx, "SELECT id, face, flagged FROM feedback WHERE place = ? AND source = ? AND boot_id = ? "
+                          "AND mono_ns > ? AND mono_ns <= ? ORDER BY mono_ns, rowid",
+                      (place, source, now.boot_id, now.mono_ns - window_ns, now.mono_ns))
+        misuse = misuse_reason([r["face"] for r in recent] + [face], cfg.misuse_max_presses, cfg.misuse_max_changes)
+        flagged = misuse is not None
         press_id = uuid7()
         local = now.local(self.ctx.tz)
-        tx.execute("INSERT INTO feedback (id, face, reason, place, source, flagged, ts, boot_id, mono_ns, clock_synced, "
-                   "site_day, site_month) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (press_id, face, reason, place, source, int(flagged), now.ts, now.boot_id, now.mono_ns,
+        tx.execute("INSERT INTO feedback (id, face, reason, place, source, flagged, flag_reason, ts, boot_id, mono_ns, "
+                   "clock_synced, site_day, site_month) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (press_id, face, reason, place, source, int(flagged), misuse, now.ts, now.boot_id, now.mono_ns,
                     int(now.synced), local.date().isoformat(), local.strftime("%Y-%m")))
         data: dict[str, Any] = {"press_id": press_id, "face": face, "place": place, "source": source,
                                 "flagged": flagged, "pressed_at": now.ts}
+        if misuse is not None:
+            data["flag_reason"] = misuse
         if reason is not None:
             data["reason"] = reason
         tx.emit("feedback", "feedback.press", data)
         if flagged:
             newly = [r["id"] for r in recent if not r["flagged"]]
             if newly:
-                tx.conn.executemany("UPDATE feedback SET flagged = 1 WHERE id = ?", [(i,) for i in newly])
-                tx.emit("feedback", "feedback.flagged", {"press_ids": newly, "reason": "repeated_presses",
+                tx.conn.executemany("UPDATE feedback SET flagged = 1, flag_reason = ? WHERE id = ?",
+                                    [(misuse, i) for i in newly])
+                tx.emit("feedback", "feedback.flagged", {"press_ids": newly, "reason": misuse,
                                                          "place": place, "source": source})
                 log.info("feedback at %s/%s: %d earlier presses flagged as misuse", place, source, len(newly))
         ask = face in UNHAPPY and bool(cfg.unhappy_reasons) and reason is None and source == "kiosk"

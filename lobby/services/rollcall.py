@@ -1,8 +1,10 @@
 """Who is in the building, and the evacuation roll call (火场人流疏散).
 
-`in_building()` is the live list at any moment: visits checked in and not out
-(party sizes counted), including check-ins held for approval (those people
-stand in the lobby). An evacuation (central's evacuation.start or the staff
+`in_building()` is the live list at any moment: every visit checked in and not
+out (party sizes counted), however long ago, including check-ins held for
+approval (those people stand in the lobby). A visit older than
+visitors.roll_call_hours is flagged "超过24小时，请核实 / over 24 h, verify" on
+screen, on the printed list and in the roll-call event, and never dropped. An evacuation (central's evacuation.start or the staff
 screen) freezes that list into a roll call; staff mark people safe; closing it
 (evacuation.end or staff) records and publishes the counts: total, safe,
 unaccounted. Only one roll call is open at a time; starting again returns it.
@@ -25,7 +27,7 @@ from lobby.services.context import ServiceContext, row, store_failure
 from lobby.services.messages import Message, Outcome, ValidationFailed
 from lobby.services.phone import mask_name
 from lobby.services.text import clean_free_text
-from lobby.services.visitors import visit_rows_in_building
+from lobby.services.visitors import stale_flag, visit_rows_in_building
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class PresentVisitor:
     checked_in: dt.datetime  # site-local
     pass_no: str | None
     held: bool
+    stale: bool = False  # signed in longer ago than visitors.roll_call_hours: verify
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class RollCallEntryView:
     host_unit: str
     pass_no: str | None
     checked_in: dt.datetime
+    stale: bool = False  # signed in longer before the roll call than visitors.roll_call_hours: verify
 
     @property
     def all_safe(self) -> bool:
@@ -92,12 +96,16 @@ class RollCallService:
 
     # -------------------------------------------------------------- live list
 
+    def stale_flag(self) -> tuple[str, str]:
+        """How a visit older than visitors.roll_call_hours is flagged: ("超过24小时，请核实", "over 24 h, verify")."""
+        return stale_flag(self.ctx)
+
     def in_building(self, now: Instant | None = None) -> Headcount:
         now = self.ctx.now(now)
         found = visit_rows_in_building(self.ctx, self.ctx.reader(), now)  # one SELECT: one consistent read
         people = [PresentVisitor(r["id"], r["name"], mask_name(r["name"]), r["party_size"], r["host_unit"],
                                  r["host_company"], self.ctx.local(r["checked_in_ts"]), r["pass_no"],
-                                 r["status"] == "held") for r in found]
+                                 r["status"] == "held", bool(r["stale"])) for r in found]
         return Headcount(people, sum(p.party_size for p in people), now.local(self.ctx.tz))
 
     # -------------------------------------------------------------- start
@@ -131,9 +139,10 @@ class RollCallService:
                    "VALUES (?, 'open', ?, ?, ?, ?, ?)", (roll_id, source, reason, int(drill), now.ts, total))
         tx.conn.executemany("INSERT INTO roll_call_entries (roll_call_id, visit_id, party_size) VALUES (?, ?, ?)",
                             [(roll_id, r["id"], r["party_size"]) for r in present])
+        stale = [r["id"] for r in present if r["stale"]]
         tx.emit("visitor", "visitor.roll_call_started", {
             "roll_call_id": roll_id, "source": source, "drill": drill, "visits": len(present), "people": total,
-            "started_at": now.ts})
+            "started_at": now.ts, "stale_visits": len(stale), "stale_visit_ids": stale[:500]})
         log.warning("roll call %s started (%s): %d people", roll_id, source, total)
         return roll_id, True
 
@@ -153,8 +162,11 @@ class RollCallService:
             "FROM roll_call_entries e JOIN visits v ON v.id = e.visit_id "
             "LEFT JOIN visitor_passes p ON p.visit_id = e.visit_id WHERE e.roll_call_id = ? "
             "ORDER BY v.checked_in_ts", (roll_call_id,))
+        started = self.ctx.local(h["started_ts"])
+        stale_after = dt.timedelta(hours=self.ctx.cfg.visitors.roll_call_hours)
         views = [RollCallEntryView(e["visit_id"], e["name"], e["party_size"], e["safe_count"], e["host_unit"],
-                                   e["pass_no"], self.ctx.local(e["checked_in_ts"])) for e in entries]
+                                   e["pass_no"], self.ctx.local(e["checked_in_ts"]),
+                                   started - self.ctx.local(e["checked_in_ts"]) > stale_after) for e in entries]
         safe = sum(min(e.safe_count, e.party_size) for e in views)
         return RollCallView(h["id"], h["state"], h["source"], h["reason"], bool(h["drill"]),
                             self.ctx.local(h["started_ts"]), self.ctx.local(h["closed_ts"]) if h["closed_ts"] else None,
@@ -241,14 +253,15 @@ class RollCallService:
 
         now = self.ctx.now(now)
         view = self.get(roll_call_id) if roll_call_id else self.current()
+        flag = " · ".join(stale_flag(self.ctx))
         if view is not None:
-            entries = [RollCallEntry(e.name or "-", f"{e.party_size}人 people · {e.host_unit}".strip(" ·"))
+            entries = [RollCallEntry(e.name or "-", self._detail(e.party_size, e.host_unit, e.stale, flag))
                        for e in view.entries]
             title = "疏散点名（演练） Roll call (drill)" if view.drill else "疏散点名 Roll call"
             notes = [f"合计 Total people: {view.total}"]
         else:
             live = self.in_building(now)
-            entries = [RollCallEntry(p.name or "-", f"{p.party_size}人 people · {p.host_unit}".strip(" ·"))
+            entries = [RollCallEntry(p.name or "-", self._detail(p.party_size, p.host_unit, p.stale, flag))
                        for p in live.visitors]
             title, notes = "在楼访客 Visitors in building", [f"合计 Total people: {live.people}"]
         if self.ctx.printer is None:
@@ -263,6 +276,11 @@ class RollCallService:
         if result.printed:
             return Outcome.success("printed", Message("printed", "名单已打印。", "The list has been printed."), result)
         return Outcome.failure("print_held", PRINT_HELD, value=result)
+
+    @staticmethod
+    def _detail(party_size: int, host_unit: str, stale: bool, flag: str) -> str:
+        detail = f"{party_size}人 people · {host_unit}".strip(" ·")
+        return f"{detail} · {flag}" if stale else detail
 
     def print_once(self, roll_call_id: str) -> Outcome[Any] | None:
         """Print a roll call at the kiosk once: remembered in the store, so a restart does not print it again.

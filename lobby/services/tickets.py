@@ -2,67 +2,46 @@
 
 A ticket gets a number the person can read out (tickets.number_length symbols,
 no 0/O/1/I/L), its SLA clocks (sla.py) and a promise in words built from the
-same numbers. Central moves it on with ticket.update (status and replies);
-the kiosk looks it up by number (rate-limited) to show status and replies.
+same numbers (ticket_views.py). Central moves it on with ticket.update through
+the state machine (ticket_rules.py, ticket_updates.py); the kiosk looks it up by
+number (rate-limited) to show status, replies and what is due next.
 
 What goes to central: ticket.created carries the number, kind, category,
 place, description, urgent/equipment flags, source, due times and, if the
 person left one, the contact name (omitted when privacy.name_in_events is
 false) and phone (masked unless privacy.mask_phone_in_events is false).
-ticket.updated carries the number, the status change, whether a reply was
-recorded (not its text: central wrote it) and the assignee.
+While the wall clock is unsynchronised the due times are provisional: the event
+says so (due_provisional) and carries each clock's length (due_in_s); once NTP
+syncs, ticket.sla_corrected brings the true due times. ticket.updated carries the
+number, the status change, whether a reply was recorded (not its text: central
+wrote it), the verdict, an exemption and the assignee.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from mqtt_bridge.commands.intake import CommandRejected, command_time
 from mqtt_bridge.store import StoreError, Transaction
 
 from mqtt_bridge.clock import Instant
 from lobby.services.codes import ALPHABET, random_code, read_code
-from lobby.services.context import ServiceContext, row, store_failure
+from lobby.services.context import ServiceContext, store_failure
 from lobby.services.messages import CHECK_FORM, FieldError, Message, Outcome, ValidationFailed, print_message, please_wait
 from lobby.services.phone import mask_phone, normalise_phone
-from lobby.services.sla import CLOCKS, CheckReport, SlaClocks, duration_text
-from lobby.services.text import Label, clean_choice, clean_company, clean_free_text, clean_name
+from lobby.services.escalation import CheckReport, Escalator
+from lobby.services.sla import CLOCKS, SlaClocks, duration_text
+from lobby.services.text import Label, clean_choice, clean_free_text, clean_name
+from lobby.services.ticket_updates import TicketUpdates
+from lobby.services.ticket_views import KINDS, STATUSES, ClockView, Reply, TicketView, promise
 
 log = logging.getLogger(__name__)
 
-KINDS: dict[str, tuple[str, str]] = {
-    "complaint": ("投诉", "complaint"),
-    "repair": ("报修", "repair request"),
-    "suggestion": ("建议", "suggestion"),
-    "praise": ("表扬", "compliment"),
-    "enquiry": ("咨询", "enquiry"),
-    "incident": ("报事", "incident report"),
-}
 CATEGORY_LABELS: dict[str, tuple[str, str]] = {
     "engineering": ("工程维修", "Engineering"), "security": ("安保", "Security"), "cleaning": ("保洁", "Cleaning"),
     "greening": ("绿化", "Landscaping"), "parking": ("停车", "Parking"), "noise": ("噪音", "Noise"),
     "developer": ("开发商遗留问题", "Developer issue"), "other": ("其他", "Other"),
-}
-STATUSES: dict[str, tuple[str, str]] = {
-    "received": ("已受理", "Received"),
-    "assigned": ("已派单", "Assigned to staff"),
-    "on_site": ("处理中（已到场）", "Staff on site"),
-    "done": ("已完成", "Done"),
-    "return_visit_done": ("已回访", "Follow-up call made"),
-    "closed": ("已办结", "Closed"),
-}
-# Forward moves only; skipping steps is allowed (an enquiry answered at once, or an invalid complaint,
-# goes straight to closed). done -> closed needs the return visit first where one is required.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "received": ("assigned", "on_site", "done", "closed"),
-    "assigned": ("assigned", "on_site", "done", "closed"),
-    "on_site": ("done",),
-    "done": ("return_visit_done", "closed"),
-    "return_visit_done": ("closed",),
-    "closed": (),
 }
 URGENT_KINDS = ("repair", "incident")
 PLACE_KINDS = ("repair", "incident")
@@ -93,43 +72,6 @@ class TicketForm:
     contact_phone: object = None
 
 
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    at: dt.datetime  # site-local
-
-
-@dataclass(frozen=True)
-class ClockView:
-    clock: str
-    label_zh: str
-    label_en: str
-    due: dt.datetime  # site-local
-    state: str  # running / met / cancelled
-    overdue: bool
-
-
-@dataclass(frozen=True)
-class TicketView:
-    ticket_no: str
-    kind: str
-    kind_zh: str
-    kind_en: str
-    category: str
-    category_zh: str
-    category_en: str
-    place: str
-    description: str
-    urgent: bool
-    status: str
-    status_zh: str
-    status_en: str
-    created: dt.datetime  # site-local
-    replies: list[Reply]
-    clocks: list[ClockView]
-    promise: Message
-
-
 def category_label(category: str) -> tuple[str, str]:
     return CATEGORY_LABELS.get(category, (category, category))
 
@@ -138,6 +80,8 @@ class TicketService:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.sla = SlaClocks(ctx)
+        self.escalator = Escalator(ctx, self.sla)
+        self.updates = TicketUpdates(ctx, self.sla)
         cfg = ctx.cfg.tickets
         self.limiter = ctx.guesses("ticket_no", cfg.lookup_max_failures, cfg.lookup_failure_window_min,
                                    cfg.lookup_delay_max_s)
@@ -213,7 +157,7 @@ class TicketService:
                 break
         else:  # pragma: no cover
             raise StoreError("no free ticket number")
-        rv = self.sla.return_visit_required(values["kind"], number)
+        rv = self.sla.sampled(values["kind"], number) and values["kind"] in ("repair", "complaint")
         tx.execute(
             "INSERT INTO tickets (ticket_no, kind, category, building, floor, area, description, urgent, equipment_fault, "
             "return_visit_required, contact_name, contact_phone, status, source, created_ts, boot_id, mono_ns, "
@@ -222,9 +166,11 @@ class TicketService:
              values["area"] or "", values["description"], int(values["urgent"]), int(values["equipment_fault"]),
              int(rv), values["contact_name"], values["contact_phone"], source[:64], now.ts, now.boot_id, now.mono_ns,
              int(now.synced), self.ctx.site_day(now), now.ts))
+        ticket = {"ticket_no": number, "kind": values["kind"], "urgent": values["urgent"],
+                  "equipment_fault": values["equipment_fault"]}
         due: dict[str, str] = {}
-        for plan in self.sla.plan(values["kind"], values["urgent"], values["equipment_fault"], now):
-            due[plan.clock] = self.sla.start(tx, number, plan.clock, plan.seconds, now)
+        for clock in self.sla.clocks_for(values["kind"], values["urgent"], values["equipment_fault"]):
+            due[clock] = self.sla.start(tx, ticket, clock, now)
         data: dict[str, Any] = {
             "ticket_no": number, "kind": values["kind"], "category": values["category"],
             "place": {"building": values["building"] or "", "floor": values["floor"] or "", "area": values["area"] or ""},
@@ -232,6 +178,10 @@ class TicketService:
             "equipment_fault": values["equipment_fault"], "return_visit_required": rv, "source": source[:64],
             "created_at": now.ts, "due": due,
         }
+        if not now.synced:  # the due times are guesses until NTP syncs: say so, and send the lengths
+            data["due_provisional"] = True
+            data["due_in_s"] = {name: round(secs, 3) for name, secs in tx.execute(
+                "SELECT clock, due_in_s FROM sla_clocks WHERE ticket_no = ?", (number,)).fetchall()}
         contact: dict[str, Any] = {}
         if values["contact_name"] and self.ctx.cfg.privacy.name_in_events:
             contact["name"] = values["contact_name"]
@@ -244,40 +194,6 @@ class TicketService:
         tx.emit("ticket", "ticket.created", data)
         return number
 
-    # -------------------------------------------------------------- promise
-
-    def promise(self, ticket: dict[str, Any], clocks: list[ClockView]) -> Message:
-        """The promise in words, from the same numbers as the clocks (bilingual)."""
-        kind, number = ticket["kind"], ticket["ticket_no"]
-        kind_zh, kind_en = KINDS[kind]
-        zh_parts, en_parts = [], []
-        due = {c.clock: c for c in clocks}
-        svc = self.ctx.cfg.service
-        if "on_site" in due:
-            minutes = svc.urgent_onsite_min if ticket["urgent"] else svc.equipment_fault_onsite_min
-            zh, en = duration_text(minutes * 60)
-            zh_parts.append(f"工作人员将在{zh}内到场。")
-            en_parts.append(f"Staff will be on site within {en}.")
-        if "completion" in due:
-            c = due["completion"]
-            created = self.ctx.local(ticket["created_ts"])
-            if (c.due - created).total_seconds() < svc.repair_complete_h * 3600 - 60:
-                zh_parts.append(f"维修将于今天{c.due:%H:%M}前完成（不过夜）。")
-                en_parts.append(f"The repair will be finished today by {c.due:%H:%M}.")
-            else:
-                zh, en = duration_text(svc.repair_complete_h * 3600)
-                zh_parts.append(f"维修将在{zh}内完成。")
-                en_parts.append(f"The repair will be finished within {en}.")
-        if "first_reply" in due:
-            hours = (min(svc.complaint_reply_h, svc.invalid_complaint_reply_h) if kind == "complaint"
-                     else svc.general_reply_h)
-            zh, en = duration_text(hours * 3600)
-            zh_parts.append(f"我们将在{zh}内答复您。")
-            en_parts.append(f"We will reply to you within {en}.")
-        return Message("created", f"您好，您的{kind_zh}已登记，单号 {number}。{''.join(zh_parts)}谢谢您的反馈！",
-                       f"Hello, your {kind_en} has been recorded as number {number}. {' '.join(en_parts)} "
-                       f"Thank you for telling us.")
-
     # -------------------------------------------------------------- reading
 
     def get(self, number: str) -> TicketView | None:
@@ -287,17 +203,18 @@ class TicketService:
         t = found[0]
         replies = [Reply(r["reply"], self.ctx.local(r["ts"])) for r in self.ctx.store.query(
             "SELECT reply, ts FROM ticket_updates WHERE ticket_no = ? AND reply IS NOT NULL ORDER BY id", (number,))]
-        clocks = [ClockView(c["clock"], *CLOCKS[c["clock"]], self.ctx.local(c["due_ts"]), c["state"], bool(c["overdue"]))
+        clocks = [ClockView(c["clock"], *CLOCKS[c["clock"]], self.ctx.local(c["due_ts"]), c["state"], bool(c["overdue"]),
+                            c["anchored"] == 0, c["due_in_s"], c["level"], c["basis"] == "estimated")
                   for c in self.ctx.store.query("SELECT * FROM sla_clocks WHERE ticket_no = ? ORDER BY due_ts",
                                                 (number,))]
         kz, ke = KINDS[t["kind"]]
         cz, ce = category_label(t["category"])
         sz, se = STATUSES[t["status"]]
         place = " / ".join(p for p in (t["building"], t["floor"], t["area"]) if p)
-        initial = [c for c in clocks if c.clock != "return_visit" and c.clock != "next_reply"]
+        initial = [c for c in clocks if c.clock not in ("return_visit", "next_reply", "verdict_reply")]
         return TicketView(t["ticket_no"], t["kind"], kz, ke, t["category"], cz, ce, place, t["description"],
                           bool(t["urgent"]), t["status"], sz, se, self.ctx.local(t["created_ts"]), replies, clocks,
-                          self.promise(t, initial))
+                          promise(t, initial, self.ctx.cfg.service))
 
     def lookup(self, entered: object, now: Instant | None = None) -> Outcome[TicketView]:
         """A person typed their ticket number: status and replies, or a clear message. Rate-limited."""
@@ -317,8 +234,8 @@ class TicketService:
             f"Hello, ticket {view.ticket_no} is now: {view.status_en}."), view)
 
     def check_overdue(self, now: Instant | None = None) -> CheckReport:
-        """For the gateway's minute timer: raise/clear SLA overdue alerts (see sla.SlaClocks)."""
-        return self.sla.check_overdue(now)
+        """For the gateway's minute timer: re-anchor, raise, escalate and clear SLA alerts (escalation.py)."""
+        return self.escalator.check(now)
 
     # -------------------------------------------------------------- printing
 
@@ -332,9 +249,14 @@ class TicketService:
             return Outcome.failure("no_printer", Message(
                 "no_printer", f"本机没有打印机，请记下您的单号：{number}。谢谢！",
                 f"There is no printer here; please note your ticket number: {number}. Thank you."))
-        first_due = min((c.due for c in view.clocks), default=view.created)
-        receipt = TicketReceipt(ticket_number=number, promise_text=view.promise.text("\n"), deadline=first_due,
-                                kind_label=f"{view.kind_zh} {view.kind_en.capitalize()}")
+        running = [c for c in view.clocks if c.state == "running"] or view.clocks
+        first = min(running, key=lambda c: c.due, default=None)
+        deadline, within = (first.due, "") if first is not None and not first.provisional else (None, "")
+        if first is not None and first.provisional:  # an unsynced clock: a duration, never a wrong time of day
+            zh, en = duration_text(first.within_s)
+            within = f"{zh}内 within {en}"
+        receipt = TicketReceipt(ticket_number=number, promise_text=view.promise.text("\n"), deadline=deadline,
+                                kind_label=f"{view.kind_zh} {view.kind_en.capitalize()}", within=within)
         try:
             result = self.ctx.printer.print_ticket(receipt)
         except Exception as exc:  # the driver promises not to raise; a bug there must not lose the number
@@ -351,103 +273,5 @@ class TicketService:
 
     def apply_update_tx(self, tx: Transaction, data: dict[str, Any], command_id: str | None = None,
                         now: Instant | None = None) -> dict[str, Any]:
-        now = self.ctx.now(now)
-        number = data["ticket_no"]
-        ticket = row(tx, "SELECT * FROM tickets WHERE ticket_no = ?", (number,))
-        if ticket is None:
-            raise CommandRejected(f"there is no ticket {number} at this gateway")
-        current = ticket["status"]
-        target = data.get("status", current)
-        if target != current and target not in TRANSITIONS[current] or (target == current == "closed" and "reply" in data):
-            allowed = ", ".join(TRANSITIONS[current]) or "none (the ticket is closed)"
-            raise CommandRejected(f"ticket {number} cannot move from {current} to {target}; allowed next: {allowed}")
-        needs_return_visit = bool(ticket["return_visit_required"]) and data.get("valid") is not False
-        if target == "closed" and current == "done" and needs_return_visit:
-            raise CommandRejected(f"ticket {number} needs its return visit first (status return_visit_done), "
-                                  f"then it can be closed")
-        reply = None
-        if "reply" in data:
-            try:
-                reply = clean_free_text(data["reply"], field="reply", max_len=1000)
-            except ValidationFailed as exc:
-                raise CommandRejected(f"reply: {exc.errors[0].en}") from None
-        assignee = ticket["assignee"]
-        if "assignee" in data:
-            try:
-                assignee = clean_company(data["assignee"], field="assignee", max_len=64, required=True)
-            except ValidationFailed as exc:
-                raise CommandRejected(f"assignee: {exc.errors[0].en}") from None
-        valid = data.get("valid")
-        if valid is not None and ticket["kind"] != "complaint":
-            raise CommandRejected(f"ticket {number} is a {ticket['kind']}, not a complaint: only complaints are judged valid")
-        next_reply_by = data.get("next_reply_by")
-        next_reply_due = None if next_reply_by is None else command_time(next_reply_by, "next_reply_by")
-        if next_reply_due is not None:
-            if next_reply_due <= now.wall:
-                raise CommandRejected("next_reply_by must be in the future")
-
-        tx.execute("INSERT INTO ticket_updates (ticket_no, ts, status_from, status_to, reply, assignee, next_reply_by, "
-                   "source, command_id) VALUES (?, ?, ?, ?, ?, ?, ?, 'central', ?)",
-                   (number, now.ts, current, target, reply, assignee if "assignee" in data else None,
-                    next_reply_by, command_id))
-        tx.execute("UPDATE tickets SET status = ?, assignee = ?, updated_ts = ?, "
-                   "done_ts = CASE WHEN ? = 'done' AND done_ts IS NULL THEN ? ELSE done_ts END, "
-                   "closed_ts = CASE WHEN ? = 'closed' THEN ? ELSE closed_ts END WHERE ticket_no = ?",
-                   (target, assignee, now.ts, target, now.ts, target, now.ts, number))
-        rv_changed = self._verdict(tx, ticket, valid, now) if valid is not None else None
-        self._clocks_after(tx, number, current, target, reply is not None, next_reply_due, now)
-        event: dict[str, Any] = {"ticket_no": number, "status": target, "previous_status": current,
-                                 "reply_recorded": reply is not None, "source": "central", "updated_at": now.ts}
-        if valid is not None:
-            event["valid"] = valid
-        if rv_changed is not None:
-            event["return_visit_required"] = rv_changed
-        if "assignee" in data:
-            event["assignee"] = assignee
-        if next_reply_by is not None:
-            event["next_reply_by"] = tx.execute("SELECT due_ts FROM sla_clocks WHERE ticket_no = ? AND clock = "
-                                                "'next_reply'", (number,)).fetchone()[0]
-        tx.emit("ticket", "ticket.updated", event)
-        return {"ticket_no": number, "status": target, "previous_status": current}
-
-    def _verdict(self, tx: Transaction, ticket: dict[str, Any], valid: bool, now: Instant) -> bool | None:
-        """Record central's verdict on a complaint. DOMAIN: every valid complaint gets a return
-        visit; an invalid one still gets its reply in time (those clocks run on) but no return
-        visit. Returns the new return_visit_required when the verdict changed it, else None."""
-        number = ticket["ticket_no"]
-        required = bool(ticket["return_visit_required"])
-        if not valid:
-            new_required = False
-        elif required:
-            new_required = True
-        else:  # judged valid after an invalid verdict: the return visit is owed again
-            new_required = self.sla.return_visit_required("complaint", number)
-        tx.execute("UPDATE tickets SET complaint_valid = ?, return_visit_required = ? WHERE ticket_no = ?",
-                   (int(valid), int(new_required), number))
-        if required and not new_required:
-            self.sla.finish(tx, number, ("return_visit",), now, state="cancelled")
-        elif new_required and not required and ticket["status"] == "done":
-            self.sla.start_return_visit(tx, number, now)
-        return new_required if new_required != required else None
-
-    def _clocks_after(self, tx: Transaction, number: str, current: str, target: str, replied: bool,
-                      next_reply_due: dt.datetime | None, now: Instant) -> None:
-        sla = self.sla
-        if replied:
-            sla.finish(tx, number, ("first_reply", "next_reply"), now)
-        if target in ("on_site", "done", "return_visit_done"):
-            sla.finish(tx, number, ("on_site",), now)
-        if target in ("done", "return_visit_done"):
-            sla.finish(tx, number, ("completion", "first_reply"), now)
-        if target == "done" and current != "done":
-            required = tx.execute("SELECT return_visit_required FROM tickets WHERE ticket_no = ?",
-                                  (number,)).fetchone()[0]
-            if required:
-                sla.start_return_visit(tx, number, now)
-        if target == "return_visit_done":
-            sla.finish(tx, number, ("return_visit",), now)
-        if target == "closed":
-            sla.finish(tx, number, tuple(CLOCKS), now, state="cancelled")
-        elif next_reply_due is not None:
-            sla.start(tx, number, "next_reply", (next_reply_due - now.wall).total_seconds(), now)
-
+        """Central's ticket.update through the state machine (ticket_updates.py)."""
+        return self.updates.apply_update_tx(tx, data, command_id, now)

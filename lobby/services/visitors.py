@@ -170,9 +170,12 @@ def _duplicate(pass_no: str | None) -> Message:
                    f"You are already checked in; no need to submit again. Your pass number is {pass_no}.")
 
 
-HELD = Message("held", "您好，请稍候，工作人员将为您完成登记。谢谢您的耐心。",
-               "Hello, please wait a moment; a member of staff will complete your registration. "
-               "Thank you for your patience.")
+def _held(within_s: float) -> Message:
+    """DOMAIN: greet an arriving visitor within service.greet_visitor_within_s, and tell a waiting person how long."""
+    minutes = max(1, round(within_s / 60))
+    return Message("held", f"您好，请稍候，工作人员将在{minutes}分钟内为您完成登记。谢谢您的耐心。",
+                   f"Hello, please wait a moment; a member of staff will complete your registration within "
+                   f"{minutes} minute{'s' if minutes != 1 else ''}. Thank you for your patience.")
 DENIED = Message("denied", "对不起，本次登记未能通过，请与被访人联系或咨询前台。",
                  "Sorry, this registration could not be approved. Please contact your host or ask the front desk.")
 CHECKED_OUT = Message("checked_out", "您已办理离开登记。感谢您的来访，再见！",
@@ -293,7 +296,7 @@ class VisitorService:
         assert view is not None
         log.info("visit %s: %s", visit_id, status)
         if status == "held":
-            return Outcome.success("held", HELD, view)
+            return Outcome.success("held", _held(self.ctx.cfg.service.greet_visitor_within_s), view)
         if status == "duplicate":
             return Outcome.success("duplicate", _duplicate(view.pass_no), view)
         return Outcome.success("checked_in", _welcome(view.pass_no or ""), view)
@@ -325,10 +328,11 @@ class VisitorService:
                                                 "party_size": details.party_size, "purpose": details.purpose,
                                                 "watch_entry": watch})
             assert ctx.alerts is not None
+            note = next((w.note for w in ctx.cfg.visitors.watchlist if w.id == watch), "")
             ctx.alerts.raise_alert(alert_key("visitor.held", visit_id), Severity.WARNING,
-                                   "访客登记待审核 Visitor check-in awaiting approval",
-                                   {"visit_id": visit_id, "watch_entry": watch, "party_size": details.party_size},
-                                   tx=tx)
+                                   "访客登记待审核 Visitor check-in awaiting approval" + (f" · {note}" if note else ""),
+                                   {"visit_id": visit_id, "watch_entry": watch, "party_size": details.party_size,
+                                    "note": note}, tx=tx)
             return "held", visit_id
         self._admit(tx, visit_id, now)
         return "checked_in", visit_id
@@ -564,9 +568,23 @@ class VisitorService:
             self.ctx.alerts.clear(key, tx=tx)
 
 
+STALE_ZH, STALE_EN = "超过{h}小时，请核实", "over {h} h, verify"
+
+
+def stale_flag(ctx: ServiceContext) -> tuple[str, str]:
+    """The flag of a visit signed in longer ago than visitors.roll_call_hours: "超过24小时，请核实" / "over 24 h, verify"."""
+    hours = ctx.cfg.visitors.roll_call_hours
+    h = f"{hours:g}"
+    return STALE_ZH.format(h=h), STALE_EN.format(h=h)
+
+
 def visit_rows_in_building(ctx: ServiceContext, tx: Transaction, now: Instant) -> list[dict[str, Any]]:
-    """Visits checked in and not out (held ones too: they stand in the lobby), recent enough to be inside."""
-    since = rfc3339(now.wall - dt.timedelta(hours=ctx.cfg.visitors.roll_call_hours))
+    """Every visit checked in and not out (held ones too: they stand in the lobby), however long ago.
+
+    DOMAIN: an evacuation needs everyone not signed out. A visit older than
+    visitors.roll_call_hours is kept and marked `stale` (to be checked), never dropped.
+    """
+    stale_before = rfc3339(now.wall - dt.timedelta(hours=ctx.cfg.visitors.roll_call_hours))
     return rows(tx, "SELECT v.id, v.name, v.status, v.party_size, v.host_unit, v.host_company, v.checked_in_ts, "
-                    "p.pass_no FROM visits v LEFT JOIN visitor_passes p ON p.visit_id = v.id "
-                    "WHERE v.status IN ('in', 'held') AND v.checked_in_ts >= ? ORDER BY v.checked_in_ts", (since,))
+                    "p.pass_no, v.checked_in_ts < ? AS stale FROM visits v LEFT JOIN visitor_passes p "
+                    "ON p.visit_id = v.id WHERE v.status IN ('in', 'held') ORDER BY v.checked_in_ts", (stale_before,))

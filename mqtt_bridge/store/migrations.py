@@ -544,6 +544,86 @@ def _v10_complaint_verdict(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE tickets ADD COLUMN complaint_valid INTEGER")
 
 
+def _v12_ticket_rules(conn: sqlite3.Connection) -> None:
+    # The ticket state machine's facts (return visit recorded or exempted, verdict time) and
+    # SLA clocks that are honest about unsynced starts and climb one escalation level at a time.
+    # sla_clocks is rebuilt because its CHECK list gains verdict_reply (SQLite cannot alter a CHECK).
+    conn.execute("ALTER TABLE tickets ADD COLUMN return_visit_ts TEXT")
+    conn.execute("ALTER TABLE tickets ADD COLUMN return_visit_exempt TEXT")
+    conn.execute("ALTER TABLE tickets ADD COLUMN verdict_ts TEXT")
+    run_script(conn, """
+        UPDATE tickets SET return_visit_ts = (SELECT min(u.ts) FROM ticket_updates u
+            WHERE u.ticket_no = tickets.ticket_no AND u.status_to = 'return_visit_done');
+
+        CREATE TABLE sla_clocks_v11 (
+            ticket_no    TEXT NOT NULL REFERENCES tickets (ticket_no),
+            clock        TEXT NOT NULL CHECK (clock IN ('first_reply', 'on_site', 'completion', 'return_visit',
+                                                        'next_reply', 'verdict_reply')),
+            started_ts   TEXT NOT NULL,
+            boot_id      TEXT NOT NULL,
+            mono_ns      INTEGER NOT NULL,
+            due_ts       TEXT NOT NULL,
+            due_in_s     REAL NOT NULL,
+            state        TEXT NOT NULL CHECK (state IN ('running', 'met', 'cancelled')),
+            overdue      INTEGER NOT NULL DEFAULT 0,   -- an alert was raised (level >= 1)
+            met_ts       TEXT,
+            anchored     INTEGER NOT NULL DEFAULT 1,   -- 0: started unsynced (provisional); 1: true time; 2: re-anchored
+                                                       --    after a reboot on the latest possible start (never early)
+            seconds_safe INTEGER NOT NULL DEFAULT 1,   -- due_in_s is never shorter than the true length
+            basis        TEXT NOT NULL DEFAULT 'fixed', -- fixed, or the working-day calendar: official/central/estimated
+            level        INTEGER NOT NULL DEFAULT 0,   -- escalation level raised: 1 staff .. 4 director
+            PRIMARY KEY (ticket_no, clock)
+        );
+        INSERT INTO sla_clocks_v11 (ticket_no, clock, started_ts, boot_id, mono_ns, due_ts, due_in_s, state, overdue,
+                                    met_ts, level)
+            SELECT ticket_no, clock, started_ts, boot_id, mono_ns, due_ts, due_in_s, state, overdue, met_ts, overdue
+            FROM sla_clocks;
+        DROP TABLE sla_clocks;
+        ALTER TABLE sla_clocks_v11 RENAME TO sla_clocks;
+        CREATE INDEX sla_clocks_running ON sla_clocks (state, due_ts);
+
+        -- Each boot's first and last sighting (monotonic ns), in boot order: a lower bound on the
+        -- time that passed across reboots (lobby/services/sla_evidence.py).
+        CREATE TABLE boot_spans (
+            id            INTEGER PRIMARY KEY AUTOINCREMENT,
+            boot_id       TEXT NOT NULL UNIQUE,
+            first_mono_ns INTEGER NOT NULL,
+            last_mono_ns  INTEGER NOT NULL,
+            first_ts      TEXT NOT NULL,
+            last_ts       TEXT NOT NULL
+        );
+        """)
+
+
+def _v13_kpis(conn: sqlite3.Connection) -> None:
+    # 设施设备完好率 sampled per device and day; misuse reasons on feedback presses; survey results from central.
+    conn.execute("ALTER TABLE feedback ADD COLUMN flag_reason TEXT")
+    run_script(conn, """
+        -- Each inventory device's condition per site-local day: in good order only if every sample was ok.
+        CREATE TABLE device_condition (
+            day          TEXT NOT NULL,
+            device_id    TEXT NOT NULL,
+            kind         TEXT NOT NULL,
+            samples      INTEGER NOT NULL DEFAULT 0,
+            good_samples INTEGER NOT NULL DEFAULT 0,
+            worst        TEXT NOT NULL CHECK (worst IN ('ok', 'degraded', 'unknown', 'lost')),
+            PRIMARY KEY (day, device_id)
+        );
+
+        -- Satisfaction surveys run by central (twice a year), kept apart from the lobby's face presses.
+        CREATE TABLE surveys (
+            survey_id      TEXT PRIMARY KEY,
+            handed_out_on  TEXT NOT NULL,          -- site-local YYYY-MM-DD
+            units_occupied INTEGER NOT NULL,
+            handed_out     INTEGER NOT NULL,
+            returned       INTEGER NOT NULL,       -- returned within the return window
+            satisfied      INTEGER NOT NULL,
+            return_due     TEXT NOT NULL,          -- YYYY-MM-DD: survey_return_working_days after hand-out
+            received_ts    TEXT NOT NULL
+        );
+        """)
+
+
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     # Store tables of the gateway service (applied as migration 7 by mqtt_bridge.store.migrations).
     run_script(conn, """
@@ -605,7 +685,7 @@ CREATE INDEX guess_failures_kind ON guess_failures (kind, kiosk, id);
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
                                 _v9_no_card_uids_in_commands, _v10_complaint_verdict,
-                                _v11_trust_boundaries]
+                                _v11_trust_boundaries, _v12_ticket_rules, _v13_kpis]
 LATEST = len(MIGRATIONS)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from drivers.health import DeviceHealth, HealthState
 from mqtt_bridge.alerts import AlertEngine
 from lobby.config import Config
+from lobby.config.model import ButtonConfig, PrinterConfig
 from lobby.gateway.health import HealthMonitor, SystemSample
 from mqtt_bridge.schemas import validate_event
 from mqtt_bridge.store import Store
@@ -69,8 +70,38 @@ def test_facility_kpi_is_published_once_per_day(make_config) -> None:  # noqa: A
         monitor.run_once(now_mono=100.0 + minute * 60)
     today = dt.datetime.now(monitor.tz).date()
     kpi = monitor.kpi("day", today.isoformat())
-    assert kpi["devices"] == 2 and kpi["working_pct"] == 50.0 and kpi["met_target"] is False
+    assert kpi["inventory"] == 2 and kpi["good_order_pct"] == 50.0 and kpi["met_target"] is False
     tomorrow = today + dt.timedelta(days=1)
     assert len(monitor.daily_kpi(tomorrow)) == 1
     assert monitor.daily_kpi(tomorrow) == []  # idempotent across restarts and repeated calls
     assert store.scalar("SELECT count(*) FROM outbox WHERE type = 'facility.kpi'") == 1
+
+
+def test_defect_facility_kpi_is_a_share_of_the_inventory_not_of_time(make_config) -> None:  # noqa: ANN001
+    """A button lost for 43 minutes of a day, a degraded reader and a silent kiosk printer are not in good order."""
+    import json
+
+    from mqtt_bridge.timebase import utc_now
+
+    base = make_config(1883)
+    cfg = base.model_copy(update={"buttons": [ButtonConfig(id="btn-toilet", pin=17, place="卫生间", meaning="清洁"),
+                                              ButtonConfig(id="btn-lift", pin=18, place="电梯厅", meaning="报修")],
+                                  "printer": PrinterConfig(kind="file", path="/tmp/receipts.bin")})
+    devices = [DeviceHealth("btn-toilet", HealthState.OK), DeviceHealth("btn-lift", HealthState.OK)]
+    monitor, store = _monitor(cfg, devices, _sample())
+    store.set_meta("kiosk.devices", json.dumps({"ts": utc_now().isoformat(), "devices": [
+        {"device_id": "badge-printer", "state": "ok", "reason": ""}]}))
+    for minute in range(24 * 60 // 10):  # a day of samples, one every 10 minutes
+        devices[1] = DeviceHealth("btn-lift", HealthState.LOST if 60 <= minute < 65 else HealthState.OK)
+        monitor.run_once(now_mono=100.0 + minute * 600)
+    today = dt.datetime.now(monitor.tz).date().isoformat()
+    kpi = monitor.kpi("day", today)
+    assert (kpi["inventory"], kpi["in_good_order"], kpi["good_order_pct"]) == (3, 2, 66.67)
+    assert kpi["met_target"] is False and kpi["not_in_good_order"] == {"btn-lift": "lost"}
+    assert kpi["by_kind"]["button"] == {"in_good_order": 1, "inventory": 2}
+    devices[0] = DeviceHealth("btn-toilet", HealthState.DEGRADED, "bouncing")
+    store.set_meta("kiosk.devices", json.dumps({"ts": "2020-01-01T00:00:00Z", "devices": []}))  # the kiosk is down
+    monitor.run_once(now_mono=10**6)
+    kpi = monitor.kpi("day", today)
+    assert kpi["in_good_order"] == 0 and kpi["not_in_good_order"] == {
+        "btn-lift": "lost", "btn-toilet": "degraded", "badge-printer": "unknown"}

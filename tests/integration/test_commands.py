@@ -66,7 +66,7 @@ def test_unknown_command_name_and_wrong_schema(setup) -> None:  # noqa: ANN001
     result = central.command("reboot.now", {})
     assert result["ok"] is False and result["error"].startswith("unknown command 'reboot.now'")
     result = central.command("ticket.update", {"ticket_no": "K7P2QX"})
-    assert result["error"] == "invalid data: (top level): needs at least one of: reply, status, valid"
+    assert result["error"] == "invalid data: (top level): needs at least one of: reply, return_visit_exempt, status, valid"
     result = central.command("notice.show", {"notice_id": "n1", "title": "x" * 500})
     assert result["ok"] is False and result["error"].startswith("invalid data: title: ")
     weird = central.command("a/b", raw=b"{}", timeout=2) if False else None  # multi-level names never match cmd/+

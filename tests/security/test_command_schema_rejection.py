@@ -44,6 +44,8 @@ VALID: dict[str, dict[str, Any]] = {
     "ping": {"echo": "hi"},
     "ticket.update": {"ticket_no": "K7P2QX", "status": "assigned", "reply": "ok", "assignee": "eng-1",
                       "next_reply_by": "2026-11-26T12:00:00Z"},
+    "survey.result": {"survey_id": "2026-h2", "handed_out_on": "2026-11-02", "units_occupied": 200, "handed_out": 200,
+                      "returned": 130, "satisfied": 112},
     "visitor.host_ack": {"visit_id": "v1", "message": "coming", "eta_min": 5},
     "visitor.invite": {"invite_id": "inv-1", "code": "12345678", "qr_token": "abcdefghijklmnop",
                        "visitor_name": "张三", "visitor_phone": "13800138000", "visitor_company": "甲",
@@ -127,6 +129,8 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime,
     central = Central(broker.port, rt.cfg.base_topic)
     rt.start()
     central.wait_for(lambda: f"{rt.cfg.base_topic}/status" in central.retained, what="gateway online")
+    # gateway.started must be acknowledged first: its PUBACK changes outbox and counters, which the test digests
+    central.wait_for(lambda: rt.store.scalar("SELECT count(*) FROM outbox") == 0, what="outbox drained")
     yield rt, central
     rt.stop()
     central.close()

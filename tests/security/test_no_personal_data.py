@@ -261,7 +261,9 @@ def _play_the_day(services: LobbyServices, central: Central, cfg: Any, state: Pa
                                                      contact_name=name, contact_phone=typed))
         assert outcome.ok, outcome
         numbers.append(outcome.value.ticket_no)
-    ok(central.command("ticket.update", {"ticket_no": numbers[0], "status": "assigned", "reply": "已派人 on our way"}))
+    next_reply = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ok(central.command("ticket.update", {"ticket_no": numbers[0], "status": "assigned", "reply": "已派人 on our way",
+                                         "next_reply_by": next_reply}))
     assert services.tickets.lookup(numbers[0]).ok
     for face in ("happy", "unhappy", "very_happy"):
         assert services.feedback.press(face).ok

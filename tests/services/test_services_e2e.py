@@ -75,8 +75,9 @@ def test_lobby_flows_end_to_end(setup) -> None:  # noqa: ANN001
     # a complaint: number, reply from central, lookup at the kiosk
     ticket = services.tickets.create(TicketForm(kind="complaint", category="cleaning", description="电梯厅有垃圾",
                                                 contact_phone="13700001234")).value
+    next_reply = (utc_now() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # agreed with the tenant
     result = central.command("ticket.update", {"ticket_no": ticket.ticket_no, "status": "assigned",
-                                               "reply": "已安排保洁，30分钟内处理。"})
+                                               "reply": "已安排保洁，30分钟内处理。", "next_reply_by": next_reply})
     assert result["ok"] and result["result"]["status"] == "assigned"
     shown = services.tickets.lookup(ticket.ticket_no)
     assert shown.ok and shown.value.replies[0].text == "已安排保洁，30分钟内处理。"

@@ -297,7 +297,8 @@ def test_no_personal_data_in_any_log_line(make_services, badge_printer, caplog, 
     number = services.tickets.create(TicketForm(kind="complaint", category="noise", description="x",
                                                 contact_name="Caller Person", contact_phone="13700001234")).value.ticket_no
     services.tickets.print_receipt(number)
-    command(intake, "ticket.update", {"ticket_no": number, "reply": "Dear Caller Person, 13700001234"})
+    command(intake, "ticket.update", {"ticket_no": number, "reply": "Dear Caller Person, 13700001234",
+                                      "next_reply_by": "2026-11-26T10:00:00+08:00"})
     command(intake, "ticket.update", {"ticket_no": number, "status": "return_visit_done"})
     bad = {"invite_id": "i1", "code": "12345678", "visitor_name": "Invitee Person", "visitor_phone": "13600002222",
            "host_id": "nobody", "purpose": "meeting", "valid_from": "2026-11-25T00:00:00Z"}

@@ -34,8 +34,9 @@ def test_people_in_the_building_count_party_sizes(services: LobbyServices, clock
     live = services.rollcall.in_building()
     assert live.people == 5 and [p.name for p in live.visitors] == ["张伟", "刘洋"]
     assert live.visitors[0].visit_id == a and live.visitors[0].masked_name == "张*"
-    clock.advance(hours=25)  # a pass never returned yesterday is left to the unreturned-pass alert
-    assert services.rollcall.in_building().people == 0
+    clock.advance(hours=25)  # never signed out: still on the list (DOMAIN: however long ago), flagged for checking
+    later = services.rollcall.in_building()
+    assert later.people == 5 and all(p.stale for p in later.visitors)
 
 
 def test_evacuation_from_central_freezes_the_list(services: LobbyServices, intake: CommandIntake, clock) -> None:  # noqa: ANN001
@@ -88,3 +89,34 @@ def test_staff_start_print_and_close(make_services, badge_printer, sim_printer) 
 
 def test_no_printer_means_the_screen(services: LobbyServices) -> None:
     assert services.rollcall.print().status == "no_printer"
+
+
+def test_defect_a_visitor_in_the_building_for_30_hours_is_on_the_evacuation_list(make_services, clock) -> None:  # noqa: ANN001
+    from drivers.printer import roll_call_blocks
+
+    class Lists:
+        def __init__(self) -> None:
+            self.rolls: list = []
+
+        def print_roll_call(self, roll):  # noqa: ANN001, ANN202
+            from drivers.printer.printer import PrintResult
+
+            self.rolls.append(roll)
+            return PrintResult("job-1", "roll_call", True)
+
+    printer = Lists()
+    services = make_services(printer=printer)
+    old = visit(services, "张伟", "13812345678", 2)
+    clock.advance(hours=30)
+    new = visit(services, "王芳", "13900001111")
+    started = services.rollcall.start(source="staff", reason="fire alarm 火警")
+    assert started.ok and started.value.total == 3
+    entries = {e.visit_id: e for e in started.value.entries}
+    assert entries[old].stale and not entries[new].stale
+    assert services.rollcall.stale_flag() == ("超过24小时，请核实", "over 24 h, verify")
+    (event,) = events(services.ctx.store, "visitor.roll_call_started")
+    assert event["people"] == 3 and event["stale_visits"] == 1 and event["stale_visit_ids"] == [old]
+    assert services.rollcall.print().ok
+    printed = [b.text for b in roll_call_blocks(printer.rolls[-1]) if hasattr(b, "text")]
+    assert any("张伟" in line and "超过24小时，请核实 · over 24 h, verify" in line for line in printed)
+    assert not any("王芳" in line and "超过24小时" in line for line in printed)
