@@ -78,6 +78,28 @@ def target(cfg: BridgeSettings) -> ConnectTarget:
     return ConnectTarget(cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.keepalive_s)
 
 
+def missing_files(cfg: BridgeSettings) -> list[tuple[str, str]]:
+    """(key, path) of every TLS or password file the settings name that does not exist."""
+    import os
+
+    tls = cfg.mqtt.tls
+    named = [("mqtt.password_file", cfg.mqtt.password_file)]
+    if tls.enabled:
+        named += [("mqtt.tls.ca_file", tls.ca_file), ("mqtt.tls.cert_file", tls.cert_file),
+                  ("mqtt.tls.key_file", tls.key_file)]
+    return [(key, path) for key, path in named if path and not os.path.exists(path)]
+
+
+def missing_files_message(cfg: BridgeSettings, exc: FileNotFoundError | None = None) -> str:
+    """Which key names the missing file, and its path (ssl's own error carries no file name)."""
+    gone = missing_files(cfg)
+    if gone:
+        return "; ".join(f"{key}: {path} does not exist" for key, path in gone)
+    if exc is not None and exc.filename:
+        return f"a TLS or password file is missing: {exc.filename} does not exist"
+    return "a TLS or password file is missing (check mqtt.tls.ca_file, cert_file, key_file and mqtt.password_file)"
+
+
 def explain_connect_error(exc: BaseException, cfg: BridgeSettings) -> str:
     """Plain words for the log when a connection attempt fails."""
     where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
@@ -87,7 +109,7 @@ def explain_connect_error(exc: BaseException, cfg: BridgeSettings) -> str:
     if isinstance(exc, ssl.SSLError):
         return f"TLS handshake with {where} failed: {exc.reason or exc}"
     if isinstance(exc, FileNotFoundError):
-        return f"a TLS or password file is missing: {exc.filename}"
+        return missing_files_message(cfg, exc)
     if isinstance(exc, ConnectionRefusedError):
         return f"the broker at {where} refused the connection (not running, or wrong port?)"
     if isinstance(exc, TimeoutError):

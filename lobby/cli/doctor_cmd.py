@@ -68,32 +68,68 @@ def run(args: argparse.Namespace) -> int:
     else:  # the drivers' own warnings would repeat what the lines below say
         logging.getLogger().addHandler(logging.NullHandler())
     path = Path(args.config)
+    salvaged = None
     try:
         cfg = load_config(path)
     except ConfigError as exc:
-        result = Result("config", Status.FAIL, "The configuration cannot be used: " + "; ".join(
-            f"{p}: {m}" if p else m for p, m in exc.problems) + ".",
-            f"Edit {path}; `lobby config check {path}` lists every problem with its key. Nothing else was "
-            "checked: the other checks need a valid configuration.")
-        _print([result], args, path, started)
-        return 1
-    config_line = Result("config", Status.OK,
-                         f"The configuration {path} is valid (version {cfg.version}, site {cfg.site.site_id}, "
-                         f"gateway {cfg.site.gateway_id}).")
-    owner_problem = _config_owner_problem(cfg, path)
-    if owner_problem:
-        config_line = Result("config", Status.WARN, config_line.message + " " + owner_problem,
-                             f"sudo chown {cfg_owner_hint(cfg)} {path}")
+        from lobby.doctor.salvage import salvage
+
+        salvaged = salvage(path)
+        cfg = salvaged.cfg
+        config_line = Result("config", Status.FAIL, "The configuration cannot be used: " + "; ".join(
+            exc.described()) + ".", _config_fix(path, salvaged))
+    else:
+        config_line = Result("config", Status.OK,
+                             f"The configuration {path} is valid (version {cfg.version}, site {cfg.site.site_id}, "
+                             f"gateway {cfg.site.gateway_id}).")
+        owner_problem = _config_owner_problem(cfg, path)
+        if owner_problem:
+            config_line = Result("config", Status.WARN, config_line.message + " " + owner_problem,
+                                 f"sudo chown {cfg_owner_hint(cfg)} {path}")
     only = [part for part in args.only.split(",") if part.strip() and part.strip() != "config"]
-    if only and not plan(cfg, only):
+    skipped = _not_checkable(salvaged, only)
+    if only and not plan(cfg, only) and not skipped:
         print(f"lobby doctor: no check matches --only {args.only!r}; the checks are: config, store, disk, serial "
               "(and its meters), nfc, gpio, printer, broker, clock, fonts, backups", file=sys.stderr)
         return 2
     only_config = bool(args.only.strip()) and not only
-    results = [] if only_config else run_checks(Context(cfg, path, args.devices), only)
+    results = [] if only_config else run_checks(Context(cfg, path, args.devices), only, skip_modules=set(skipped))
+    results += [skipped[name] for name in skipped]
     results = ([] if only and "config" not in args.only else [config_line]) + results
     _print(results, args, path, started)
     return 1 if any(r.status is Status.FAIL for r in results) else 0
+
+
+def _config_fix(path: Path, salvaged) -> str:  # noqa: ANN001 - a Salvage
+    fix = f"Edit {path}; `lobby config check {path}` lists every problem with its line and key."
+    if "everything" in salvaged.dropped:
+        return fix + (" Nothing of the file could be used: the disk, clock, store and backups were checked at the "
+                      "installed defaults; devices and the broker were not checked.")
+    gone = sorted(salvaged.dropped)
+    if gone:
+        return fix + " The other checks ran on the rest of the file; not checked because their part of the file " \
+                     "is invalid: " + ", ".join(f"[{s}]" for s in gone) + "."
+    return fix + " The other checks ran with the defaults for the keys in error."
+
+
+def _not_checkable(salvaged, only: list[str]) -> dict:  # noqa: ANN001 - a Salvage or None
+    """A skip line for each check whose part of the config had to be left out (only when invalid)."""
+    from lobby.doctor.base import Result, Status
+    from lobby.doctor.runner import CHECKS, module_name
+
+    if salvaged is None:
+        return {}
+    out = {}
+    aliases = {"meter": "serial", "meters": "serial", "reader": "nfc", "readers": "nfc", "mqtt": "broker"}
+    wanted = {aliases.get(w.strip().split(" ")[0].lower(), w.strip().split(" ")[0].lower()) for w in only}
+    for module in CHECKS:
+        name = module_name(module)
+        missing = salvaged.unusable(name)
+        if name == "clock" or not missing or (wanted and name not in wanted):
+            continue
+        out[name] = Result(name, Status.SKIP, f"Not checked: {', '.join(missing)} in the configuration "
+                                              "cannot be used (see the config line).")
+    return out
 
 
 def _config_owner_problem(cfg, path: Path) -> str:  # noqa: ANN001 - a Config

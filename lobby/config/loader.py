@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lobby.config.locate import did_you_mean, example_config, key_lines, known_keys, where
 from lobby.config.model import Config
 from mqtt_bridge.settings import read_secret  # noqa: F401 - re-exported for the doctor and the CLI
 from lobby.config.validation import Problem, cross_checks
@@ -36,14 +37,23 @@ _TYPE_NAMES = {
 class ConfigError(Exception):
     """The configuration is not usable; `problems` lists (key path, message) pairs."""
 
-    def __init__(self, source: str, problems: list[Problem]) -> None:
+    def __init__(self, source: str, problems: list[Problem], places: dict[str, str] | None = None) -> None:
         self.source = source
         self.problems = problems
+        self.places = places or {}  # key path -> 'line 34, meter "elec-lobby"' (entries of arrays)
         super().__init__(self.render())
 
+    def described(self) -> list[str]:
+        """One text per problem without the file name: where (for a device: its line and id), key, what."""
+        out = []
+        for path, message in self.problems:
+            place = self.places.get(path)
+            text = f"{path}: {message}" if path else message
+            out.append(f"{place}: {text}" if place else text)
+        return out
+
     def lines(self) -> list[str]:
-        return [f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}"
-                for path, message in self.problems]
+        return [f"{self.source}: {text}" for text in self.described()]
 
     def render(self) -> str:
         return "\n".join(self.lines())
@@ -77,7 +87,11 @@ def _describe(error: dict[str, Any], path: str) -> str:
         generic = re.sub(r"\[\d+\]", "[]", path)
         if generic in RENAMED:
             return RENAMED[generic]
-        return "unknown key (check the spelling; see config/example.toml)"
+        loc = tuple(error["loc"])
+        hint = did_you_mean(str(loc[-1]), known_keys(loc)) if loc else ""
+        if hint:
+            return f"unknown key{hint} (see {example_config()})"
+        return f"unknown key (check the spelling; see {example_config()})"
     if kind == "missing":
         return "required key is missing"
     if kind in _TYPE_NAMES:  # a number where text belongs may be a phone or a password: not shown
@@ -130,7 +144,12 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
         raise ConfigError(source, [("", f"not valid TOML: {exc}")]) from None
     except RecursionError:  # tomllib recurses once per level of [[[...]]] or {a={b=...}}
         raise ConfigError(source, [("", "not valid TOML: nested too deeply")]) from None
-    return validate_mapping(raw, source, base_dir)
+    try:
+        return validate_mapping(raw, source, base_dir)
+    except ConfigError as exc:
+        lines = key_lines(text)
+        places = {path: place for path, _ in exc.problems if path and (place := where(path, raw, lines))}
+        raise ConfigError(source, exc.problems, places) from None
 
 
 def validate_mapping(raw: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from lobby.config.locate import did_you_mean
 from lobby.config.model import Config
 
 Problem = tuple[str, str]  # (key path, message)
@@ -46,7 +47,7 @@ def cross_checks(cfg: Config) -> list[Problem]:
     bus_ids = {b.id for b in cfg.buses}
     for index, meter in enumerate(cfg.meters):
         if meter.bus not in bus_ids:
-            problems.append((f"meters[{index}].bus", f"unknown bus {meter.bus!r} (define it under [[buses]])"))
+            problems.append((f"meters[{index}].bus", f"unknown bus {meter.bus!r}{did_you_mean(meter.bus, bus_ids, True)} (define it under [[buses]])"))
     add(_meter_checks(cfg))
 
     ports: dict[str, int] = {}
@@ -77,7 +78,7 @@ def cross_checks(cfg: Config) -> list[Problem]:
     tags: dict[str, str] = {}
     for index, cp in enumerate(patrol.checkpoints):
         if cp.reader is not None and cp.reader not in reader_ids:
-            problems.append((f"patrol.checkpoints[{index}].reader", f"unknown reader {cp.reader!r}"))
+            problems.append((f"patrol.checkpoints[{index}].reader", f"unknown reader {cp.reader!r}{did_you_mean(cp.reader, reader_ids, True)}"))
         if cp.tag_uid is not None:
             if cp.tag_uid in tags:
                 problems.append((f"patrol.checkpoints[{index}].tag_uid", f"tag already used by checkpoint {tags[cp.tag_uid]!r}"))
@@ -88,19 +89,19 @@ def cross_checks(cfg: Config) -> list[Problem]:
     for index, route in enumerate(patrol.routes):
         for pos, cp_id in enumerate(route.checkpoints):
             if cp_id not in checkpoint_ids:
-                problems.append((f"patrol.routes[{index}].checkpoints[{pos}]", f"unknown checkpoint {cp_id!r}"))
+                problems.append((f"patrol.routes[{index}].checkpoints[{pos}]", f"unknown checkpoint {cp_id!r}{did_you_mean(cp_id, checkpoint_ids, True)}"))
     for index, sched in enumerate(patrol.schedules):
         if sched.route not in route_ids:
-            problems.append((f"patrol.schedules[{index}].route", f"unknown route {sched.route!r}"))
+            problems.append((f"patrol.schedules[{index}].route", f"unknown route {sched.route!r}{did_you_mean(sched.route, route_ids, True)}"))
     for index, reader in enumerate(cfg.readers):
         if reader.checkpoint is not None and reader.checkpoint not in checkpoint_ids:
-            problems.append((f"readers[{index}].checkpoint", f"unknown checkpoint {reader.checkpoint!r}"))
+            problems.append((f"readers[{index}].checkpoint", f"unknown checkpoint {reader.checkpoint!r}{did_you_mean(reader.checkpoint, checkpoint_ids, True)}"))
     add(_patrol_checks(cfg))
 
     categories = set(cfg.tickets.categories)
     for index, button in enumerate(cfg.buttons):
         if button.role == "ticket" and button.category not in categories:
-            problems.append((f"buttons[{index}].category", f"unknown category {button.category!r} (see tickets.categories)"))
+            problems.append((f"buttons[{index}].category", f"unknown category {button.category!r}{did_you_mean(button.category, categories, True)} (see tickets.categories)"))
     return problems
 
 

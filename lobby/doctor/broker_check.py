@@ -169,7 +169,9 @@ def _explain(exc: BaseException, cfg: Config) -> Result:
                     f"A firewall may drop the traffic, or the address is wrong: check [mqtt] host and port, and "
                     f"that this network lets TCP port {m.port} out.")
     if isinstance(exc, FileNotFoundError):
-        return fail(NAME, f"A file for the broker connection is missing: {exc.filename}.",
+        from mqtt_bridge.mqtt_client import missing_files_message
+
+        return fail(NAME, f"A file for the broker connection is missing: {missing_files_message(cfg.bridge, exc)}.",
                     "Check the paths in [mqtt] and [mqtt.tls].")
     if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN):
         return fail(NAME, f"The broker at {where} cannot be reached: {exc.strerror}.",

@@ -26,26 +26,25 @@ def _runner(reader: NfcReaderConfig):  # noqa: ANN202 - a check function
 
 def check_reader(ctx: Context, reader: NfcReaderConfig) -> list[Result]:
     name = f"nfc {reader.id}"
+    # Whether the device node is there is looked up without opening it, so it is checked even
+    # while a service holds the reader: a reader that is not there is never "in use".
     blocked = ctx.device_probe_blocked(reader.host)
-    if blocked:
-        return [skip(name, f"NFC reader {reader.id} not tested: {blocked}.")]
     if reader.kind == "hid":
-        return [_hid(name, reader)]
+        return [_hid(name, reader)]  # looks at the device node only, never opens it
     from drivers.nfc.libnfc_reader import device_path
 
     connstring = reader.connstring or ""
     path = device_path(connstring)
     if path is not None:
         if not os.path.exists(path):
-            return [fail(name, f"The NFC reader {reader.id} is not connected: {path} does not exist.",
-                         f"Plug the reader in. If it is plugged in, name it {path} with a udev rule in "
-                         "/etc/udev/rules.d/90-lobby-site.rules (`lobby doctor` lists the USB-serial adapters "
-                         "under a missing serial port; `ls -l /dev/lobby-*` shows the names that exist).",
-                         connstring=connstring)]
+            return [_missing(name, reader, path, connstring)]
         if not os.access(path, os.R_OK | os.W_OK):
             return [fail(name, f"This user may not open the NFC reader's port {path}.",
                          "The services run as lobby, which is in group dialout; run `lobby doctor` as root or as "
                          f"lobby. Check the port's group: ls -lL {path}", connstring=connstring)]
+    if blocked:
+        there = f" is there ({path}) but" if path is not None else ""
+        return [skip(name, f"NFC reader {reader.id}{there} was not tested: {blocked}.", connstring=connstring)]
     try:
         from drivers.nfc import libnfc
     except OSError as exc:  # pynfc loads libfreefare.so (and so libnfc) when imported
@@ -74,6 +73,26 @@ def check_reader(ctx: Context, reader: NfcReaderConfig) -> list[Result]:
         context.close()
     where = f", the lobby checkpoint {reader.checkpoint}" if reader.checkpoint else ""
     return [ok(name, f"The NFC reader {reader.id} answers ({connstring}{where}).", connstring=connstring)]
+
+
+def _missing(name: str, reader: NfcReaderConfig, path: str, connstring: str) -> Result:
+    """The reader's port is not there: name the serial ports that are, the likeliest first."""
+    from lobby.doctor.serial_check import closest_port, serial_ports
+
+    present = serial_ports(near=path)
+    guess = closest_port(path, present)
+    listing = ", ".join(present[:12]) or "none"
+    message = (f"The NFC reader {reader.id} is not connected: {path} does not exist. "
+               f"Serial ports on this Pi: {listing}.")
+    if guess:
+        fix = (f"Did you mean {guess}? Put it in connstring under the [[readers]] entry with id = \"{reader.id}\" "
+               f"in lobby.toml ({connstring.replace(path, guess)}), or plug in the reader.")
+        return fail(name, message, fix, connstring=connstring, present=present, suggestion=guess)
+    return fail(name, message,
+                f"Plug the reader in. If it is plugged in, name it {path} with a udev rule in "
+                "/etc/udev/rules.d/90-lobby-site.rules (`lobby doctor` lists the USB-serial adapters "
+                "under a missing serial port; `ls -l /dev/lobby-*` shows the names that exist).",
+                connstring=connstring, present=present)
 
 
 def _hid(name: str, reader: NfcReaderConfig) -> Result:

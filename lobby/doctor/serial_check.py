@@ -40,27 +40,21 @@ def _runner(bus: SerialBusConfig, meters: list[MeterConfig]):  # noqa: ANN202 - 
 def check_bus(ctx: Context, bus: SerialBusConfig, meters: list[MeterConfig]) -> list[Result]:
     name = f"serial {bus.id}"
     line = f"{bus.baudrate} {bus.bytesize}{bus.parity}{bus.stopbits}"
-    blocked = ctx.device_probe_blocked("gateway")
-    if blocked:
-        return [skip(name, f"Serial port {bus.port} (bus {bus.id}) not tested: {blocked}.")] + \
-               [skip(f"meter {m.id}", f"Meter {m.id} not asked: {blocked}.") for m in meters]
     not_asked = [skip(f"meter {m.id}", f"Meter {m.id} was not asked: its serial port does not work.")
                  for m in meters]
     port = bus.port
+    # Whether the port exists and may be opened is looked up without opening it, so it is
+    # checked even while the gateway holds the port: a missing port is never "in use".
     if not os.path.exists(port):
-        adapters = usb_serial_adapters()
-        listing = "; ".join(_describe(a) for a in adapters) or "none is plugged in"
-        fix = (f"Plug in the RS-485 adapter. If it is plugged in, name it {port} with a udev rule in "
-               f"/etc/udev/rules.d/90-lobby-site.rules (USB-serial adapters seen now: {listing})")
-        if adapters:
-            fix += f"; for example: {suggest_rule(adapters[0], Path(port).name)}"
-        fix += ". Then: sudo udevadm control --reload && sudo udevadm trigger; ls -l /dev/lobby-*"
-        return [fail(name, f"The serial port {port} for RS-485 bus {bus.id} is missing.", fix,
-                     port=port, adapters=adapters)] + not_asked
+        return [_missing_port(name, bus)] + not_asked
     if not os.access(port, os.R_OK | os.W_OK):
         return [fail(name, f"This user may not open the serial port {port} (bus {bus.id}).",
                      "The services run as lobby, which is in group dialout; run `lobby doctor` as root or as "
                      "lobby (sudo -u lobby lobby doctor). Check the port's group: ls -lL " + port, port=port)] + not_asked
+    blocked = ctx.device_probe_blocked("gateway")
+    if blocked:
+        return [skip(name, f"Serial port {port} (bus {bus.id}) is there but was not opened: {blocked}.", port=port)] + \
+               [skip(f"meter {m.id}", f"Meter {m.id} not asked: {blocked}.") for m in meters]
 
     from drivers.meters import MeterBus, SerialSettings
 
@@ -162,6 +156,65 @@ def device_spec(meter: MeterConfig, timeout_s: float):  # noqa: ANN201 - a drive
     except RegisterMapError as exc:
         raise ValueError(str(exc)) from None
 
+
+
+def _missing_port(name: str, bus: SerialBusConfig) -> Result:
+    """The configured port is not there: name the serial ports that are, the likeliest first."""
+    port = bus.port
+    present = serial_ports(near=port)
+    guess = closest_port(port, present)
+    listing = ", ".join(present[:12]) or "none"
+    message = f"The serial port {port} for RS-485 bus {bus.id} is missing. Serial ports on this Pi: {listing}."
+    if guess:
+        fix = (f"Did you mean {guess}? Set port = \"{guess}\" under the [[buses]] entry with id = \"{bus.id}\" "
+               "in lobby.toml, or plug in the adapter that the configured name stands for.")
+        return fail(name, message, fix, port=port, present=present, suggestion=guess)
+    adapters = usb_serial_adapters()
+    seen = "; ".join(_describe(a) for a in adapters) or "none is plugged in"
+    fix = f"Plug in the RS-485 adapter (USB-serial adapters seen now: {seen})."
+    if adapters and Path(port).name.startswith("lobby-"):
+        fix += (f" If it is plugged in, name it {port} with a udev rule in /etc/udev/rules.d/90-lobby-site.rules, "
+                f"for example: {suggest_rule(adapters[0], Path(port).name)}. Then: sudo udevadm control --reload "
+                "&& sudo udevadm trigger; ls -l /dev/lobby-*")
+    elif present:
+        fix += f" Or set port under the [[buses]] entry with id = \"{bus.id}\" to one of: {listing}."
+    return fail(name, message, fix, port=port, present=present, adapters=adapters)
+
+
+# Where serial ports show up: stable names first (udev's by-id and this product's lobby-* names).
+SERIAL_GLOBS = ("/dev/serial/by-id/*", "/dev/lobby-*", "/dev/ttyUSB*", "/dev/ttyACM*", "/dev/ttyAMA*",
+                "/dev/serial[0-9]*")
+
+
+def serial_ports(near: str | None = None, globs: tuple[str, ...] = SERIAL_GLOBS) -> list[str]:
+    """Serial device nodes that exist now (a name may be a symlink to one), plus the character
+    devices beside `near` (a port configured outside /dev, e.g. a simulator's pseudo-terminal)."""
+    import glob
+    import stat
+
+    found: list[str] = []
+    patterns = list(globs)
+    if near and Path(near).parent != Path("/dev"):
+        patterns.append(str(Path(near).parent / "*"))
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            try:
+                if stat.S_ISCHR(os.stat(path).st_mode) and path not in found:
+                    found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def closest_port(port: str, present: list[str]) -> str | None:
+    """The existing port whose name is nearest the configured one (a typo), if any is near."""
+    import difflib
+
+    if not present:
+        return None
+    names = {Path(p).name: p for p in present}
+    match = difflib.get_close_matches(Path(port).name, list(names), n=1, cutoff=0.6)
+    return names[match[0]] if match else None
 
 # --------------------------------------------------------------------------- USB adapters
 

@@ -6,6 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from deploy_helpers import Site, by_check
 
 from lobby.cli import main
@@ -114,11 +116,97 @@ def test_tls_and_a_login_that_the_broker_refuses(tmp_path: Path) -> None:
         site.stop()
 
 
-def test_an_invalid_config_names_the_key_and_checks_nothing_else(site: Site) -> None:
+def test_an_invalid_config_names_the_meter_and_still_checks_the_rest(site: Site) -> None:
+    """Issue #18: an invalid config used to stop the doctor: disk, clock and store went unchecked."""
+    Store(site.state / "lobby.db").close()
     site.config.write_text(site.config.read_text().replace('protocol = "dlt645"', 'protocol = "dlt999"'))
+    line = site.config.read_text().splitlines().index('protocol = "dlt999"') + 1
     status, report = site.doctor()
-    assert status == 1 and [c["check"] for c in report["checks"]] == ["config"]
-    assert "meters[0].protocol" in report["checks"][0]["message"]
+    checks = by_check(report)
+    assert status == 1 and checks["config"]["status"] == "fail"
+    message = checks["config"]["message"]
+    assert "meters[0].protocol" in message and f'line {line}, meter "elec-lobby"' in message, message
+    for name in ("store", "disk", "clock", "broker", "printer", "nfc nfc-lobby"):
+        assert name in checks, sorted(checks)  # what does not depend on the meters is still checked
+    assert checks["store"]["status"] == "ok" and checks["disk"]["status"] == "ok"
+    assert checks["serial"]["status"] == "skip" and "buses, meters" in checks["serial"]["message"]
+    assert "[meters]" in checks["config"]["fix"]
+    status, text = site.doctor_text()
+    assert status == 1 and "everything needed works" not in text
+
+
+def test_an_unreadable_config_still_checks_disk_clock_and_store(site: Site) -> None:
+    site.config.write_text("version = 1\n[mqtt\n")  # not TOML at all
+    status, report = site.doctor()
+    checks = by_check(report)
+    assert status == 1 and checks["config"]["status"] == "fail" and "not valid TOML" in checks["config"]["message"]
+    assert {"disk", "clock"} <= set(checks) and checks["disk"]["status"] == "ok"
+    assert checks["broker"]["status"] == "skip"  # no broker address could be read: none is guessed
+
+
+def _services_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lobby.doctor.base
+
+    monkeypatch.setattr(lobby.doctor.base, "_service_active", lambda unit: True)
+
+
+def test_a_missing_serial_port_is_not_in_use_while_the_services_run(site: Site,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #18: with the services running, a port that does not exist was 'skip ... has this device open'."""
+    _services_running(monkeypatch)
+    site.config.write_text(site.config.read_text().replace("ttyMETERS", "ttyMETRES"))
+    status, report = site.doctor()
+    serial = by_check(report)["serial rs485-1"]
+    assert status == 1 and serial["status"] == "fail", serial
+    assert "ttyMETRES" in serial["message"] and "is missing" in serial["message"]
+    status, text = site.doctor_text()
+    assert status == 1 and "everything needed works" not in text
+
+
+def test_an_existing_port_is_left_alone_while_the_services_run(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    _services_running(monkeypatch)
+    status, report = site.doctor("--only", "serial,nfc")
+    checks = by_check(report)
+    assert checks["serial rs485-1"]["status"] == "skip" and "is there but was not opened" in \
+        checks["serial rs485-1"]["message"]
+    assert checks["nfc nfc-lobby"]["status"] == "skip" and "is there" in checks["nfc nfc-lobby"]["message"]
+
+
+def test_a_mistyped_port_suggests_the_port_that_exists(site: Site) -> None:
+    """Issue #18: the fix suggested a udev rule named after the typo and never named the real port."""
+    site.config.write_text(site.config.read_text().replace("ttyMETERS", "ttyMETRES"))
+    status, report = site.doctor("--only", "serial")
+    serial = by_check(report)["serial rs485-1"]
+    real = str(site.tmp / "ttyMETERS")
+    assert status == 1 and serial["status"] == "fail"
+    assert real in serial["message"] and f"Did you mean {real}?" in serial["fix"]
+    assert "udev" not in serial["fix"] and "ttyMETRES" not in serial["fix"].replace(real, "")
+
+
+def test_a_missing_nfc_port_is_not_in_use_and_names_the_real_one(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    _services_running(monkeypatch)
+    site.config.write_text(site.config.read_text().replace("pn532\"", "pn352\""))
+    status, report = site.doctor("--only", "nfc")
+    nfc = by_check(report)["nfc nfc-lobby"]
+    assert status == 1 and nfc["status"] == "fail" and "is not connected" in nfc["message"], nfc
+    assert f"Did you mean {site.tmp / 'pn532'}?" in nfc["fix"]
+
+
+def test_a_missing_tls_file_names_the_key_and_the_path(site: Site) -> None:
+    """Issue #18: the gateway logged 'a TLS or password file is missing: None'."""
+    from lobby.config import load_config
+    from mqtt_bridge.mqtt_client import build_client, explain_connect_error
+    from mqtt_bridge.publisher import topics_for
+
+    missing = site.tmp / "etc-lobby" / "ca.crt"
+    site.write_config(mqtt_extra=f'[mqtt.tls]\nenabled = true\nca_file = "{missing}"')
+    bridge = load_config(site.config).bridge
+    with pytest.raises(FileNotFoundError) as info:
+        build_client(bridge, topics_for(bridge))
+    explained = explain_connect_error(info.value, bridge)
+    assert explained == f"mqtt.tls.ca_file: {missing} does not exist", explained
+    status, report = site.doctor("--only", "broker")
+    assert status == 1 and str(missing) in by_check(report)["broker"]["message"]
 
 
 def test_printer_out_of_paper_and_everything_down_stays_bounded(site: Site) -> None:

@@ -171,3 +171,44 @@ def test_cli_check_missing_file(tmp_path: Path) -> None:
     result = _cli("config", "check", str(tmp_path / "nope.toml"))
     assert result.returncode == 2
     assert result.stdout.strip() == f"{tmp_path / 'nope.toml'}: file not found"
+
+
+def test_a_meter_is_named_by_its_id_and_line_with_a_likely_key(tmp_path: Path) -> None:
+    """Issue #18: `config check` said `meters[2].intervall_s`, with no line, id or suggestion."""
+    text = MINIMAL + DEVICES + '[[meters]]\nid = "m2"\nbus = "rs485-1"\nprotocol = "cjt188"\naddress = "1"\n' \
+        '[[meters]]\nid = "water-main"\nbus = "rs485-1"\nprotocol = "cjt188"\naddress = "2"\nintervall_s = 60\n'
+    line = text.splitlines().index("intervall_s = 60") + 1
+    lines = problems_of(text)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f't.toml: line {line}, meter "water-main": meters[2].intervall_s: unknown key; '
+                               "did you mean interval_s?"), lines
+
+
+def test_an_unknown_bus_offers_the_bus_that_exists() -> None:
+    lines = problems_of(MINIMAL + DEVICES.replace('bus = "rs485-1"', 'bus = "rs485-l"'))
+    line = (MINIMAL + DEVICES).splitlines().index('bus = "rs485-1"') + 1
+    assert f"t.toml: line {line}, meter \"m1\": meters[0].bus: unknown bus 'rs485-l'; did you mean 'rs485-1'?" \
+        in lines[0], lines
+
+
+def test_the_example_named_is_the_installed_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #18: on a Pi there is no config/example.toml; a release carries its own example."""
+    from lobby.config import locate
+
+    share = tmp_path / "share/lobby"
+    share.mkdir(parents=True)
+    (share / "lobby.example.toml").write_text("version = 1\n")
+    monkeypatch.setattr(locate.sys, "prefix", str(tmp_path))
+    assert locate.example_config() == str(share / "lobby.example.toml")
+    lines = problems_of(MINIMAL + "colour = 1\n")
+    assert f"(check the spelling; see {share / 'lobby.example.toml'})" in lines[0]
+
+
+def test_key_lines_follow_tables_arrays_and_skip_multiline_strings() -> None:
+    from lobby.config.locate import key_lines
+
+    text = 'version = 1\nnote = """\n[[meters]]\nid = "x"\n"""\n[mqtt]\nhost = "h"\n[mqtt.tls]\nenabled = true\n' \
+           '[[meters]]\nid = "a"\n[[meters]]\nid = "b"\n'
+    lines = key_lines(text)
+    assert lines["mqtt.host"] == 7 and lines["mqtt.tls.enabled"] == 9
+    assert lines["meters[0]"] == 10 and lines["meters[1].id"] == 13 and "meters[2]" not in lines
