@@ -37,6 +37,7 @@ from lobby.cli.safefile import secure
 from lobby.config import state_path
 from mqtt_bridge.fsync import fsync_path
 from mqtt_bridge.store import SCHEMA_VERSION
+from mqtt_bridge.store.migrations import can_open
 from lobby.cli.common import add_config_argument, load_or_explain
 
 SERVICES = ("lobby-gateway.service", "lobby-kiosk.service", "lobby-backup.service", "lobby-purge.service")
@@ -101,13 +102,14 @@ def inspect_backup(path: Path) -> dict[str, int]:
         verdict = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         seq = int(conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+        readable = version <= SCHEMA_VERSION or can_open(conn)
     except sqlite3.DatabaseError as exc:
         raise RestoreError(f"{path} is not a lobby store backup: {exc}") from None
     finally:
         conn.close()
     if verdict != ["ok"]:
         raise RestoreError(f"{path} is damaged (integrity_check: {verdict[0]}); try an older backup")
-    if version > SCHEMA_VERSION:
+    if not readable:
         raise RestoreError(f"{path} was made by newer software (schema {version}, this software knows up to "
                            f"{SCHEMA_VERSION}); install that version first")
     return {"schema_version": version, "seq": seq}

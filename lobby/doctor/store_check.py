@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lobby.config import Config, state_path
 from mqtt_bridge.store import SCHEMA_VERSION
+from mqtt_bridge.store.migrations import can_open
 from lobby.doctor.base import Check, Context, Result, fail, ok, warn
 
 NAME = "store"
@@ -84,7 +85,8 @@ def _inspect(conn: sqlite3.Connection, path: Path, cfg: Config) -> list[Result]:
     writable = _try_write_lock(conn)
     free_mb = _free_mb(path.parent)
     details.update(free_mb=round(free_mb, 1), integrity="ok" if verdict else "not finished", write_lock=writable)
-    if version > SCHEMA_VERSION:
+    readable = version <= SCHEMA_VERSION or can_open(conn)
+    if not readable:
         return [fail(NAME, f"The store {path} was written by newer software (schema {version}; this software knows "
                            f"up to {SCHEMA_VERSION}).",
                      "Install the newer lobby version again (sudo systemd/install.sh from its tree), or restore a "
@@ -101,6 +103,9 @@ def _inspect(conn: sqlite3.Connection, path: Path, cfg: Config) -> list[Result]:
     notes = []
     if version < SCHEMA_VERSION:
         notes.append(f"schema {version} will be upgraded to {SCHEMA_VERSION} when the gateway starts")
+    elif version > SCHEMA_VERSION:
+        notes.append(f"schema {version}, written by a newer release that only added to it; this release "
+                     f"(schema {SCHEMA_VERSION}) reads and writes it as it is")
     else:
         notes.append(f"schema {version}")
     if verdict is None:

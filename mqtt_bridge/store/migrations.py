@@ -2,10 +2,19 @@
 
 The whole store schema lives here, at the bottom layer: every table of the
 lobby, the patrol, the meters and the gateway, in the order it was added.
-An older file upgrades in place when either service opens it; a file written by
-newer software is refused, because guessing at an unknown schema could lose data.
-Each migration runs inside one IMMEDIATE transaction, so two processes opening
-the same old file at once cannot both apply it.
+An older file upgrades in place when either service opens it. Each migration runs
+inside one IMMEDIATE transaction, so two processes opening the same old file at
+once cannot both apply it.
+
+Compatible one version back (expand, then contract; docs/ARCHITECTURE.md): every
+migration is marked @expand (it only adds: tables, nullable or defaulted columns,
+indexes; code one version older can go on reading and writing the file) or @contract
+(anything else: drops, renames, rebuilt tables, rewritten data, or a new rule that
+older code would break). The store records the lowest schema version whose code may
+still open it (`meta` key `schema_compat`), so release N opens a file that release
+N+1 only expanded, and a rollback keeps every record made since the upgrade. A file
+that needs newer code than this is refused, because guessing at an unknown schema
+could lose data.
 """
 
 from __future__ import annotations
@@ -37,6 +46,31 @@ class SchemaTooNewError(RuntimeError):
     pass
 
 
+EXPAND = "expand"
+CONTRACT = "contract"
+COMPAT_KEY = "schema_compat"  # meta: {"schema": user_version, "readable_from": lowest code schema version}
+
+
+def expand(migration: Migration) -> Migration:
+    """Marks a migration that only adds (tables, nullable or defaulted columns, indexes, triggers
+    that older code does not depend on): code one schema version older may still open the file."""
+    migration.compat = EXPAND  # type: ignore[attr-defined]
+    return migration
+
+
+def contract(migration: Migration) -> Migration:
+    """Marks a migration that older code must not run on (drops, renames, rebuilt tables, rewritten
+    data, a rule older code would break): only code that knows it may open the file after it."""
+    migration.compat = CONTRACT  # type: ignore[attr-defined]
+    return migration
+
+
+def kind_of(migration: Migration) -> str:
+    """expand or contract; an unmarked migration counts as contract (tests insist on a mark)."""
+    return getattr(migration, "compat", CONTRACT)
+
+
+@expand
 def _v1_outbox(conn: sqlite3.Connection) -> None:
     run_script(conn, 
         """
@@ -79,6 +113,7 @@ def _v1_outbox(conn: sqlite3.Connection) -> None:
     )
 
 
+@expand
 def _v2_commands_alerts(conn: sqlite3.Connection) -> None:
     run_script(conn, 
         """
@@ -117,6 +152,7 @@ def _v2_commands_alerts(conn: sqlite3.Connection) -> None:
     )
 
 
+@expand
 def _v3_directory_cards_notices(conn: sqlite3.Connection) -> None:
     run_script(conn, """
         -- Staff and guard cards allowed at the kiosk: only keyed hashes of UIDs are kept.
@@ -151,6 +187,7 @@ def _v3_directory_cards_notices(conn: sqlite3.Connection) -> None:
         """)
 
 
+@expand
 def _v4_lobby(conn: sqlite3.Connection) -> None:
     """The lobby services (lobby/services): visitors, passes, invitations, roll calls,
     tickets and their SLA clocks, feedback and satisfaction periods.
@@ -349,6 +386,7 @@ def _v4_lobby(conn: sqlite3.Connection) -> None:
         """)
 
 
+@expand
 def _v5_patrol(conn: sqlite3.Connection) -> None:
     # Store tables of the patrol engine (applied as migration 5 by mqtt_bridge.store.migrations).
     #
@@ -459,6 +497,7 @@ CREATE TABLE patrol_imports (
 """)
 
 
+@expand
 def _v6_meters(conn: sqlite3.Connection) -> None:
     # Store tables of the meter service (applied as migration 6 by mqtt_bridge.store.migrations).
     #
@@ -524,6 +563,7 @@ CREATE TABLE meter_consumption (
 """)
 
 
+@contract
 def _v8_counters_in_code(conn: sqlite3.Connection) -> None:
     # The bulk-lane counters are kept by mqtt_bridge.store.outbox, once per batch:
     # per-row triggers doubled the write cost of every meter reading.
@@ -533,17 +573,20 @@ def _v8_counters_in_code(conn: sqlite3.Connection) -> None:
         """)
 
 
+@contract
 def _v9_no_card_uids_in_commands(conn: sqlite3.Connection) -> None:
     # cards.update payloads hold staff and guard card UIDs in clear; the cards table
     # keeps keyed hashes only, so the copies in the command log are scrubbed.
     conn.execute("UPDATE commands SET data = NULL WHERE name = 'cards.update'")
 
 
+@expand
 def _v10_complaint_verdict(conn: sqlite3.Connection) -> None:
     # central's verdict on a complaint (ticket.update "valid"): NULL until judged
     conn.execute("ALTER TABLE tickets ADD COLUMN complaint_valid INTEGER")
 
 
+@contract
 def _v12_ticket_rules(conn: sqlite3.Connection) -> None:
     # The ticket state machine's facts (return visit recorded or exempted, verdict time) and
     # SLA clocks that are honest about unsynced starts and climb one escalation level at a time.
@@ -595,6 +638,7 @@ def _v12_ticket_rules(conn: sqlite3.Connection) -> None:
         """)
 
 
+@expand
 def _v13_kpis(conn: sqlite3.Connection) -> None:
     # 设施设备完好率 sampled per device and day; misuse reasons on feedback presses; survey results from central.
     conn.execute("ALTER TABLE feedback ADD COLUMN flag_reason TEXT")
@@ -624,6 +668,7 @@ def _v13_kpis(conn: sqlite3.Connection) -> None:
         """)
 
 
+@expand
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     # Store tables of the gateway service (applied as migration 7 by mqtt_bridge.store.migrations).
     run_script(conn, """
@@ -659,6 +704,7 @@ CREATE INDEX button_tickets_open ON button_tickets (button_id, led_state);
 """)
 
 
+@contract
 def _v11_trust_boundaries(conn: sqlite3.Connection) -> None:
     # Issue #13. Wrong lookups at the kiosk (invitation codes, phone digits, ticket numbers),
     # kept so that a restart does not reset the count (lobby/services/guessing.py).
@@ -693,13 +739,71 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> int:
-    """Bring the schema to `upto` (default: latest). Returns the version in force."""
+def readable_from(upto: int, migrations: list[Migration] | None = None) -> int:
+    """The lowest code schema version that may open a file at schema `upto`: the last contract at or
+    below it (an expand leaves the file readable by the code one version older)."""
+    steps = MIGRATIONS if migrations is None else migrations
+    floor = 0
+    for version in range(1, upto + 1):
+        if kind_of(steps[version - 1]) == CONTRACT:
+            floor = version
+    return floor
+
+
+def recorded_compat(conn: sqlite3.Connection) -> int | None:
+    """The file's own record of the lowest code schema version that may open it, if it is about the
+    schema the file is at now (a user_version changed by hand, or by software without this record,
+    leaves it unknown)."""
+    import json
+
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (COMPAT_KEY,)).fetchone()
+    except sqlite3.OperationalError:  # no meta table
+        return None
+    if row is None:
+        return None
+    try:
+        record = json.loads(row[0])
+        if int(record["schema"]) == schema_version(conn):
+            return int(record["readable_from"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None
+
+
+def can_open(conn: sqlite3.Connection, known: int | None = None) -> bool:
+    """Whether code that knows schema versions up to `known` (default: this code's) may open this file."""
+    known = LATEST if known is None else known
+    current = schema_version(conn)
+    if current <= known:
+        return True
+    floor = recorded_compat(conn)
+    return floor is not None and floor <= known
+
+
+def _record_compat(conn: sqlite3.Connection, version: int) -> None:
+    import json
+
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 (COMPAT_KEY, json.dumps({"schema": version, "readable_from": readable_from(version)})))
+
+
+def migrate(conn: sqlite3.Connection, upto: int | None = None) -> int:
+    """Bring the schema to `upto` (default: latest). Returns the version in force.
+
+    A file at a newer schema is opened as it is when its record says code at `LATEST` may still
+    read it (the newer release only expanded it); otherwise SchemaTooNewError.
+    """
+    upto = LATEST if upto is None else upto
     current = schema_version(conn)
     if current > LATEST:
+        if can_open(conn):
+            return current
+        floor = recorded_compat(conn)
+        needs = f"software that knows schema {floor} or later" if floor is not None else "newer software"
         raise SchemaTooNewError(
             f"the store was written by newer software (schema version {current}, this "
-            f"software knows up to {LATEST}); upgrade lobby or restore a matching backup"
+            f"software knows up to {LATEST}; the file needs {needs}); upgrade lobby or restore a matching backup"
         )
     while current < upto:
         conn.execute("BEGIN IMMEDIATE")
@@ -709,6 +813,18 @@ def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> int:
                 MIGRATIONS[current](conn)
                 current += 1
                 conn.execute(f"PRAGMA user_version = {current}")
+                _record_compat(conn, current)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    if current == LATEST and current > 0 and recorded_compat(conn) is None:
+        # A file migrated by software older than this record: write it once.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if recorded_compat(conn) is None and schema_version(conn) == current:
+                _record_compat(conn, current)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
