@@ -9,10 +9,17 @@
 # overwritten), put the broker's CA and password into /etc/lobby, and run
 # `sudo -u lobby lobby doctor` (never as root). A sample staff card or a guessable PIN is refused.
 #
-# Re-running upgrades: Debian packages that are missing are installed, the project is
-# re-installed into the virtual environment, changed files are replaced (unchanged ones
-# are left alone, mtime included) and the services are restarted.
+# Re-running upgrades: Debian packages that are missing are installed, the release is
+# installed (see --release), changed files are replaced (unchanged ones are left alone,
+# mtime included) and the services are restarted.
 #
+#   --release TARBALL            install this release (made once by `systemd/release.sh build`
+#                                on a build host): its own virtual environment in
+#                                /opt/lobby/releases/NAME from hash-pinned wheels, no index, no
+#                                compiler; /opt/lobby/current switched to it, the previous one
+#                                kept. Without --release a release is built here from the
+#                                source tree first (a bench Pi; needs the index and gcc).
+#                                Fleet upgrades and rollbacks: lobby-release (docs/operator-guide.md).
 #   --uninstall [--purge-data]   remove units, virtual environment, user, udev and
 #                                modprobe files; /var/lib/lobby and /etc/lobby stay
 #                                unless --purge-data is given
@@ -23,7 +30,7 @@
 #   --source DIR                 the project tree (default: the folder above this script)
 #
 # What it does, in order: Debian packages; groups and the system user `lobby`; the
-# virtual environment /opt/lobby with the project (and lgpio linked in from apt); shared
+# release in /opt/lobby/releases (and lgpio linked in from apt), /usr/local/sbin/lobby-release; shared
 # files in /opt/lobby/share/lobby; /etc/lobby and lobby.toml; /var/lib/lobby; udev rules
 # and the pn533 blacklist; systemd units, timers and drop-ins; console blanking off; time
 # zone; enable and (re)start; `lobby config check` and `lobby doctor`.
@@ -37,7 +44,9 @@ PURGE_DATA=0
 START=1
 SRC="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+RELEASE_TARBALL=""
+
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,6 +58,8 @@ while [ $# -gt 0 ]; do
     --kiosk-mode=*) KIOSK_MODE="${1#*=}"; shift ;;
     --source) SRC="${2:?}"; shift 2 ;;
     --source=*) SRC="${1#*=}"; shift ;;
+    --release) RELEASE_TARBALL="${2:?--release needs a tarball}"; shift 2 ;;
+    --release=*) RELEASE_TARBALL="${1#*=}"; shift ;;
     --uninstall) ACTION=uninstall; shift ;;
     --purge-data) PURGE_DATA=1; shift ;;
     --no-start) START=0; shift ;;
@@ -74,17 +85,19 @@ CONF_DIR=/etc/lobby
 CONF=$CONF_DIR/lobby.toml
 STATE_DIR=/var/lib/lobby
 BIN_LINK=/usr/local/bin/lobby
+RELEASE_TOOL=/usr/local/sbin/lobby-release
 LOBBY_USER=lobby
 SERVICE_GROUPS=(dialout gpio i2c plugdev)           # serial, GPIO, I2C, USB
 KIOSK_GROUPS=(video render input)                    # GPU, screen, touch
 UNITS=(lobby-gateway.service lobby-kiosk.service lobby-purge.service lobby-purge.timer
        lobby-backup.service lobby-backup.timer)
 
-APT_COMMON=(python3 python3-venv python3-dev gcc linux-libc-dev  # venv; evdev builds from source
+APT_COMMON=(python3 python3-venv                               # each release's venv
             sqlite3 mosquitto-clients ca-certificates
             libnfc6 libnfc-bin libfreefare0 libfreefare-dev     # pynfc loads "libfreefare.so" (in -dev)
             libusb-1.0-0                                       # pyusb: USB printer, USB readers
             fonts-noto-cjk)
+APT_BUILD=(python3-dev gcc linux-libc-dev)  # only to build a release here (no --release): evdev compiles
 APT_KIOSK=(libgl1 libegl1 libgles2 libgbm1 libdrm2 libmtdev1)  # Kivy's SDL2 on KMS/DRM
 APT_CAGE=(cage xwayland)
 
@@ -192,6 +205,7 @@ preflight() {
 # --- 1. Debian packages ---------------------------------------------------------------------
 apt_packages() {
   local wanted=("${APT_COMMON[@]}")
+  [ -z "$RELEASE_TARBALL" ] && wanted+=("${APT_BUILD[@]}")
   [ "$ROLE" = kiosk ] && wanted+=("${APT_KIOSK[@]}")
   [ "$ROLE" = kiosk ] && [ "$KIOSK_MODE" = cage ] && wanted+=("${APT_CAGE[@]}")
   # python3-lgpio comes from the Raspberry Pi archive (not in plain Debian).
@@ -237,65 +251,44 @@ user_and_groups() {
   fi
 }
 
-# --- 3. the virtual environment -------------------------------------------------------------
-# Why lgpio is linked in, not --system-site-packages: that option would put every
-# apt-installed Python package on the venv's path, pip would then take apt's versions as
-# satisfying the project's requirements, and an apt upgrade could change them under the
-# running services. Linking only the two lgpio files keeps everything else pinned by pip,
-# and lgpio itself matches the liblgpio and kernel that apt keeps up to date.
+# --- 3. the release ----------------------------------------------------------------------------
+# Each release is its own virtual environment in /opt/lobby/releases/NAME, installed by
+# lobby-release (systemd/release.sh) from the release tarball's hash-pinned wheels, and
+# /opt/lobby/current is switched to it in one rename; /opt/lobby/bin -> current/bin is what
+# the units run. Why lgpio is linked in, not --system-site-packages: that option would put
+# every apt-installed Python package on the venv's path, pip would then take apt's versions
+# as satisfying the project's requirements, and an apt upgrade could change them under the
+# running services. Linking only the two lgpio files keeps everything else pinned, and lgpio
+# itself matches the liblgpio and kernel that apt keeps up to date.
+SWITCHED=0
 venv_and_project() {
-  local extras=""
-  [ "$ROLE" = kiosk ] && extras="[kiosk]"
-  if [ -n "$ROOT" ]; then
-    [ -x "$ROOT$VENV/bin/python" ] || printf 'would run: python3 -m venv %s\n' "$VENV"
-    printf 'would run: %s/bin/pip install --upgrade %s%s "pyusb>=1.2,<2"\n' "$VENV" "$SRC" "$extras"
-    printf 'would run: link lgpio from python3-lgpio into %s\n' "$VENV"
-  else
-    if [ ! -x "$VENV/bin/python" ]; then
-      say "creating the virtual environment $VENV"
-      python3 -m venv "$VENV"
-    fi
-    # The same source tree installed before: nothing to do (a re-run changes nothing).
-    local want stamp="$VENV/.lobby-installed"
-    want="$(source_digest)$extras"
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import mqtt_bridge' 2>/dev/null; then
-      say "the software in $VENV is up to date"
+  put "$SRC/systemd/release.sh" "$RELEASE_TOOL" 0755
+  local tool=("bash" "$SRC/systemd/release.sh") tarball="$RELEASE_TARBALL" name current
+  current="$(readlink "$ROOT$VENV/current" 2>/dev/null || true)"
+  if [ -z "$tarball" ]; then
+    name="$("${tool[@]}" name --source "$SRC")"
+    if [ "${current##*/}" = "$name" ] && [[ "$name" != *dirty* ]]; then
+      say "release $name is current: nothing to install"
+    elif [ -n "$ROOT" ]; then
+      printf 'would run: %s build --source %s --out /var/cache/lobby/releases\n' "$RELEASE_TOOL" "$SRC"
+      printf 'would run: python3 -m venv %s/releases/%s (lobby-release install)\n' "$VENV" "$name"
+      printf 'would run: link lgpio from python3-lgpio into %s/releases/%s\n' "$VENV" "$name"
     else
-      say "installing the project into $VENV (this takes a while the first time)"
-      "$VENV/bin/python" -m pip install -q --upgrade pip
-      # pyusb: python-escpos talks to USB printers through it (python-escpos[usb]).
-      "$VENV/bin/python" -m pip install -q --upgrade "$SRC$extras" "pyusb>=1.2,<2"
-      echo "$want" > "$stamp"
+      say "building release $name here from $SRC (a fleet installs a tarball built once: --release)"
+      mkdir -p /var/cache/lobby/releases
+      tarball="$("${tool[@]}" build --source "$SRC" --out /var/cache/lobby/releases | tail -n 1)"
+    fi
+  fi
+  if [ -n "$tarball" ]; then
+    local rootopt=()
+    [ -n "$ROOT" ] && rootopt=(--root "$ROOT")
+    "${tool[@]}" install "$tarball" "${rootopt[@]}" --no-restart --no-gate
+    if [ "$(readlink "$ROOT$VENV/current" 2>/dev/null || true)" != "$current" ]; then
+      SWITCHED=1
       RESTART_NEEDED=1
     fi
-    link_lgpio
   fi
   ensure_symlink "$VENV/bin/lobby" "$BIN_LINK"
-}
-
-source_digest() {  # what the installed software was built from
-  (cd "$SRC" && find pyproject.toml mqtt_bridge drivers kiosk -type f ! -name '*.pyc' ! -path '*/__pycache__/*' \
-     -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
-}
-
-link_lgpio() {
-  local site sys
-  site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
-  sys=/usr/lib/python3/dist-packages
-  if "$VENV/bin/python" -c 'import lgpio' 2>/dev/null; then
-    return
-  fi
-  if [ -f "$sys/lgpio.py" ]; then
-    ln -sf "$sys/lgpio.py" "$site/lgpio.py"
-    local so
-    for so in "$sys"/_lgpio*.so; do
-      [ -e "$so" ] && ln -sf "$so" "$site/$(basename "$so")"
-    done
-    say "lgpio linked into $VENV from python3-lgpio"
-  else
-    warn "python3-lgpio is not installed (not a Raspberry Pi OS image?): GPIO buttons, LEDs and the"
-    warn "buzzer need it; set [gpio] pin_factory = \"mock\" on a machine without GPIO"
-  fi
 }
 
 ensure_symlink() {  # ensure_symlink TARGET LINK
@@ -509,6 +502,16 @@ enable_and_start() {
   fi
 }
 
+# A release switched in this run must come up healthy, or the previous one is put back.
+release_gate() {
+  [ "$SWITCHED" = 1 ] || return 0
+  if [ -n "$ROOT" ]; then
+    echo "would run: $RELEASE_TOOL gate --rollback-on-fail"
+  elif [ "$START" = 1 ] && have_systemd; then
+    "$RELEASE_TOOL" gate --rollback-on-fail || die "the new release was not healthy and was rolled back (lobby-release list)"
+  fi
+}
+
 final_checks() {
   if [ -n "$ROOT" ]; then
     echo "would run: runuser -u $LOBBY_USER -- $VENV/bin/lobby config check $CONF"
@@ -532,6 +535,7 @@ install_all() {
   units
   console
   enable_and_start
+  release_gate
   final_checks
   if [ "$CHANGED" -eq 0 ]; then
     say "done: nothing changed (everything was up to date)"
@@ -563,7 +567,7 @@ uninstall_all() {
   fi
   remove "$UDEV_DIR/99-lobby.rules" "$MODPROBE_DIR/lobby-blacklist-pn533.conf"
   run udevadm control --reload
-  remove "$BIN_LINK" "$VENV"
+  remove "$BIN_LINK" "$RELEASE_TOOL" "$VENV"
   if [ -n "$ROOT" ] || id "$LOBBY_USER" >/dev/null 2>&1; then
     run userdel "$LOBBY_USER"
   fi

@@ -1,0 +1,200 @@
+"""Releases: build once, install into a --root, upgrade N -> N+1, roll back to N with the store intact.
+
+Two releases are built from the working tree (N, and N+1 with one more, additive, migration),
+each a tarball of hash-pinned wheels made with systemd/release.sh. N is installed with
+install.sh --release into a throwaway root; records are written by N's own code, then by
+N+1's after `lobby-release install`, and after `lobby-release rollback` N opens the store
+that N+1 expanded and every record written since the upgrade is still there.
+
+The dependency wheels come from the lock file (release/lock.txt) through pip download, kept in
+a cache folder between runs (hash-checked every time), so the first run needs the package
+index; later runs build offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from deploy_helpers import REPO, run_install
+
+pytestmark = [pytest.mark.xdist_group("release"), pytest.mark.timeout(900)]
+
+RELEASE = REPO / "systemd" / "release.sh"
+CACHE = Path(os.environ.get("LOBBY_RELEASE_WHEELHOUSE", Path.home() / ".cache" / "lobby-release-test" / "wheelhouse"))
+
+EXPAND_MIGRATION = '''
+
+@expand
+def _v_release_test(conn: sqlite3.Connection) -> None:
+    # Added only by tests/deploy/test_deploy_release.py's release N+1: a table and a column.
+    conn.execute("CREATE TABLE release_notes (id INTEGER PRIMARY KEY, note TEXT)")
+    conn.execute("ALTER TABLE feedback ADD COLUMN release_note TEXT")
+
+
+MIGRATIONS.append(_v_release_test)
+LATEST = len(MIGRATIONS)
+'''
+
+BROKEN_DOCTOR = '''
+
+def run(args):  # release test: a build whose health check always fails
+    print("this release is broken on purpose")
+    return 1
+'''
+
+# Records written by the release's own code (its venv's python), through the store API.
+WRITE = """
+import json, sys
+from mqtt_bridge.store import Store
+from mqtt_bridge.version import VERSION
+with Store(sys.argv[1]) as store:
+    for n in range(int(sys.argv[2]), int(sys.argv[3])):
+        store.emit("visitor", "visitor.checked_in", {"n": n, "by": VERSION})
+    rows = store.query("SELECT data FROM outbox WHERE type = 'visitor.checked_in' ORDER BY seq")
+    print(json.dumps({"version": VERSION, "schema": store.schema_version,
+                      "ns": [json.loads(r["data"])["n"] for r in rows]}))
+"""
+
+
+def _tree_copy(dest: Path) -> Path:
+    ignore = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "dist", "build", "*.db",
+                                    "*.db-wal", "*.db-shm", ".pytest_cache", ".hypothesis", "pub*.out", "_build.py")
+    shutil.copytree(REPO, dest, ignore=ignore)
+    return dest
+
+
+def _build(source: Path, version: str, out: Path) -> Path:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["bash", str(RELEASE), "build", "--source", str(source), "--version", version,
+                           "--out", str(out), "--wheelhouse", str(CACHE)],
+                          capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHON": sys.executable})
+    if done.returncode != 0 and "pip download failed" in done.stderr:
+        pytest.skip("the package index cannot be reached to fetch the locked wheels: " + done.stderr[-300:])
+    assert done.returncode == 0, done.stdout + done.stderr
+    tarball = Path(done.stdout.strip().splitlines()[-1])
+    assert tarball.is_file() and tarball.name.startswith(f"lobby-{version}-")
+    return tarball
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("releases")
+    out = work / "dist"
+    n = _build(REPO, "1.0.0", out)
+    newer = _tree_copy(work / "src-n1")
+    migrations = newer / "mqtt_bridge/store/migrations.py"
+    migrations.write_text(migrations.read_text() + EXPAND_MIGRATION)
+    n1 = _build(newer, "1.1.0", out)
+    broken = _tree_copy(work / "src-broken")
+    doctor = broken / "lobby/cli/doctor_cmd.py"
+    doctor.write_text(doctor.read_text() + BROKEN_DOCTOR)
+    bad = _build(broken, "1.2.0-broken", out)
+    return {"n": n, "n1": n1, "broken": bad}
+
+
+def _lobby_root(tmp_path: Path, tarball: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "boot/firmware").mkdir(parents=True)
+    (root / "boot/firmware/cmdline.txt").write_text("console=tty1 rootwait\n")
+    done = run_install("--root", str(root), "--release", str(tarball), "--role", "gateway")
+    assert "would run: systemctl enable" in done.stdout
+    state = root / "var/lib/lobby"
+    (root / "etc/lobby/lobby.toml").write_text(
+        f'version = 1\nstate_dir = "{state}"\n[site]\nsite_id = "tower-a"\ngateway_id = "gw-1"\n'
+        '[mqtt]\nhost = "127.0.0.1"\n')
+    return root
+
+
+def _tool(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(root / "usr/local/sbin/lobby-release"), *args, "--root", str(root)],
+                          capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHON": sys.executable, "LC_ALL": "C"})
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def _write(root: Path, start: int, stop: int) -> dict:
+    """Records written by the current release's own code; what it then reads back."""
+    python = root / "opt/lobby/current/bin/python"
+    done = subprocess.run([str(python), "-c", WRITE, str(root / "var/lib/lobby/lobby.db"), str(start), str(stop)],
+                          capture_output=True, text=True, timeout=120, cwd=root)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _current(root: Path) -> str:
+    return os.readlink(root / "opt/lobby/current")
+
+
+def test_upgrade_then_rollback_keeps_every_record(tmp_path: Path, releases: dict[str, Path]) -> None:
+    root = _lobby_root(tmp_path, releases["n"])
+    assert _current(root) == "releases/1.0.0"
+    assert os.readlink(root / "opt/lobby/bin") == "current/bin"
+    version = subprocess.run([str(root / "opt/lobby/bin/lobby"), "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "lobby 1.0.0"  # the build names itself
+    first = _write(root, 0, 5)
+    schema_n = first["schema"]
+    assert first["version"] == "1.0.0" and first["ns"] == [0, 1, 2, 3, 4]
+
+    upgraded = _tool(root, "install", str(releases["n1"]))
+    assert "healthy: 1.1.0" in upgraded.stdout and _current(root) == "releases/1.1.0"
+    assert os.readlink(root / "opt/lobby/previous") == "releases/1.0.0"
+    second = _write(root, 5, 10)
+    assert second["version"] == "1.1.0" and second["schema"] == schema_n + 1
+    assert second["ns"] == list(range(10))
+
+    rolled = _tool(root, "rollback")
+    assert "healthy: 1.0.0" in rolled.stdout and _current(root) == "releases/1.0.0"
+    third = _write(root, 10, 12)  # N opens the store N+1 expanded, and writes to it
+    assert third["version"] == "1.0.0" and third["schema"] == schema_n + 1
+    assert third["ns"] == list(range(12))  # nothing written since the upgrade was lost
+
+    listed = _tool(root, "list").stdout
+    assert "* 1.0.0" in listed and "< 1.1.0" in listed
+    forward = _tool(root, "rollback")  # rolling back twice rolls forward
+    assert _current(root) == "releases/1.1.0" and "healthy: 1.1.0" in forward.stdout
+
+
+def test_an_unhealthy_release_is_switched_back_by_itself(tmp_path: Path, releases: dict[str, Path]) -> None:
+    root = _lobby_root(tmp_path, releases["n"])
+    _write(root, 0, 3)
+    done = _tool(root, "install", str(releases["broken"]), "--gate-timeout", "1", check=False)
+    assert done.returncode == 1
+    assert "was not healthy and was rolled back to 1.0.0" in done.stderr, done.stderr
+    assert "broken on purpose" in done.stderr
+    assert _current(root) == "releases/1.0.0"
+    assert _write(root, 3, 4)["ns"] == [0, 1, 2, 3]
+
+
+def test_a_damaged_tarball_is_refused_and_nothing_changes(tmp_path: Path, releases: dict[str, Path]) -> None:
+    root = _lobby_root(tmp_path, releases["n"])
+    copy = tmp_path / releases["n1"].name
+    data = bytearray(releases["n1"].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    shutil.copy(str(releases["n1"]) + ".sha256", str(copy) + ".sha256")
+    done = _tool(root, "install", str(copy), check=False)
+    assert done.returncode != 0 and "damaged" in done.stderr
+    assert _current(root) == "releases/1.0.0" and not (root / "opt/lobby/releases/1.1.0").exists()
+
+
+def test_the_release_holds_only_hash_pinned_wheels(releases: dict[str, Path]) -> None:
+    import tarfile
+
+    with tarfile.open(releases["n"]) as tar:
+        names = tar.getnames()
+        requirements = tar.extractfile("lobby-1.0.0/requirements.txt").read().decode()  # type: ignore[union-attr]
+        info = tar.extractfile("lobby-1.0.0/RELEASE").read().decode()  # type: ignore[union-attr]
+    wheels = [n for n in names if n.startswith("lobby-1.0.0/wheels/")]
+    assert wheels and all(n.endswith(".whl") for n in wheels)  # nothing to compile on a Pi
+    assert any("/evdev-" in n for n in wheels)
+    pins = [line for line in requirements.splitlines() if line and not line.startswith("#")]
+    assert len(pins) == len(wheels) and all("==" in p and "--hash=sha256:" in p for p in pins)
+    assert "name=1.0.0" in info and "lobby.example.toml" in " ".join(names)
