@@ -198,3 +198,22 @@ def test_the_release_holds_only_hash_pinned_wheels(releases: dict[str, Path]) ->
     pins = [line for line in requirements.splitlines() if line and not line.startswith("#")]
     assert len(pins) == len(wheels) and all("==" in p and "--hash=sha256:" in p for p in pins)
     assert "name=1.0.0" in info and "lobby.example.toml" in " ".join(names)
+
+
+def test_every_build_has_a_name_from_git_or_the_tree(tmp_path: Path) -> None:
+    """Issue #18: every build reported 0.1.0. A checkout is named by git describe; a tree without git
+    by the package version and a digest of the tree; a built release by its _build.py."""
+    from mqtt_bridge.version import VERSION
+
+    named = subprocess.run(["bash", str(RELEASE), "name", "--source", str(REPO)], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    if (REPO / ".git").exists():  # the service reports what a release built from here would be named
+        assert "-g" in named and VERSION == named, (VERSION, named)
+    plain = _tree_copy(tmp_path / "no-git")
+    first = subprocess.run(["bash", str(RELEASE), "name", "--source", str(plain)], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert first.startswith("0.1.0+src.") and len(first) == len("0.1.0+src.") + 12, first
+    (plain / "lobby/__init__.py").write_text((plain / "lobby/__init__.py").read_text() + "\n# changed\n")
+    second = subprocess.run(["bash", str(RELEASE), "name", "--source", str(plain)], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert second != first  # a changed tree is another build
