@@ -46,7 +46,7 @@ SRC="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 
 RELEASE_TARBALL=""
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n "2,$(( $(grep -n "^set -euo pipefail" "$0" | cut -d: -f1) - 1 ))p" "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in

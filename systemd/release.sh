@@ -50,7 +50,7 @@ if [ -t 1 ]; then B=$'\033[1m' Y=$'\033[1;33m' R=$'\033[1;31m' N=$'\033[0m'; els
 say()  { printf '%s[lobby-release]%s %s\n' "$B" "$N" "$*"; }
 warn() { printf '%s[lobby-release] warning:%s %s\n' "$Y" "$N" "$*" >&2; }
 die()  { printf '%s[lobby-release] error:%s %s\n' "$R" "$N" "$*" >&2; exit 1; }
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n "2,$(( $(grep -n '^set -euo pipefail' "$0" | cut -d: -f1) - 1 ))p" "$0" | sed 's/^# \{0,1\}//'; }
 
 # run CMD...: a command that changes the running system; in --root mode only printed.
 run() {
