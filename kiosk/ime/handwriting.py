@@ -168,31 +168,41 @@ def _clamp(v: float) -> int:
 
 _shared: HandwritingRecognizer | None = None
 _reason: str | None = None  # why handwriting is not offered (logged once)
+_available: bool | None = None
 _shared_lock = threading.Lock()
 
 
 def get_recognizer() -> HandwritingRecognizer | None:
     """The kiosk's one recogniser, opened on first use; None (logged once) when it cannot be."""
-    global _shared, _reason
+    global _shared, _reason, _available
     with _shared_lock:
         if _shared is None and _reason is None:
             try:
                 _shared = HandwritingRecognizer()
                 log.info("handwriting input: Zinnia with %s", _shared.model)
             except Unavailable as exc:
-                _reason = str(exc)
+                _reason, _available = str(exc), False
                 log.warning("handwriting input (手写) not offered: %s", _reason)
         return _shared
 
 
 def available() -> bool:
-    """Cheap: would get_recognizer() succeed? (The library is found, the model file exists.)"""
+    """Would get_recognizer() succeed? (The model file exists, the library loads.) Cached; a
+    missing part is logged once, and the keyboard then offers pinyin only."""
+    global _available, _reason
     if _shared is not None:
         return True
-    if _reason is not None:
-        return False
-    return find_model() is not None and (ctypes.util.find_library("zinnia") is not None
-                                         or _can_load("libzinnia.so.0"))
+    with _shared_lock:
+        if _available is None:
+            model = find_model()
+            if model is None:
+                _reason = f"handwriting model not found ({', '.join(MODEL_DIRS)})"
+            elif not (_can_load("libzinnia.so.0") or ctypes.util.find_library("zinnia")):
+                _reason = "libzinnia not found (Debian package libzinnia0)"
+            _available = _reason is None
+            if _reason is not None:
+                log.warning("handwriting input (手写) not offered: %s", _reason)
+        return _available
 
 
 def _can_load(name: str) -> bool:
@@ -205,11 +215,11 @@ def _can_load(name: str) -> bool:
 
 def reset() -> None:
     """Forget the shared recogniser and the reason (tests)."""
-    global _shared, _reason
+    global _shared, _reason, _available
     with _shared_lock:
         if _shared is not None:
             _shared.close()
-        _shared, _reason = None, None
+        _shared, _reason, _available = None, None, None
 
 
 class Ink:
