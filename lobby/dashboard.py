@@ -5,8 +5,10 @@ The screen only draws these answers. Reads only (the actions go through the serv
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import Any
 from drivers.health import DeviceHealth
 from lobby.services import LobbyServices, Satisfaction
 from mqtt_bridge.alerts import AlertEngine
+from mqtt_bridge.clock import parse_ts
 from mqtt_bridge.store import Lane, StoreError
 from mqtt_bridge.store.outbox import depth
 
@@ -248,8 +251,6 @@ class StaffFigures:
             unit = rows[-1]["unit"] if rows else ""
             previous: float | None = None
             for r in rows:
-                from mqtt_bridge.timebase import parse_ts
-
                 slot = int(_hours(midnight, parse_ts(r["slot_ts"]).astimezone(tz)) * 60 // SLOT_MIN)
                 if previous is not None and 0 <= slot < SLOTS_PER_DAY:
                     values[slot] = max(0.0, float(r["odometer"]) - previous)
@@ -322,7 +323,18 @@ class StaffFigures:
                                             0))
         counts["total"] = counts["scheduled"] + counts["unscheduled"]
         rounds.sort(key=lambda t: (t.planned if t.planned is not None else (t.started or 0)))
-        return PatrolNight(start, NIGHT_HOURS, _hours(start, local_now), rounds, counts)
+        # a round (or now) before 18:00: the timeline starts at that hour instead
+        earliest = min([_hours(start, local_now)] + [h for t in rounds for h in (t.planned, t.started)
+                                                     if h is not None])
+        shift = math.floor(min(0.0, earliest))
+        if shift < 0:
+            start += dt.timedelta(hours=shift)
+            rounds = [dataclasses.replace(t, planned=None if t.planned is None else t.planned - shift,
+                                          started=None if t.started is None else t.started - shift,
+                                          window=None if t.window is None else (t.window[0] - shift,
+                                                                                t.window[1] - shift))
+                      for t in rounds]
+        return PatrolNight(start, NIGHT_HOURS - shift, _hours(start, local_now), rounds, counts)
 
 
 def _clock_on(day: dt.date, hhmm: str | None, tz: Any) -> dt.datetime | None:

@@ -73,6 +73,7 @@ class StaffRow(BoxLayout):
         if cols:
             label.zh = label.en = ""
             label.opacity = 0
+            label.size_hint_x, label.width = None, 0  # the columns take the row (kv sets this only once)
             while len(self._labels) < len(cols):
                 lab = KLabel(role="body" if self.tone != "head" else "small")
                 lab.bind(height=self._measure)
@@ -97,6 +98,7 @@ class StaffRow(BoxLayout):
                     lab.zh = lab.en = lab.tid = ""
             label.zh, label.en = self.zh, self.en
             label.opacity = 1
+            label.size_hint_x = 1
             self.text = f"{self.zh}\n{self.en}" if self.zh != self.en else self.zh
         self._measure()
 

@@ -46,7 +46,7 @@ class DevicesVisual(BoxLayout):
 
     def _size(self, *_: Any) -> None:
         app = _app()
-        self.plan.height = max(120.0, min(self.width * 0.42, (app.root.height if app else 480) * 0.45))
+        self.plan.height = max(110.0, min(self.width * 0.42, (app.root.height if app else 480) * 0.3))
         self.plan.caption_size = max(10.0, app.fs_small * 0.85) if app else 12
         _fit(self)
 
@@ -55,6 +55,7 @@ class DevicesVisual(BoxLayout):
         plan = spec.get("plan")
         if plan is not None:
             self.plan.plan = plan
+            self.plan._later()
             self.add_widget(self.plan_title)
             self.add_widget(self.plan)
         meters = spec.get("meters") or []
@@ -83,6 +84,7 @@ class DevicesVisual(BoxLayout):
             spark.night = m.night
             spark.now_slot = m.now_slot
             spark.values = list(m.values)
+            spark._later()
             line.height = max(label.height, (app.tap * 0.7) if app else 42)
             self.add_widget(line)
         if not meters:
@@ -110,6 +112,7 @@ class PatrolVisual(BoxLayout):
         self.timeline.caption_size = cap
         self.timeline.height = cap * 2.4 + cap * 2.2 * max(1, len(night.rounds)) + 8
         self.timeline.night = night
+        self.timeline._later()  # every refresh repaints (the figures may be equal, the hour is not)
         _fit(self)
 
 
@@ -123,12 +126,18 @@ class TodayVisual(BoxLayout):
         self.value = KLabel(role="big", tid="gauge_value")
         texts.add_widget(self.title)
         texts.add_widget(self.value)
+        for w in (self.title, self.value):
+            w.bind(height=lambda *_: self._fit_height())
+
+    def _fit_height(self) -> None:
+        app = _app()
+        self.height = max((app.tap * 2.0) if app else 120, self.title.height + self.value.height + 8)
         self.add_widget(self.gauge)
         self.add_widget(texts)
 
     def show(self, spec: dict[str, Any]) -> None:
-        app = _app()
-        self.height = (app.tap * 2.0) if app else 120
+        self._fit_height()
+        self.gauge._later()
         target = spec.get("target", 85)
         self.gauge.target = float(target)
         self.gauge.pct = spec.get("pct")
