@@ -126,14 +126,14 @@ class TodayVisual(BoxLayout):
         self.value = KLabel(role="big", tid="gauge_value")
         texts.add_widget(self.title)
         texts.add_widget(self.value)
+        self.add_widget(self.gauge)
+        self.add_widget(texts)
         for w in (self.title, self.value):
             w.bind(height=lambda *_: self._fit_height())
 
     def _fit_height(self) -> None:
         app = _app()
         self.height = max((app.tap * 2.0) if app else 120, self.title.height + self.value.height + 8)
-        self.add_widget(self.gauge)
-        self.add_widget(texts)
 
     def show(self, spec: dict[str, Any]) -> None:
         self._fit_height()
