@@ -62,10 +62,7 @@ class _Chart(Widget):
         self.bind(pos=self._later, size=self._later)
 
     def _later(self, *_: Any) -> None:
-        from kivy.clock import Clock
-
-        Clock.unschedule(self._redraw)
-        Clock.schedule_once(self._redraw, 0)
+        self._redraw()  # at once: a few dozen instructions, only when the data or the size changed
 
     def _redraw(self, *_: Any) -> None:
         self._group.clear()
