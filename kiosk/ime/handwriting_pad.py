@@ -1,6 +1,6 @@
 """The handwriting (手写) panel of the on-screen keyboard: a writing pad, its candidates and keys.
 
-    panel = HandwritingPanel(font_name=cjk_font_path)
+    panel = HandwritingPanel(ImeKey, ImeCandidate, font_name=cjk_font_path)
     panel.entry = entry                 # a TextEntry (name field); a chosen character is inserted
     panel.bind(on_pinyin=lambda p: ...) # the 拼音 key: back to the keys
 
@@ -208,9 +208,9 @@ class HandwritingPanel(BoxLayout):
     key_height = NumericProperty(60)
     __events__ = ("on_pinyin",)
 
-    def __init__(self, **kw: Any) -> None:
-        from kiosk.ime.widgets import ImeCandidate, ImeKey
-
+    def __init__(self, key_cls: Any, candidate_cls: Any, **kw: Any) -> None:
+        # the keyboard's own key and candidate buttons (kiosk.ime.widgets passes them: no import circle)
+        ImeKey, ImeCandidate = key_cls, candidate_cls
         super().__init__(orientation="horizontal", spacing=4, **kw)
         self.candidates: list[Candidate] = []
         self._seq = 0

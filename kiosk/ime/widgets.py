@@ -317,7 +317,8 @@ class ImeKeyboard(BoxLayout):
                 return False
             from kiosk.ime.handwriting_pad import HandwritingPanel
 
-            self._pad = HandwritingPanel(font_name=self.font_name, key_height=self.effective_key_height)
+            self._pad = HandwritingPanel(ImeKey, ImeCandidate, font_name=self.font_name,
+                                         key_height=self.effective_key_height)
             self._pad.bind(on_pinyin=lambda *_: setattr(self, "handwriting", False))
         self._pad.entry = self.entry
         if self._pad.parent is None:

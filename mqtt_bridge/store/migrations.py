@@ -635,7 +635,7 @@ CREATE TABLE meter_slots (
     unit        TEXT NOT NULL,
     odometer    REAL NOT NULL,
     PRIMARY KEY (meter_id, slot_ts)
-) WITHOUT ROWID;
+);
 """)
 
 

@@ -88,6 +88,7 @@ def test_ui_handwriting_on_the_name_field(display: Any, tmp_path: Path) -> None:
         # the given name: 林, then 完成 Done commits the first candidate when it is 林
         write(k, jittered(model_strokes("林", STEP), seed=3), check_each=False)
         k.wait(lambda m: "林" in cands(m), what="林 among the candidates")
+        k.settled(quiet_s=0.5)  # the answer for the last stroke is in: the candidates stay put
         k.choose_candidate("林")
         k.wait(lambda m: "王林" in m["widgets"]["field"]["text"], what="王林 in the name")
 
