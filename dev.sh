@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
   fonts-noto-cjk                                        # Chinese text on screen and badges
   xvfb xdotool x11-utils                                # headless screen for UI tests/demo
   libgl1 libegl1 libmtdev1                              # Kivy's runtime libraries
+  libzinnia0 tegaki-zinnia-simplified-chinese           # handwriting (手写) recogniser and its model
   systemd imagemagick                                   # systemd-analyze (unit tests); screenshots (UI tests)
 )
 VENV=.venv

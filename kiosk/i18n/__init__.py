@@ -24,6 +24,12 @@ def pair(key: str, **fmt: object) -> tuple[str, str]:
     return zh, en
 
 
+def plural_pair(key: str, n: int, **fmt: object) -> tuple[str, str]:
+    """pair() with n in the format; "<key>.one" (its English in the singular) when n is 1."""
+    one = f"{key}.one"
+    return pair(one if n == 1 and one in STRINGS else key, n=n, **fmt)
+
+
 def primary(key: str, lang: str, **fmt: object) -> str:
     zh, en = pair(key, **fmt)
     return en if lang == "en" else zh
@@ -44,4 +50,4 @@ def all_texts() -> list[str]:
     return [s for pair_ in STRINGS.values() for s in pair_]
 
 
-__all__ = ["LANGS", "STRINGS", "all_texts", "lang_of", "lookup", "order", "pair", "primary", "secondary"]
+__all__ = ["LANGS", "STRINGS", "all_texts", "lang_of", "lookup", "order", "pair", "plural_pair", "primary", "secondary"]

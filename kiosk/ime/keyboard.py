@@ -15,6 +15,11 @@ Field kinds (what the field holds → layouts offered, first one shown):
     text   → zh, en, digits   (company names, descriptions: "，" "。" keys)
     code   → en, digits       (permit numbers)
     phone  → digits           (0-9, +)
+    pin    → pin              (0-9 only: the staff PIN)
+
+The Chinese layout of a name field has a 手写 key (HANDWRITE): the keyboard widget swaps
+the keys for a writing pad (kiosk/ime/handwriting_pad.py) when the recogniser is there,
+and draws an empty cell otherwise; the entry itself ignores the key.
 
 Guarantees, whatever is pressed in whatever order: `text` never exceeds `max_length`
 code points and never holds a control, format, private-use or unassigned character;
@@ -40,14 +45,16 @@ TOGGLE = "toggle"        # next layout of the field (中 / EN / 123)
 ENTER = "enter"          # zh with composition: commit the letters as typed; else submit
 SHIFT = "shift"          # en: next letter upper case; twice: caps lock
 SPACER = "spacer"        # an empty cell (keeps the grid)
+HANDWRITE = "handwrite"  # 手写: the widget shows the writing pad instead of the keys
 
 KINDS = {
     "name": ("zh", "en"),
     "text": ("zh", "en", "digits"),
     "code": ("en", "digits"),
     "phone": ("digits",),
+    "pin": ("pin",),
 }
-LAYOUT_TITLES = {"zh": "中", "en": "EN", "digits": "123"}
+LAYOUT_TITLES = {"zh": "中", "en": "EN", "digits": "123", "pin": "123"}
 _REJECT_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 
 
@@ -90,6 +97,17 @@ def build_layout(name: str, kind: str = "text", toggle_to: str | None = None) ->
     enter = Key("enter", "完成\nDone", ENTER, width=1.5)
     toggle = Key("toggle", LAYOUT_TITLES[toggle_to], TOGGLE, width=1.5) if toggle_to else \
         Key("spacer-toggle", "", SPACER, width=1.5)
+    if name == "pin":  # digits and nothing else: a PIN has no "+"
+        rows = (
+            (Key("1", "1", CHAR, "1"), Key("2", "2", CHAR, "2"), Key("3", "3", CHAR, "3"),
+             Key("backspace", "⬅ 删除", BACKSPACE)),
+            (Key("4", "4", CHAR, "4"), Key("5", "5", CHAR, "5"), Key("6", "6", CHAR, "6"),
+             Key("clear", "清除\nClear", CLEAR)),
+            (Key("7", "7", CHAR, "7"), Key("8", "8", CHAR, "8"), Key("9", "9", CHAR, "9"),
+             Key("spacer-toggle", "", SPACER)),
+            (Key("spacer-left", "", SPACER), Key("0", "0", CHAR, "0", width=2.0), Key("enter", "完成\nDone", ENTER)),
+        )
+        return Layout(name, rows, 4.0)
     if name == "digits":
         toggle4 = Key("toggle", LAYOUT_TITLES[toggle_to], TOGGLE) if toggle_to else Key("spacer-toggle", "", SPACER)
         rows = (
@@ -120,7 +138,8 @@ def build_layout(name: str, kind: str = "text", toggle_to: str | None = None) ->
         rows = (
             _letters("qwertyuiop", False),
             _letters("asdfghjkl", False) + (Key("apostrophe", "'", SEPARATOR, "'"),),
-            (Key("spacer-left", "", SPACER, width=1.5),) + _letters("zxcvbnm", False) + (bksp,),
+            (Key("handwrite", "手写", HANDWRITE, width=1.5) if kind == "name" else
+             Key("spacer-left", "", SPACER, width=1.5),) + _letters("zxcvbnm", False) + (bksp,),
             (toggle,) + punct + (Key("space", "空格 Space", SPACE, width=space_w), enter),
         )
         return Layout(name, rows, 10.0)
@@ -418,7 +437,8 @@ class TextEntry:
         if not isinstance(value, str):
             return False
         self._commit_letters()
-        allowed = (lambda ch: ch in "0123456789+") if self.kind == "phone" else _acceptable
+        allowed = (lambda ch: ch in "0123456789+") if self.kind == "phone" else \
+            (lambda ch: ch in "0123456789") if self.kind == "pin" else _acceptable
         add = "".join(ch for ch in value[: self.max_length * 4] if allowed(ch))[: self.room]
         if not add:
             return False

@@ -30,7 +30,7 @@ from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from kiosk.ime.fonts import DEFAULT_FONT, cjk_font
-from kiosk.ime.keyboard import BACKSPACE, CHAR, LETTER, SHIFT, SPACER, Key, Layout, TextEntry
+from kiosk.ime.keyboard import BACKSPACE, CHAR, HANDWRITE, LETTER, SHIFT, SPACER, Key, Layout, TextEntry
 
 MIN_KEY_PX = 60          # 15 mm on a 7" 800×480 panel
 KEY_HEIGHT_FRACTION = 1 / 8
@@ -136,6 +136,12 @@ class CandidateBar(BoxLayout):
         self._prev.opacity = self._next.opacity = 1 if entry is not None and entry.candidates else 0
 
 
+def _handwriting() -> bool:
+    from kiosk.ime import handwriting
+
+    return handwriting.available()
+
+
 class _KeyGrid(BoxLayout):
     """The rows of one layout; built once, reused whenever that layout is shown."""
 
@@ -148,7 +154,7 @@ class _KeyGrid(BoxLayout):
             line = BoxLayout(orientation="horizontal", spacing=2,
                              size_hint_x=0.6 if narrow else 1, pos_hint={"center_x": 0.5})
             for k in row:
-                if k.action == SPACER:
+                if k.action == SPACER or (k.action == HANDWRITE and not _handwriting()):
                     line.add_widget(Widget(size_hint_x=k.width / layout.units))
                     continue
                 b = ImeKey(text=k.label, key=k, font_name=font_name, size_hint_x=k.width / layout.units,
@@ -194,6 +200,7 @@ class ImeKeyboard(BoxLayout):
     font_name = StringProperty(DEFAULT_FONT)
     key_height = NumericProperty(0)
     show_candidates = BooleanProperty(True)
+    handwriting = BooleanProperty(False)  # the 手写 pad instead of the keys (name fields, when offered)
     __events__ = ("on_text", "on_submit")
 
     def __init__(self, **kw):
@@ -206,11 +213,13 @@ class ImeKeyboard(BoxLayout):
         self._bound: TextEntry | None = None
         self._last_text: str | None = None
         self._repeat = None
+        self._pad = None  # kiosk.ime.handwriting_pad.HandwritingPanel, built on first use
         self.candidate_bar = CandidateBar(font_name=self.font_name, size_hint_y=None, slots=slots)
         self.add_widget(self.candidate_bar)
         self._holder = BoxLayout(orientation="vertical")
         self.add_widget(self._holder)
-        self.bind(entry=self._on_entry, key_height=self._on_size, font_name=self._on_font)
+        self.bind(entry=self._on_entry, key_height=self._on_size, font_name=self._on_font,
+                  handwriting=lambda *_: self._render())
         Window.bind(size=self._on_size)
         self._on_size()
         if self.entry is not None:
@@ -231,6 +240,10 @@ class ImeKeyboard(BoxLayout):
     def _on_size(self, *_):
         kh = self.effective_key_height
         self.candidate_bar.height = kh
+        if self._pad is not None and self._pad.parent is not None:
+            self._pad.key_height = kh
+            self.height = kh * 5  # as the Chinese layout with its candidate bar: nothing jumps
+            return
         rows = len(self._shown.layout.rows) if self._shown else 4
         self.height = kh * (rows + (1 if self.candidate_bar.parent else 0))
         if self.entry is not None and self._shown is not None:
@@ -244,6 +257,8 @@ class ImeKeyboard(BoxLayout):
         self.candidate_bar.font_name = font
         for g in self._grids.values():
             g.set_font(font)
+        if self._pad is not None:
+            self._pad.font_name = font
 
     # -- entry binding
     def _on_entry(self, _w, entry: TextEntry | None):
@@ -251,6 +266,11 @@ class ImeKeyboard(BoxLayout):
             self._bound.unbind(on_change=self._changed, on_submit=self._submitted)
         self._bound = entry
         self.candidate_bar.entry = entry
+        if self._pad is not None:
+            self._pad.reset()
+            self._pad.entry = entry
+        if entry is None or entry.kind != "name":
+            self.handwriting = False
         if entry is not None:
             entry.bind(on_change=self._changed, on_submit=self._submitted)
             self._last_text = entry.text
@@ -271,11 +291,13 @@ class ImeKeyboard(BoxLayout):
         if entry is None:
             return
         layout = entry.layout
+        if self.handwriting and layout.name == "zh" and self._show_pad():
+            return
         grid = self._grids.get(layout)
         if grid is None:
             grid = _KeyGrid(layout, self._key_down, self._key_up, self.font_name)
             self._grids[layout] = grid
-        if grid is not self._shown:
+        if grid is not self._shown or grid.parent is None:
             self._holder.clear_widgets()
             self._holder.add_widget(grid)
             self._shown = grid
@@ -287,9 +309,38 @@ class ImeKeyboard(BoxLayout):
         self._on_size()
         self.candidate_bar.refresh()
 
+    def _show_pad(self) -> bool:
+        """The writing pad in place of the keys (built once); False when handwriting is not offered."""
+        if self._pad is None:
+            if not _handwriting():
+                self.handwriting = False
+                return False
+            from kiosk.ime.handwriting_pad import HandwritingPanel
+
+            self._pad = HandwritingPanel(ImeKey, ImeCandidate, font_name=self.font_name,
+                                         key_height=self.effective_key_height)
+            self._pad.bind(on_pinyin=lambda *_: setattr(self, "handwriting", False))
+        self._pad.entry = self.entry
+        if self._pad.parent is None:
+            self._holder.clear_widgets()
+            self._holder.add_widget(self._pad)
+        if self.candidate_bar.parent is not None:
+            self.remove_widget(self.candidate_bar)
+        self._on_size()
+        return True
+
+    def candidate_texts(self) -> list[str]:
+        """The candidates on show (the pad's while writing by hand), for tests and the demo."""
+        if self._pad is not None and self._pad.parent is not None:
+            return self._pad.candidate_texts()
+        return [c.text for c in self.entry.page_candidates] if self.entry is not None else []
+
     # -- touches
     def _key_down(self, button: ImeKey):
         if self.entry is None or button.key is None:
+            return
+        if button.key.action == HANDWRITE:
+            self.handwriting = True
             return
         self.entry.press_key(button.key)
         if button.key.action == BACKSPACE:
@@ -322,6 +373,8 @@ class ImeKeyboard(BoxLayout):
         Keys by id; candidates as "cand0".."candN"; paging as "prev"/"next".
         """
         out: dict[str, tuple[float, float]] = {}
+        if self._pad is not None and self._pad.parent is not None:
+            return self._pad.key_centres()
         if self._shown is not None:
             for kid, b in self._shown.keys.items():
                 out[kid] = b.to_window(*b.center)

@@ -152,15 +152,15 @@ class TestProbe:
         for kb in keyboards:
             if kb.parent is None or not _visible(kb):
                 continue
-            cands = kb.entry.page_candidates if kb.entry is not None else []
+            cands = kb.candidate_texts()  # the pinyin candidates, or the writing pad's
             for kid, (x, y) in kb.key_centres().items():
                 item = {"cx": round(wx + x), "cy": round(wy + height - y)}
                 if kid.startswith("cand"):
                     i = int(kid[4:])
-                    item["text"] = cands[i].text if i < len(cands) else ""
+                    item["text"] = cands[i] if i < len(cands) else ""
                 keys[f"key:{kid}"] = item
             if kb.entry is not None:
-                keys["key:_layout"] = {"text": kb.entry.layout.name}
+                keys["key:_layout"] = {"text": "handwriting" if kb.handwriting else kb.entry.layout.name}
         return {"screen": app.sm.current, "overlay": app.overlay_name, "lang": app.lang, "touches": self.touches,
                 "window": [wx, wy, Window.width, Window.height], "busy": app.worker.pending,
                 "wipes": app.wipes, "widgets": widgets, "keys": keys}

@@ -327,6 +327,20 @@ class AlertsConfig(Section):
     outbox_oldest_max_min: Minutes = 15
 
 
+class FloorPlanPoint(Section):
+    device: str = Field(min_length=1, max_length=64)  # a meter id, reader id, button id or gateway device id
+    x: float = Field(ge=0, le=1)  # on the image: 0 left .. 1 right
+    y: float = Field(ge=0, le=1)  # 0 top .. 1 bottom
+    label: str = Field("", max_length=24)  # shown beside the dot (default: the device id)
+
+
+class FloorPlanConfig(Section):
+    """The staff screen's floor plan: an image and where each device is on it."""
+
+    image: str = ""  # a PNG or JPEG on this Pi; "": a plain outline
+    points: list[FloorPlanPoint] = []
+
+
 class KioskConfig(Section):
     idle_timeout_s: Seconds = 60
     screensaver_after_s: Seconds = 300
@@ -337,6 +351,7 @@ class KioskConfig(Section):
     fullscreen: bool = True
     feedback_place: Text = "大堂 Lobby"
     staff_cards: list[CardUid] = []  # local allowlist; central adds more with cards.update
+    floor_plan: FloorPlanConfig = FloorPlanConfig()
 
 
 class GpioConfig(Section):

@@ -81,6 +81,8 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("privacy.", "export_dir visitor_retention_days ticket_contact_retention_days mask_phone_in_events "
                         "name_in_events")
     | _keys("kiosk.", "font_path fullscreen staff_cards")
+    | _keys("kiosk.floor_plan.", "image")  # a file path on the Pi
+    | _keys("kiosk.floor_plan.points[].", "device x y label")  # where the site's devices are
     | _keys("gpio.", "pin_factory buzzer_pin status_led_pin")
     | _keys("printer.", "kind path host port usb_vendor usb_product baudrate paper_width_px")
     | _keys("readers[].", "id kind connstring device retap_window_s host checkpoint")

@@ -22,6 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from lobby.config import Config
 
 log = logging.getLogger(__name__)
+DEMO_NAME = "演示访客"  # the scripted visitor: "demo visitor", never a real person's name
+DEMO_PHONE_PREFIX = "1390000"  # 139-0000-xxxx, xxxx counting the demo's rounds
 
 
 @dataclass
@@ -78,6 +80,7 @@ class Lobby:
         self.store = Store(state_path(cfg, cfg.store.path), cfg.store.busy_timeout_ms)
         self.services = LobbyServices(self.store, cfg, card_key=load_key(cfg.state_dir))
         self.visit_id: str | None = None
+        self.round = 0
 
     def check_in(self, say: Callable[[str], None]) -> None:
         from lobby.services import CheckInForm
@@ -86,9 +89,12 @@ class Lobby:
         if not hosts:
             say("  (no hosts in the directory yet: central sends them with directory.update)")
             return
+        # a name and number nobody would type, marked as the demo's: a person trying their own name
+        # (or 张伟) at the kiosk never meets "already checked in"; each round checks out what it checked in
+        self.round += 1
         outcome = self.services.visitors.check_in(CheckInForm(
-            name="张伟", phone="13812345678", host_id=hosts[0].id, purpose="meeting", party_size=1,
-            company="华建工程 Huajian Engineering", consent=True))
+            name=DEMO_NAME, phone=f"{DEMO_PHONE_PREFIX}{self.round % 10000:04d}", host_id=hosts[0].id,
+            purpose="meeting", party_size=1, company="演示 Demo", consent=True))
         say(f"  -> {outcome.message.zh} / {outcome.message.en}")
         if outcome.ok and outcome.value is not None:
             self.visit_id = getattr(outcome.value, "visit_id", None)
@@ -176,7 +182,7 @@ def steps(cfg: Config, central: Central, say: Callable[[str], None]) -> list[Ste
         Step("central shows a notice on the kiosk",
              lambda: central.command("notice.show", {"notice_id": "water-off",
                                                      "title": "明日10:00-12:00停水 Water off tomorrow 10:00-12:00"})),
-        Step("a visitor checks in at the touchscreen (张伟, meeting)", lambda: lobby.check_in(say)),
+        Step(f"a visitor checks in at the touchscreen ({DEMO_NAME}, demo, meeting)", lambda: lobby.check_in(say)),
     ]
     if cfg.buttons:
         button = cfg.buttons[0]

@@ -21,6 +21,13 @@ from mqtt_bridge.store.outbox import append_events
 from mqtt_bridge.timebase import rfc3339
 
 log = logging.getLogger("lobby.meters.service")
+SLOT = dt.timedelta(minutes=15)  # meter_slots: the staff screen's sparklines
+SLOTS_KEPT = dt.timedelta(days=2)
+
+
+def _slot_start(at: dt.datetime) -> dt.datetime:
+    at = at.astimezone(dt.timezone.utc)
+    return at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
 
 
 class CycleRecorder:
@@ -50,6 +57,7 @@ class CycleRecorder:
         latest: list[tuple[Any, ...]] = []
         registers: list[tuple[Any, ...]] = []
         edges: list[tuple[Any, ...]] = []
+        slots: list[tuple[Any, ...]] = []
         changes: list[tuple[MeterState | None, AlertChange]] = []
         analyses: list[tuple[MeterState, Analysis]] = []
         for meter, reading, at in results:
@@ -75,6 +83,11 @@ class CycleRecorder:
             for point, state in analysis.registers.items():
                 registers.append((meter.cfg.id, point, samples[point].unit, state.value, rfc3339(state.at),
                                   state.odometer))
+            billing = meter.analyzer.billing
+            if billing is not None and billing in analysis.registers:
+                state = analysis.registers[billing]
+                slots.append((meter.cfg.id, rfc3339(_slot_start(state.at)), billing, samples[billing].unit,
+                              state.odometer, rfc3339(state.at - SLOTS_KEPT)))
             if analysis.edge is not None:
                 day, point, state = analysis.edge
                 edges.append((meter.cfg.id, day, point, samples[point].unit, rfc3339(state.at), state.value,
@@ -105,6 +118,12 @@ class CycleRecorder:
                     tx.conn.executemany(
                         "INSERT OR IGNORE INTO meter_day_edges (meter_id, day, point, unit, read_ts, value, odometer) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", edges)
+                for meter_id, slot_ts, point, unit, odometer, older in slots:
+                    tx.conn.execute(
+                        "INSERT INTO meter_slots (meter_id, slot_ts, point, unit, odometer) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (meter_id, slot_ts) DO UPDATE SET point = excluded.point, unit = excluded.unit, "
+                        "odometer = excluded.odometer", (meter_id, slot_ts, point, unit, odometer))
+                    tx.conn.execute("DELETE FROM meter_slots WHERE meter_id = ? AND slot_ts < ?", (meter_id, older))
                 for _, change in changes:
                     if change.action == "raise":
                         self.alerts.raise_alert(change.key, change.severity, change.title, change.detail, tx=tx)

@@ -669,6 +669,22 @@ def _v13_kpis(conn: sqlite3.Connection) -> None:
 
 
 @expand
+def _v14_meter_slots(conn: sqlite3.Connection) -> None:
+    # Today's use per meter for the staff screen's sparklines: the billing register's odometer
+    # at the end of each 15-minute slot (the last accepted reading in it). Kept two days.
+    run_script(conn, """
+CREATE TABLE meter_slots (
+    meter_id    TEXT NOT NULL,
+    slot_ts     TEXT NOT NULL,               -- RFC 3339 UTC start of the 15-minute slot
+    point       TEXT NOT NULL,
+    unit        TEXT NOT NULL,
+    odometer    REAL NOT NULL,
+    PRIMARY KEY (meter_id, slot_ts)
+);
+""")
+
+
+@expand
 def _v7_gateway(conn: sqlite3.Connection) -> None:
     # Store tables of the gateway service (applied as migration 7 by mqtt_bridge.store.migrations).
     run_script(conn, """
@@ -731,7 +747,7 @@ CREATE INDEX guess_failures_kind ON guess_failures (kind, kiosk, id);
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
                                 _v9_no_card_uids_in_commands, _v10_complaint_verdict,
-                                _v11_trust_boundaries, _v12_ticket_rules, _v13_kpis]
+                                _v11_trust_boundaries, _v12_ticket_rules, _v13_kpis, _v14_meter_slots]
 LATEST = len(MIGRATIONS)
 
 

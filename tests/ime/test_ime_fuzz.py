@@ -37,6 +37,8 @@ def check(e: TextEntry) -> None:
     assert 0 <= e.page < e.page_count
     if e.kind == "phone":
         assert set(e.text) <= set("0123456789+")
+    if e.kind == "pin":
+        assert set(e.text) <= set("0123456789")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -233,3 +233,25 @@ def test_bad_arguments():
     with pytest.raises(ValueError):
         build_layout("klingon")
     assert build_layout("digits").key("spacer-toggle").action == SPACER
+
+
+def test_pin_pad_is_digits_only():
+    """The staff PIN pad: 0-9, delete, clear, Done, and no "+" (a PIN is digits)."""
+    e = TextEntry(kind="pin", max_length=12)
+    ids = {k.id for k in e.layout.keys if k.action != SPACER}
+    assert ids == {str(d) for d in range(10)} | {"backspace", "clear", "enter"}
+    assert not e.press("plus") and not e.toggle()
+    for k in "2468":
+        e.press(k)
+    assert e.insert_text("+86 13") and e.text == "24688613"
+
+
+def test_name_fields_have_a_handwriting_key_other_fields_do_not():
+    from kiosk.ime.keyboard import HANDWRITE
+
+    name = TextEntry(kind="name").layouts["zh"]
+    assert name.key("handwrite").action == HANDWRITE and name.key("handwrite").label == "手写"
+    e = TextEntry(kind="name")
+    assert not e.press("handwrite") and e.snapshot()["text"] == ""  # the widget acts on it, not the entry
+    assert TextEntry(kind="text").layouts["zh"].key("handwrite") is None
+    assert TextEntry(kind="name").layouts["en"].key("handwrite") is None
