@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -255,37 +256,141 @@ def drain(workdir: Path, broker: Broker, rows: int) -> dict[str, float]:
     }
 
 
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[int(q * (len(ordered) - 1))]
+
+
+def command_flood(workdir: Path, broker: Broker, commands: int, interval_s: float = 0.02,
+                  quiet_events: int = 250) -> dict[str, float]:
+    """Latency of outgoing critical events (commit by another process -> at central) from a
+    `lobby bridge` process, first with no commands, then while central floods it with
+    `commands` notice.show commands (mosquitto_pub -l, as fast as the broker takes them).
+    Every command must be answered (a mosquitto_sub counts the results)."""
+    from tests.helpers.central import now_ts
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "lobby.toml"
+    config.write_text(BASE_CONFIG.format(state_dir=workdir / "state", port=broker.port, extra="",
+                                         mqtt_extra="", discovery="false"))
+    rt = make_runtime(workdir, broker.port)  # only its store is used here
+    base = rt.cfg.base_topic
+    committed: dict[int, float] = {}
+    arrived: dict[int, float] = {}
+    online = threading.Event()
+    subscriber = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-flood-central")
+
+    def on_message(client, userdata, msg):  # noqa: ANN001
+        if msg.topic.endswith("/status"):
+            if b'"online"' in msg.payload:
+                online.set()
+            return
+        arrived[json.loads(msg.payload)["seq"]] = time.perf_counter()
+
+    subscriber.on_message = on_message
+    subscriber.connect("127.0.0.1", broker.port)
+    subscriber.subscribe([(f"{base}/events/health", 1), (f"{base}/status", 1)])
+    subscriber.loop_start()
+    bridge = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "ERROR", "bridge",
+                               "--config", str(config)], cwd=Path(__file__).resolve().parents[1])
+    online.wait(60)
+
+    def inject(until: Callable[[], bool], at_least: int) -> list[int]:
+        seqs: list[int] = []
+        while len(seqs) < at_least or not until():
+            record = rt.store.emit("health", "gateway.started", {"version": "bench", "config_version": 1})
+            committed[record.seq] = time.perf_counter()
+            seqs.append(record.seq)
+            time.sleep(interval_s)
+        deadline = time.monotonic() + 60
+        while any(s not in arrived for s in seqs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return seqs
+
+    quiet = inject(lambda: True, quiet_events)
+    lines = workdir / "commands.lines"
+    with lines.open("w") as fh:
+        for i in range(commands):
+            fh.write(json.dumps({"id": f"flood-{i}", "ts": now_ts(),
+                                 "data": {"notice_id": f"n{i % 50}", "title": "Lift maintenance 电梯维修"}}) + "\n")
+    results = workdir / "results.txt"
+    with results.open("wb") as out:
+        counter = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                                    "-t", f"{base}/cmd/+/result", "-C", str(commands)], stdout=out)
+        time.sleep(0.3)
+        started = time.perf_counter()
+        with lines.open("rb") as stdin:
+            sender = subprocess.Popen(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-q", "1",
+                                       "-t", f"{base}/cmd/notice.show", "-l", "-i", "bench-flood"], stdin=stdin)
+            flood = inject(lambda: counter.poll() is not None, quiet_events)
+            answered_s = time.perf_counter() - started
+            sender.wait(60)
+        if counter.poll() is None:
+            counter.kill()
+    bodies = [json.loads(line) for line in results.read_bytes().splitlines() if line.strip()]
+    bridge.terminate()
+    bridge.wait(10)
+    subscriber.disconnect()
+    subscriber.loop_stop()
+    rt.store.close()
+
+    def lat(seqs: list[int]) -> list[float]:
+        return [1000 * (arrived[s] - committed[s]) for s in seqs if s in arrived]
+
+    q, f = lat(quiet), lat(flood)
+    ids = {b.get("id") for b in bodies}
+    return {
+        "commands": commands, "answered": len(bodies), "distinct_ids": len(ids),
+        "ok": sum(1 for b in bodies if b.get("ok")),
+        "rate_limited": sum(1 for b in bodies if not b.get("ok") and str(b.get("error", "")).startswith("rate_limited")),
+        "other_errors": sum(1 for b in bodies if not b.get("ok") and not str(b.get("error", "")).startswith("rate_limited")),
+        "all_answered_s": answered_s,
+        "quiet_events": len(q), "quiet_p50_ms": statistics.median(q), "quiet_p99_ms": _pct(q, 0.99),
+        "flood_events": len(f), "flood_p50_ms": statistics.median(f), "flood_p99_ms": _pct(f, 0.99),
+        "lost_events": len(quiet) + len(flood) - len(q) - len(f),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=30000, help="events for the end-to-end run")
     parser.add_argument("--drain", type=int, default=1_000_000, help="rows of backlog to drain (0: skip)")
     parser.add_argument("--baseline", type=int, default=0,
                         help="messages for the two baselines (default: the drain's rows, else --events)")
+    parser.add_argument("--flood", type=int, default=10_000,
+                        help="commands in the flood case (event latency with and without it; 0: skip)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # progress shows in a log file
     base_n = args.baseline or args.drain or args.events
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         broker = Broker(workdir / "broker").start()
         try:
-            e2e_s, size = product_e2e(workdir / "e2e", broker.port, args.events)
-            c_s = c_client(broker.port, base_n, size)
-            sub_n = min(base_n, 200_000)
-            c_sub_s = c_client(broker.port, sub_n, size, subscriber=True)
-            raw_s = raw_paho(broker.port, base_n, size)
-            c_rate, raw_rate, e2e_rate = base_n / c_s, base_n / raw_s, args.events / e2e_s
-            print(f"payload {size} bytes per event; broker on loopback; RSS at start {rss_mb():.0f} MB")
-            print(f"C client: mosquitto_pub -q 1 -l -M 20, {base_n} msgs  {c_rate:9.0f} msg/s")
-            print(f"  the same, {sub_n} msgs, each delivered to a counting mosquitto_sub (QoS 1): "
-                  f"{sub_n / c_sub_s:.0f} msg/s, all arrived")
-            print(f"raw paho QoS 1, 20 in flight, {base_n} msgs       {raw_rate:9.0f} msg/s")
-            print(f"bridge end to end, {args.events} events (commit -> PUBACK -> row deleted) "
-                  f"{e2e_rate:9.0f} events/s = {e2e_rate / c_rate:.2f} x C client, {e2e_rate / raw_rate:.2f} x raw paho")
-            figures: dict[str, object] = {"events": args.events, "payload_bytes": size, "baseline_msgs": base_n,
-                                          "c_client_msgs_per_s": c_rate, "raw_msgs_per_s": raw_rate,
-                                          "c_client_with_subscriber_msgs_per_s": sub_n / c_sub_s,
-                                          "bridge_events_per_s": e2e_rate, "e2e_vs_c": e2e_rate / c_rate,
-                                          "e2e_vs_raw": e2e_rate / raw_rate}
+            figures: dict[str, object] = {}
+            size = len(outbox.EventRecord(1, "0" * 36, "meter", "meter.reading", Lane.BULK,
+                                          "2026-01-01T00:00:00.000Z", "b", 0, True,
+                                          outbox.encode_data(READING)).payload(False))
+            if args.events or args.drain:
+                c_s = c_client(broker.port, base_n, size)
+                sub_n = min(base_n, 200_000)
+                c_sub_s = c_client(broker.port, sub_n, size, subscriber=True)
+                raw_s = raw_paho(broker.port, base_n, size)
+                c_rate, raw_rate = base_n / c_s, base_n / raw_s
+                print(f"payload {size} bytes per event; broker on loopback; RSS at start {rss_mb():.0f} MB")
+                print(f"C client: mosquitto_pub -q 1 -l -M 20, {base_n} msgs  {c_rate:9.0f} msg/s")
+                print(f"  the same, {sub_n} msgs, each delivered to a counting mosquitto_sub (QoS 1): "
+                      f"{sub_n / c_sub_s:.0f} msg/s, all arrived")
+                print(f"raw paho QoS 1, 20 in flight, {base_n} msgs       {raw_rate:9.0f} msg/s")
+                figures.update({"payload_bytes": size, "baseline_msgs": base_n, "c_client_msgs_per_s": c_rate,
+                                "c_client_with_subscriber_msgs_per_s": sub_n / c_sub_s, "raw_msgs_per_s": raw_rate})
+            if args.events:
+                e2e_s, _ = product_e2e(workdir / "e2e", broker.port, args.events)
+                e2e_rate = args.events / e2e_s
+                print(f"bridge end to end, {args.events} events (commit -> PUBACK -> row deleted) "
+                      f"{e2e_rate:9.0f} events/s = {e2e_rate / c_rate:.2f} x C client, {e2e_rate / raw_rate:.2f} x raw paho")
+                figures.update({"events": args.events, "bridge_events_per_s": e2e_rate, "e2e_vs_c": e2e_rate / c_rate,
+                                "e2e_vs_raw": e2e_rate / raw_rate})
             if args.drain:
                 result = drain(workdir / "drain", broker, args.drain)
                 rate = result["rows_per_s"]
@@ -297,6 +402,17 @@ def main() -> None:
                 print(f"`lobby bridge` process RSS: during drain peak {result['rss_peak_mb']:.0f} MB, "
                       f"idle after {result['rss_idle_mb']:.0f} MB")
                 figures["drain"] = {**result, "vs_c": rate / c_rate, "vs_raw": rate / raw_rate}
+            if args.flood:
+                flood = command_flood(workdir / "flood", broker, args.flood)
+                print(f"command flood: {flood['commands']} notice.show commands, {flood['answered']} answered "
+                      f"({flood['ok']} ok, {flood['rate_limited']} rate_limited, {flood['other_errors']} other), "
+                      f"all within {flood['all_answered_s']:.1f} s")
+                print(f"event latency (commit -> at central) without commands p50 {flood['quiet_p50_ms']:.1f} ms, "
+                      f"p99 {flood['quiet_p99_ms']:.1f} ms ({flood['quiet_events']} events); during the flood "
+                      f"p50 {flood['flood_p50_ms']:.1f} ms, p99 {flood['flood_p99_ms']:.1f} ms ({flood['flood_events']}"
+                      f" events) = x{flood['flood_p50_ms'] / flood['quiet_p50_ms']:.2f} / "
+                      f"x{flood['flood_p99_ms'] / flood['quiet_p99_ms']:.2f}")
+                figures["flood"] = flood
             if args.json:
                 Path(args.json).write_text(json.dumps(figures, indent=2))
         finally:

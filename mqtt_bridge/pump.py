@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CRITICAL_POLL_S = 0.01  # how often the critical lane is re-read while bulk rows are flowing
 BULK_CHUNK = 1000  # bulk rows read from the store at a time
+BULK_SHARE = 4  # with batching, bulk messages hold at most a quarter of the window (5 of 20)
 _BATCH_HEAD, _BATCH_TAIL = b'{"items":[', b"]}"
 
 StateSubject = Callable[[EventRecord], "str | None"]
@@ -51,10 +52,15 @@ class OutboxPump:
         self.batching = batch.enabled
         self.max_items = batch.max_items if batch.enabled else 1
         self.max_bytes = batch.max_bytes
+        # Bulk messages may hold only part of the window, so a critical event never queues
+        # behind more than that many batches at the broker (and a crash re-sends fewer).
+        self.bulk_window = max(1, self.window // BULK_SHARE) if batch.enabled else self.window
         self.inflight = 0  # event messages awaiting their PUBACK
+        self._bulk_inflight = 0  # ... of which bulk
         self.last_progress = 0.0  # when a PUBACK last arrived, or the window last went from empty to busy
         self._acked: list[int] = []  # rows acknowledged, not yet deleted
         self._acked_messages = 0  # ... and the messages that carried them: they keep their window slots
+        self._acked_bulk = 0  # ... of which bulk
         self._live_from_seq = 0
         self._cursor = {Lane.CRITICAL: 0, Lane.BULK: 0}  # last seq handed to paho, per lane
         self._bulk_buffer: collections.deque[EventRecord] = collections.deque()
@@ -73,6 +79,7 @@ class OutboxPump:
     def reset(self) -> None:
         """The connection is gone: what was in flight will be re-read from the outbox."""
         self.inflight = 0
+        self._bulk_inflight = 0
         self.status.inflight = 0
         self._cursor = {Lane.CRITICAL: 0, Lane.BULK: 0}
         self._bulk_buffer.clear()
@@ -89,6 +96,9 @@ class OutboxPump:
     def on_ack(self, tag: Tag) -> None:
         self.inflight -= 1
         self._acked_messages += 1
+        if tag.kind == "bulk":
+            self._bulk_inflight -= 1
+            self._acked_bulk += 1
         self._acked.extend(tag.seqs)
         self.last_progress = time.monotonic()
 
@@ -96,7 +106,7 @@ class OutboxPump:
         """Delete the acknowledged rows now (durable against a process crash); on a store
         error they stay pending, with their window slots, and the next call retries."""
         if not self._acked:
-            self._acked_messages = 0
+            self._acked_messages = self._acked_bulk = 0
             return
         try:
             outbox.acknowledge(self.store.connection(), self._acked)
@@ -105,7 +115,7 @@ class OutboxPump:
             log.warning("deleting %d acknowledged rows failed (%s); will retry", len(self._acked), exc)
             return
         self._acked = []
-        self._acked_messages = 0
+        self._acked_messages = self._acked_bulk = 0
         self.status.inflight = self.inflight
 
     # ------------------------------------------------------------------ sending
@@ -115,42 +125,42 @@ class OutboxPump:
         free = self.window - self.inflight - self._acked_messages
         if free <= 0 or not session.up:
             return
-        was_idle = not self.inflight
+        if not self.inflight:
+            self.last_progress = time.monotonic()  # the window goes from empty to busy
         now_mono = monotonic_ns()
         synced_now = clock_synchronised()
-        states: dict[str, bytes] = {}
-        sent = 0
         now = time.monotonic()
-        if not self._bulk_buffer or now - self._last_critical_poll >= CRITICAL_POLL_S:
-            self._last_critical_poll = now
-            for row in outbox.fetch(self.store.connection(), Lane.CRITICAL, self._cursor[Lane.CRITICAL], free):
-                payload = self._wire_payload(row, now_mono, synced_now)
-                if not session.publish(self.topics.event(row.kind), payload, Tag("event", (row.seq,))):
+        try:
+            if not self._bulk_buffer or now - self._last_critical_poll >= CRITICAL_POLL_S:
+                self._last_critical_poll = now
+                for row in outbox.fetch(self.store.connection(), Lane.CRITICAL, self._cursor[Lane.CRITICAL], free):
+                    payload = self._wire_payload(row, now_mono, synced_now)
+                    if not session.publish(self.topics.event(row.kind), payload, Tag("event", (row.seq,))):
+                        return
+                    self._cursor[Lane.CRITICAL] = row.seq
+                    self.inflight += 1
+            states: dict[str, bytes] = {}
+            while self.inflight + self._acked_messages < self.window \
+                    and self._bulk_inflight + self._acked_bulk < self.bulk_window:
+                rows, parts = self._next_bulk(now_mono, synced_now)
+                if not rows:
+                    break
+                if self.state_subject is not None:
+                    self._note_states(rows, parts, now_mono, states)
+                if self.batching:
+                    topic, payload = self.topics.batch(rows[0].kind), _BATCH_HEAD + b",".join(parts) + _BATCH_TAIL
+                else:
+                    topic, payload = self.topics.event(rows[0].kind), parts[0]
+                if not session.publish(topic, payload, Tag("bulk", tuple(row.seq for row in rows))):
                     return
-                self._cursor[Lane.CRITICAL] = row.seq
-                sent += 1
-        while sent < free:
-            rows, parts = self._next_bulk(now_mono, synced_now)
-            if not rows:
-                break
-            if self.state_subject is not None:
-                self._note_states(rows, parts, now_mono, states)
-            if self.batching:
-                topic, payload = self.topics.batch(rows[0].kind), _BATCH_HEAD + b",".join(parts) + _BATCH_TAIL
-            else:
-                topic, payload = self.topics.event(rows[0].kind), parts[0]
-            if not session.publish(topic, payload, Tag("event", tuple(row.seq for row in rows))):
-                return
-            self._cursor[Lane.BULK] = rows[-1].seq
-            sent += 1
-        if sent:
-            self.inflight += sent
+                self._cursor[Lane.BULK] = rows[-1].seq
+                self.inflight += 1
+                self._bulk_inflight += 1
+            for subject, payload in states.items():
+                if not session.publish(self.topics.state(subject), payload, Tag("other"), retain=True):
+                    return
+        finally:
             self.status.inflight = self.inflight
-            if was_idle:
-                self.last_progress = time.monotonic()
-        for subject, payload in states.items():
-            if not session.publish(self.topics.state(subject), payload, Tag("other"), retain=True):
-                return
 
     def _next_bulk(self, now_mono: int, synced_now: bool) -> tuple[list[EventRecord], list[bytes]]:
         """The next message's bulk rows and their envelopes: consecutive rows of one kind,

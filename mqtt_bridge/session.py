@@ -48,7 +48,7 @@ class BridgeStatus:
 class Tag:
     """What a message in flight was, so its PUBACK can be acted on."""
 
-    kind: str  # event (one row or a batch of rows) | alert | result | status | other
+    kind: str  # event (a critical row) | bulk (a bulk row or a batch) | alert | result | status | other
     seqs: tuple[int, ...] = ()  # the outbox rows an event message carries
     key: str = ""
     version: int = 0

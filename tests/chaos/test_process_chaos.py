@@ -15,6 +15,7 @@ import pytest
 
 from lobby.config import load_config, parse_config
 from lobby.runtime import Runtime
+from mqtt_bridge.pump import BULK_SHARE
 from mqtt_bridge.store import Store, outbox
 from tests.chaos.report import recovery_summary, report
 from tests.conftest import BASE_CONFIG
@@ -84,10 +85,12 @@ def _kill_the_bridge_20_times(broker: Broker, write_config, mqtt_extra: str, nam
             integrity = store.integrity_check()
             published = store.scalar("SELECT value FROM counters WHERE name='published'")
         missing = [s for s in producer.acknowledged if not central.tracker.has(s)]
-        batch = cfg.mqtt.batch
-        # The most rows one kill can leave sent but not deleted: a window of messages, each
-        # carrying one event (critical, or bulk with batching off) or a batch of max_items.
-        window_events = cfg.mqtt.inflight * (batch.max_items if batch.enabled else 1)
+        batch, window = cfg.mqtt.batch, cfg.mqtt.inflight
+        # The most rows one kill can leave sent but not deleted: a window of messages, each one
+        # event (critical, or bulk with batching off), of which at most window // BULK_SHARE
+        # may be batches of max_items.
+        bulk_window = max(1, window // BULK_SHARE) if batch.enabled else 0
+        window_events = (window - bulk_window) + bulk_window * batch.max_items
         figures = {"events_produced": last, "acknowledged_to_producer": len(producer.acknowledged),
                    "sigkills": kills, "delivered_unique": central.tracker.unique, "lost": len(missing),
                    "duplicates": central.tracker.duplicates, "duplicates_per_kill": central.tracker.duplicates / kills,
