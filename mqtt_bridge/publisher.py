@@ -98,14 +98,16 @@ class Bridge:
         self._wake.set()
 
     def stop(self, flush_timeout_s: float = 2.0) -> None:
-        """Stop: wait briefly for in-flight PUBACKs, mark offline, disconnect."""
+        """Stop: let the command being run finish (its answer still goes out: a config.update
+        that asks for a restart is answered first), wait briefly for in-flight PUBACKs,
+        mark offline, disconnect. Commands still queued get no answer; central resends them."""
         self._flush_timeout_s = flush_timeout_s
+        if self.commands is not None:
+            self.commands.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=flush_timeout_s + 5)
-        if self.commands is not None:
-            self.commands.stop()
 
     @property
     def link_up(self) -> bool:
@@ -231,10 +233,13 @@ class Bridge:
         session = self.session
         if session.up and not session.lost:
             deadline = time.monotonic() + self._flush_timeout_s
-            while (self.pump.inflight or self._results_inflight) and time.monotonic() < deadline and not session.lost:
+            self._publish_results()
+            while (self.pump.inflight or self._results_inflight or (self.commands and self.commands.has_results)) \
+                    and time.monotonic() < deadline and not session.lost:
                 session.network(0.02)
                 self._take_acks()
                 self.pump.commit_acks()
+                self._publish_results()
             session.publish_offline()
         self._teardown()
         self._save_stats()
