@@ -46,7 +46,9 @@ __all__ = ["Bridge", "BridgeStatus", "topics_for"]
 
 log = logging.getLogger(__name__)
 
-IDLE_POLL_S = 0.02  # rows committed by another process (the kiosk) are picked up within this
+IDLE_POLL_S = 0.05  # rows committed by another process (the kiosk) are picked up within this ...
+ACTIVE_POLL_S = 0.02  # ... or within this during the ACTIVE_FOR_S after the last message or PUBACK
+ACTIVE_FOR_S = 1.0
 ACK_WAIT_S = 0.02
 BUDGET_INTERVAL_S = 1.0
 STATS_INTERVAL_S = 5.0
@@ -136,9 +138,10 @@ class Bridge:
             session.network(0.0 if self._wake.is_set() else ACK_WAIT_S)
         else:
             # Idle: a commit in this process wakes us at once; the kiosk's rows and
-            # commands from central are picked up within IDLE_POLL_S (20 ms: about
-            # 0.3 % of a core here while idle).
-            self._wake.wait(IDLE_POLL_S)
+            # commands from central are picked up within ACTIVE_POLL_S while traffic
+            # flows (events come in bursts), within IDLE_POLL_S once it has stopped.
+            recent = time.monotonic() - pump.last_progress < ACTIVE_FOR_S
+            self._wake.wait(ACTIVE_POLL_S if recent else IDLE_POLL_S)
             session.network(0.0)
         self._wake.clear()
         self._take_acks()
@@ -254,6 +257,7 @@ class Bridge:
                 self._wake.set()
         except StoreError as exc:
             self.status.note_error(f"store: {exc}")
+        self.pump.look_again()  # its alerts and events were committed on this thread's connection
 
     def _save_stats(self) -> None:
         status = self.status

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 CRITICAL_POLL_S = 0.01  # how often the critical lane is re-read while bulk rows are flowing
 BULK_CHUNK = 1000  # bulk rows read from the store at a time
+RECHECK_S = 1.0  # an idle pass reads the outbox at least this often, data_version or not
 BULK_SHARE = 4  # with batching, bulk messages hold at most a quarter of the window (5 of 20)
 _BATCH_HEAD, _BATCH_TAIL = b'{"items":[', b"]}"
 
@@ -66,6 +67,9 @@ class OutboxPump:
         self._bulk_buffer: collections.deque[EventRecord] = collections.deque()
         self._bulk_fetched = 0  # last bulk seq read into the buffer
         self._last_critical_poll = 0.0
+        # Nothing was left to send as of this data_version (None: look again). While another
+        # connection has committed nothing since, an idle pass skips the two outbox queries.
+        self._drained_at: tuple[int, float] | None = None
 
     @property
     def busy(self) -> bool:
@@ -85,11 +89,18 @@ class OutboxPump:
         self._bulk_buffer.clear()
         self._bulk_fetched = 0
         self._last_critical_poll = 0.0
+        self._drained_at = None
 
     def rows_dropped(self) -> None:
         """The budget deleted bulk rows: the buffer may hold some; re-read after the last one sent."""
         self._bulk_buffer.clear()
         self._bulk_fetched = self._cursor[Lane.BULK]
+        self._drained_at = None
+
+    def look_again(self) -> None:
+        """Rows may have been committed on the bridge thread's own connection (the budget's
+        outbox.dropped event, an alert it raised), which data_version does not show."""
+        self._drained_at = None
 
     # ------------------------------------------------------------------ acknowledgements
 
@@ -125,11 +136,15 @@ class OutboxPump:
         free = self.window - self.inflight - self._acked_messages
         if free <= 0 or not session.up:
             return
-        if not self.inflight:
-            self.last_progress = time.monotonic()  # the window goes from empty to busy
+        now = time.monotonic()
+        conn = self.store.connection()
+        version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        if self._drained_at is not None and self._drained_at[0] == version and now - self._drained_at[1] < RECHECK_S:
+            return  # idle, and no other connection has committed since the outbox was found empty
+        self._drained_at = None
         now_mono = monotonic_ns()
         synced_now = clock_synchronised()
-        now = time.monotonic()
+        sent_before = self.inflight
         try:
             if not self._bulk_buffer or now - self._last_critical_poll >= CRITICAL_POLL_S:
                 self._last_critical_poll = now
@@ -140,10 +155,12 @@ class OutboxPump:
                     self._cursor[Lane.CRITICAL] = row.seq
                     self.inflight += 1
             states: dict[str, bytes] = {}
+            exhausted = False  # the bulk lane had room and nothing left to send
             while self.inflight + self._acked_messages < self.window \
                     and self._bulk_inflight + self._acked_bulk < self.bulk_window:
                 rows, parts = self._next_bulk(now_mono, synced_now)
                 if not rows:
+                    exhausted = True
                     break
                 if self.state_subject is not None:
                     self._note_states(rows, parts, now_mono, states)
@@ -159,8 +176,12 @@ class OutboxPump:
             for subject, payload in states.items():
                 if not session.publish(self.topics.state(subject), payload, Tag("other"), retain=True):
                     return
+            if self.inflight == sent_before and exhausted:
+                self._drained_at = (version, now)  # both lanes had room and nothing was left to send
         finally:
             self.status.inflight = self.inflight
+            if not sent_before and self.inflight:
+                self.last_progress = now  # the window went from empty to busy
 
     def _next_bulk(self, now_mono: int, synced_now: bool) -> tuple[list[EventRecord], list[bytes]]:
         """The next message's bulk rows and their envelopes: consecutive rows of one kind,
