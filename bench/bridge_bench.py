@@ -1,6 +1,6 @@
 """The bridge's throughput as ratios to two baselines measured in the same run.
 
-    .venv/bin/python bench/bridge_bench.py [--events 30000] [--drain 1000000] [--baseline N]
+    .venv/bin/python bench/bridge_bench.py [--events 30000] [--drain 1000000] [--flood 10000] [--baseline N]
 
 Baselines (N messages of one event's size, QoS 1, 20 in flight, timed to the last PUBACK):
 a. the C client: `mosquitto_pub -q 1 -l` reading one message per line from stdin,
@@ -18,6 +18,10 @@ The product:
    connects; events/s, and the latency of critical events injected during the drain
    by another process (commit -> received by a subscriber), p50/p99.
 3. The `lobby bridge` process's RSS during the drain and idle after it.
+4. Command flood: the latency of critical events committed by another process (commit ->
+   at central) from a `lobby bridge` process, with no commands and then while central
+   sends F notice.show commands as fast as the broker takes them; every command must be
+   answered (ok or rate_limited). 0 skips a part (--events, --drain, --flood).
 
 This machine is shared and noisy: only the ratios measured in the same run mean
 anything; absolute figures are printed for context.
