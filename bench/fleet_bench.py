@@ -4,7 +4,7 @@
                                           [--time-scale 60] [--real-bridges 4] [--json FILE]
 
 One mosquitto on loopback (the tests' broker helper, $SYS every second). Central is two
-MQTT 5 consumers sharing one subscription ($share/central/lobby/+/+/events/+), as
+MQTT 5 consumers sharing one subscription ($share/central/lobby/+/+/events/+ and batch/+), as
 docs/scaling.md recommends for central services.
 
 1. Baseline, single client: one paho client publishes event-sized messages at QoS 1 with
@@ -65,6 +65,7 @@ MIX = [
 ]
 PER_MINUTE = sum(m[2] for m in MIX)
 SHARE = "$share/central/lobby/+/+/events/+"
+SHARE_BATCHES = "$share/central/lobby/+/+/batch/+"  # the real bridges send bulk readings in batches
 GATEWAYS_PER_SITE = 4
 
 
@@ -103,19 +104,25 @@ def consumer(port: int, ready: Any, stop: Any, out: Any, index: int) -> None:
         now = time.time_ns()
         last = time.monotonic()
         try:
-            data = json.loads(msg.payload)["data"]
-            gateway, sent_ns = data["gateway"], data["sent_ns"]
-        except (ValueError, KeyError, TypeError):  # e.g. the real gateways' own gateway.started
+            doc = json.loads(msg.payload)
+            items = doc["items"] if "/batch/" in msg.topic else [doc]
+        except (ValueError, KeyError, TypeError):
             return
-        with lock:
-            count += 1
-            latencies.setdefault(gateway, []).append((now - sent_ns) / 1e6)
+        for item in items:  # each event of a batch counts as one, as for any consumer
+            try:
+                data = item["data"]
+                gateway, sent_ns = data["gateway"], data["sent_ns"]
+            except (KeyError, TypeError):  # e.g. the real gateways' own gateway.started
+                continue
+            with lock:
+                count += 1
+                latencies.setdefault(gateway, []).append((now - sent_ns) / 1e6)
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"central-{index}", protocol=mqtt.MQTTv5)
     client.on_message = on_message
     subscribed = threading.Event()
     client.on_subscribe = lambda *a: subscribed.set()
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(SHARE, qos=1)
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe([(SHARE, 1), (SHARE_BATCHES, 1)])
     client.connect("127.0.0.1", port, keepalive=30)
     client.loop_start()
     subscribed.wait(10)

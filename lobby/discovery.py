@@ -2,9 +2,11 @@
 
 Published to `homeassistant/device/<gateway_id>/config` after every connect and
 whenever Home Assistant announces itself on `homeassistant/status`. Sensors read
-the contract's own topics: health and meter values from the event envelopes
-(filtered by type and device in the value template), alerts from the retained
-alert topics, availability from `<base>/status`.
+the contract's own topics: health and meter values from the retained latest-state
+topics (`<base>/state/health/gateway`, `<base>/state/meter/<meter_id>`, see
+lobby/ha_state.py: bulk telemetry itself travels in batches, which a value template
+cannot pick from), the patrol sensor from its event envelopes, alerts from the
+retained alert topics, availability from `<base>/status`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from lobby.config import Config
+from lobby.ha_state import HEALTH_SUBJECT, meter_subject
 from drivers.meters.points import POINTS
 from lobby.meters.points import DEFAULT_POINTS as _DEFAULT_POINTS
 from lobby.meters.points import meter_point_names
@@ -71,7 +74,7 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
     for key, (path, device_class, unit) in HEALTH_SENSORS.items():
         comp: dict[str, Any] = {
             "p": "sensor", "name": key.replace("_", " ").capitalize(), "uniq_id": _unique(cfg, key),
-            "stat_t": f"{base}/events/health", "val_tpl": _when("health.report", "", f"value_json.data.{path}"),
+            "stat_t": f"{base}/state/{HEALTH_SUBJECT}", "val_tpl": _when("health.report", "", f"value_json.data.{path}"),
             "stat_cla": "measurement", "ent_cat": "diagnostic",
         }
         if device_class:
@@ -85,9 +88,8 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
             key = f"{meter.id}_{point}"
             comp = {
                 "p": "sensor", "name": f"{meter.id} {point.replace('_', ' ')}", "uniq_id": _unique(cfg, key),
-                "stat_t": f"{base}/events/meter",
-                "val_tpl": _when("meter.reading", f" and value_json.data.meter_id == '{meter.id}'"
-                                 f" and value_json.data['values']['{point}'] is defined"
+                "stat_t": f"{base}/state/{meter_subject(meter.id)}",
+                "val_tpl": _when("meter.reading", f" and value_json.data['values']['{point}'] is defined"
                                  f" and value_json.data['values']['{point}'].quality == 'good'",
                                  f"value_json.data['values']['{point}'].value"),
                 "stat_cla": state_class,

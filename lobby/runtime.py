@@ -18,6 +18,7 @@ from lobby.commands import CommandContext, default_specs
 from mqtt_bridge.commands import CommandIntake
 from mqtt_bridge.commands.freshness import Freshness
 from lobby.config import Config, state_path
+from lobby.ha_state import state_subject
 from mqtt_bridge.publisher import Bridge
 from mqtt_bridge.store import Store
 from mqtt_bridge.timebase import Stamp
@@ -51,7 +52,8 @@ class Runtime:
                                     freshness=Freshness(self.store, cfg.mqtt.command_max_age_s),
                                     log_max_rows=bridge.command_log_max_rows,
                                     log_max_bytes=bridge.command_log_max_bytes)
-        self.bridge = Bridge(cfg.bridge, self.store, self.alerts, self.intake, discovery=self.discovery_document)
+        self.bridge = Bridge(cfg.bridge, self.store, self.alerts, self.intake, discovery=self.discovery_document,
+                             state_subject=state_subject)
         self.store.commit_listeners.append(self.bridge.wake)  # in-process events go out at once
 
     def discovery_document(self) -> dict[str, Any] | None:

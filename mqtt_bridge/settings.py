@@ -41,6 +41,14 @@ class DiscoveryConfig(Section):
     prefix: Text = "homeassistant"
 
 
+class BatchConfig(Section):
+    """Bulk telemetry in batches: many events in one MQTT message on <base>/batch/<kind>."""
+
+    enabled: bool = True
+    max_items: int = Field(100, ge=1, le=1000)  # events per message; a batch is acknowledged (and re-sent) whole
+    max_bytes: int = Field(65536, ge=1024, le=1_048_576)  # payload size; an event bigger than this goes alone
+
+
 class MqttConfig(Section):
     host: Text
     port: int = Field(1883, ge=1, le=65535)
@@ -58,6 +66,9 @@ class MqttConfig(Section):
     historical_after_s: float = Field(60.0, gt=0, le=86400)
     command_max_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
     command_max_age_s: float = Field(86400, ge=60, le=30 * 86400)  # older commands are refused (commands/freshness.py)
+    command_max_per_s: float = Field(50, gt=0, le=10_000)  # more are answered rate_limited (mqtt_bridge/command_lane.py)
+    command_queue_max: int = Field(200, ge=1, le=100_000)  # commands waiting for the command thread
+    batch: BatchConfig = BatchConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
 
     @model_validator(mode="after")

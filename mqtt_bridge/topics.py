@@ -21,6 +21,14 @@ class Topics:
     def event(self, kind: str) -> str:
         return f"{self.base}/events/{kind}"
 
+    def batch(self, kind: str) -> str:
+        """Bulk events, many to a message (schemas/batch.json)."""
+        return f"{self.base}/batch/{kind}"
+
+    def state(self, subject: str) -> str:
+        """The newest live event of one subject, retained (e.g. `meter/<meter_id>`, `health/gateway`)."""
+        return f"{self.base}/state/{subject}"
+
     def alert(self, key: str) -> str:
         return f"{self.base}/alerts/{key}"
 

@@ -62,8 +62,32 @@ class SeqTracker:
         return seq < len(self._seen) and bool(self._seen[seq])
 
 
+def event_line(doc: dict[str, Any], batched: bool = False) -> str:
+    """One line for one event envelope (alone, or an item of a batch: flag B)."""
+    flags = "".join(["H" if doc.get("historical") else "-", "C" if doc.get("clock_synced") else "?",
+                     "B" if batched else "-"])
+    data = json.dumps(doc.get("data", {}), ensure_ascii=False, separators=(",", ":"))
+    if len(data) > 110:
+        data = data[:107] + "..."
+    return f"#{doc['seq']:<8} {flags} {doc.get('ts', '')} {doc.get('type', ''):22} {data}"
+
+
+def batch_items(topic: str, payload: bytes, base: str) -> list[dict[str, Any]] | None:
+    """The event envelopes a message carries: one on events/<kind>, the items of a
+    batch on batch/<kind>, None for any other topic. Raises ValueError, KeyError or
+    TypeError for a malformed message."""
+    rel = topic[len(base) + 1:] if topic.startswith(base + "/") else ""
+    if not rel.startswith(("events/", "batch/")):
+        return None
+    doc = json.loads(payload)
+    items = doc["items"] if rel.startswith("batch/") else [doc]
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i["seq"], int) for i in items):
+        raise TypeError("not a list of event envelopes")
+    return items
+
+
 def describe(topic: str, payload: bytes, base: str) -> str:
-    """One readable line per message."""
+    """One readable line per message (a batch: one line per item, after a heading)."""
     rel = topic[len(base) + 1:] if topic.startswith(base + "/") else topic
     if not payload:
         return f"{rel:32} (empty: retained state cleared)"
@@ -74,11 +98,13 @@ def describe(topic: str, payload: bytes, base: str) -> str:
     if not isinstance(doc, dict):
         return f"{rel:32} {payload[:120]!r}"
     if rel.startswith("events/") and "seq" in doc:
-        flags = "".join(["H" if doc.get("historical") else "-", "C" if doc.get("clock_synced") else "?"])
-        data = json.dumps(doc.get("data", {}), ensure_ascii=False, separators=(",", ":"))
-        if len(data) > 110:
-            data = data[:107] + "..."
-        return f"#{doc['seq']:<8} {flags} {doc.get('ts', '')} {doc.get('type', ''):22} {data}"
+        return event_line(doc)
+    if rel.startswith("batch/") and isinstance(doc.get("items"), list):
+        items = [i for i in doc["items"] if isinstance(i, dict) and "seq" in i]
+        lines = [f"{rel:32} batch of {len(doc['items'])}"] + [event_line(i, batched=True) for i in items]
+        return "\n".join(lines)
+    if rel.startswith("state/") and "seq" in doc:
+        return f"{rel:32} {event_line(doc)}"
     if rel == "status":
         return f"{rel:32} {doc.get('state')} (version {doc.get('version')}, since {doc.get('ts')})"
     if rel.startswith("alerts/"):

@@ -33,7 +33,7 @@ def _ranges(seqs: list[int]) -> str:
 def run(args: argparse.Namespace) -> int:
     from mqtt_bridge.mqtt_client import build_client
     from mqtt_bridge.publisher import topics_for
-    from mqtt_bridge.watch import SeqTracker, describe
+    from mqtt_bridge.watch import SeqTracker, batch_items, describe
 
     cfg = load_or_explain(args)
     updates: dict[str, object] = {}
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     client.will_clear()
     client.on_message = lambda c, u, m: messages.put((m.topic, m.payload, bool(m.retain)))
     client.on_connect = lambda c, u, f, rc, p: c.subscribe(f"{topics.base}/#", qos=1)
+    client.on_subscribe = lambda *a: print("watching", topics.base, file=sys.stderr, flush=True)
     try:
         client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
     except OSError as exc:
@@ -72,16 +73,15 @@ def run(args: argparse.Namespace) -> int:
             except queue.Empty:
                 topic = ""
             if topic:
-                is_event = topic.startswith(f"{topics.base}/events/")
                 note = ""
-                if is_event:
-                    try:
-                        envelope = json.loads(payload)
+                try:  # events/<kind> carries one event, batch/<kind> many: each is tracked
+                    items = batch_items(topic, payload, topics.base)
+                    for envelope in items or ():
                         if not tracker.add(envelope):
-                            note = "  [duplicate]"
+                            note += f"  [duplicate #{envelope['seq']}]" if len(items or ()) > 1 else "  [duplicate]"
                         events += 1
-                    except (ValueError, KeyError, TypeError):
-                        note = "  [malformed envelope]"
+                except (ValueError, KeyError, TypeError):
+                    note = "  [malformed envelope]"
                 if args.json:
                     print(json.dumps({"topic": topic, "retained": retained,
                                       "payload": payload.decode("utf-8", "replace")}, ensure_ascii=False))

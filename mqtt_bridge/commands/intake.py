@@ -147,6 +147,14 @@ class CommandIntake:
             return CommandResult(name, self._id_of(payload), False,
                                  "internal error while handling the command; it was not applied")
 
+    def refuse(self, name: str, payload: bytes, error: str) -> CommandResult:
+        """An answer that neither runs nor records the command (e.g. rate_limited), so the
+        same id sent again later runs. Keeps the id when the payload has a usable one."""
+        cmd_id = None
+        if len(payload) <= self.max_bytes:
+            cmd_id = self._id_of(payload) or _lenient_id(payload)
+        return CommandResult(name, cmd_id, False, error)
+
     def _id_of(self, payload: bytes) -> str | None:
         try:
             return _usable_id(json.loads(payload.decode("utf-8", "replace"), parse_int=_bounded_int,

@@ -109,3 +109,15 @@ def _rule(error: ValidationError) -> str:
 
 def validate_event(kind: str, envelope: dict[str, Any]) -> str | None:
     return first_error(f"events/{kind}.json", envelope)
+
+
+def validate_batch(kind: str, batch: Any) -> str | None:
+    """A batch on <base>/batch/<kind>: its shape (batch.json), then each item as an event of that kind."""
+    problem = first_error("batch.json", batch)
+    if problem is not None:
+        return problem
+    for index, item in enumerate(batch["items"]):
+        problem = validate_event(kind, item)
+        if problem is not None:
+            return f"items/{index}: {problem}"
+    return None

@@ -9,6 +9,7 @@ duplicate-free across processes and restarts.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import sqlite3
@@ -155,6 +156,37 @@ def delete(conn: sqlite3.Connection, seqs: list[int]) -> int:
                 bulk_bytes += size
     if bulk_rows:
         _count_bulk(conn, -bulk_rows, -bulk_bytes)
+    return deleted
+
+
+def acknowledge(conn: sqlite3.Connection, seqs: list[int]) -> int:
+    """Delete rows the broker acknowledged, in a small transaction of their own, and count
+    them as published. Returns the rows deleted (fewer if the budget dropped some meanwhile).
+
+    Committed with synchronous=NORMAL, on this connection for this transaction only: in
+    WAL mode the commit is written to the WAL file (no fsync) before this returns, so it
+    survives the process being killed at any moment; a power cut may undo the newest such
+    commits, whose rows are then sent again (duplicates, never a loss: they were delivered).
+    Any later durable commit in the file (FULL, by any connection) makes them durable too.
+    The connection must not be in a transaction.
+    """
+    if conn.in_transaction:
+        raise RuntimeError("acknowledge runs its own transaction")
+    prior = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+    conn.execute("PRAGMA synchronous = NORMAL")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            deleted = delete(conn, seqs)
+            conn.execute("UPDATE counters SET value = value + ? WHERE name = 'published'", (len(seqs),))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute(f"PRAGMA synchronous = {prior}")
     return deleted
 
 

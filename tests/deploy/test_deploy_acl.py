@@ -133,9 +133,11 @@ def test_each_gateway_is_confined_to_its_own_base_and_central_sees_and_commands_
         gw_b.subscribe("lobby/tower-b/gw-b/cmd/+")
 
         allowed = ["lobby/tower-a/gw-a/status", "lobby/tower-a/gw-a/events/meter",
+                   "lobby/tower-a/gw-a/batch/meter", "lobby/tower-a/gw-a/state/meter/elec-lobby",
                    "lobby/tower-a/gw-a/alerts/meter.offline:elec-lobby", "lobby/tower-a/gw-a/cmd/ping/result",
                    "homeassistant/device/gw-a/config"]
-        refused = ["lobby/tower-b/gw-b/events/meter", "lobby/tower-b/gw-b/status",
+        refused = ["lobby/tower-b/gw-b/events/meter", "lobby/tower-b/gw-b/status", "lobby/tower-b/gw-b/batch/meter",
+                   "lobby/tower-b/gw-b/state/meter/elec-lobby",
                    "lobby/tower-a/gw-b/events/ticket", "homeassistant/device/gw-b/config",
                    "lobby/tower-a/gw-a/cmd/reboot",  # a gateway may not command anyone, itself included
                    "lobby/tower-a/gw-a/other", "homeassistant/status", "lobby/tower-a/central/events/x"]
@@ -144,7 +146,7 @@ def test_each_gateway_is_confined_to_its_own_base_and_central_sees_and_commands_
             intruder.attempt(topic, retain=topic.endswith(("/status", "/config")))
             intruder.close()
         for topic in allowed:
-            gw_a.publish(topic, retain=topic.endswith(("/status", "/config")))
+            gw_a.publish(topic, retain=topic.endswith(("/status", "/config")) or "/state/" in topic)
         gw_a.publish("lobby/tower-a/gw-a/events/sentinel")
         seen = central.wait_for("lobby/tower-a/gw-a/events/sentinel")  # delivery is in order
         assert sorted(set(seen) - {"lobby/tower-a/gw-a/events/sentinel"}) == sorted(allowed)
@@ -289,11 +291,12 @@ def test_local_bridge_sample_carries_the_contract_both_ways(tmp_path: Path,
         gateway = Peer(local_port, "lobby-local", local_secret)
         gateway.subscribe("lobby/tower-a/gw-a/cmd/+")
         for topic in ("lobby/tower-a/gw-a/status", "lobby/tower-a/gw-a/events/meter",
+                      "lobby/tower-a/gw-a/batch/meter", "lobby/tower-a/gw-a/state/meter/elec-lobby",
                       "homeassistant/device/gw-a/config", "lobby/tower-a/gw-a/cmd/ping/result"):
             gateway.publish(topic)
         seen = central.wait_for("lobby/tower-a/gw-a/cmd/ping/result")
-        assert {"lobby/tower-a/gw-a/status", "lobby/tower-a/gw-a/events/meter",
-                "homeassistant/device/gw-a/config"} <= set(seen)
+        assert {"lobby/tower-a/gw-a/status", "lobby/tower-a/gw-a/events/meter", "lobby/tower-a/gw-a/batch/meter",
+                "lobby/tower-a/gw-a/state/meter/elec-lobby", "homeassistant/device/gw-a/config"} <= set(seen)
         deadline = time.monotonic() + WAIT_S
         got = None
         while got is None and time.monotonic() < deadline:  # the bridge subscribes to cmd/+ a moment later

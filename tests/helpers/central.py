@@ -1,5 +1,8 @@
 """The central system's side of the contract, for tests: a persistent subscriber
-that collects and validates everything a gateway publishes, and sends commands."""
+that collects and validates everything a gateway publishes, and sends commands.
+
+Batches (<base>/batch/<kind>) are unpacked: each item counts as an event, as a
+consumer must treat it."""
 
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ class Central:
         self.results: "queue.SimpleQueue[tuple[str, dict[str, Any]]]" = queue.SimpleQueue()
         self.invalid: list[str] = []
         self.arrival: dict[int, float] = {}
+        self.batches = 0  # messages on <base>/batch/<kind>
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"central-{next(_ids)}",
                                   clean_session=clean)
         self.client.on_message = self._on_message
@@ -60,22 +64,35 @@ class Central:
         topic, payload = msg.topic, msg.payload
         with self.lock:
             self.by_topic[topic].append(payload)
-            if msg.retain or topic.startswith(self.base + "/alerts/") or topic == self.base + "/status":
+            if msg.retain or topic.startswith((self.base + "/alerts/", self.base + "/state/")) \
+                    or topic == self.base + "/status":
                 self.retained[topic] = payload
         rel = topic[len(self.base) + 1:]
-        if rel.startswith("events/"):
-            envelope = json.loads(payload)
+        if rel.startswith(("events/", "batch/")):
+            doc = json.loads(payload)
+            kind = rel.split("/", 1)[1]
             if self.validate:
                 try:
-                    problem = schemas.validate_event(rel.split("/", 1)[1], envelope)
+                    problem = (schemas.validate_event(kind, doc) if rel.startswith("events/")
+                               else schemas.validate_batch(kind, doc))
                 except KeyError as exc:
                     problem = str(exc)
                 if problem:
                     self.invalid.append(f"{topic}: {problem}")
+            items = doc["items"] if rel.startswith("batch/") else [doc]
             with self.lock:
-                if self.tracker.add(envelope):
-                    self.arrival[envelope["seq"]] = time.monotonic()
-                self.events.append(envelope)
+                self.batches += rel.startswith("batch/")
+                for envelope in items:
+                    if self.tracker.add(envelope):
+                        self.arrival[envelope["seq"]] = time.monotonic()
+                    self.events.append(envelope)
+        elif rel.startswith("state/") and payload and self.validate:
+            try:
+                problem = schemas.validate_event(rel.split("/")[1], json.loads(payload))
+            except KeyError as exc:
+                problem = str(exc)
+            if problem:
+                self.invalid.append(f"{topic}: {problem}")
         elif rel == "status" and self.validate:
             problem = schemas.first_error("status.json", json.loads(payload))
             if problem:

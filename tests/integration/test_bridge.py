@@ -57,6 +57,9 @@ def test_every_event_arrives_once_and_rows_are_deleted_after_puback(runtime: Run
 
 
 def test_backlog_sends_critical_before_bulk_and_marks_it_historical(broker: Broker, runtime: Runtime) -> None:
+    # Subscribed before the broker goes away (a persistent session): nothing the gateway
+    # sends after the restart can be missed, however fast it reconnects.
+    central = Central(broker.port, runtime.cfg.base_topic)
     broker.stop()
     runtime.start()  # cannot connect: everything below is backlog
     emit_bulk(runtime, 300)
@@ -64,7 +67,6 @@ def test_backlog_sends_critical_before_bulk_and_marks_it_historical(broker: Brok
         runtime.store.emit("health", "gateway.started", alert_like(i))
     time.sleep(0.3)
     broker.start()
-    central = Central(broker.port, runtime.cfg.base_topic)
     try:
         central.wait_seqs(331)
         order = [e["type"] for e in central.events if e["type"] in ("gateway.started", "meter.reading")]
@@ -191,3 +193,91 @@ def test_bulk_over_budget_drops_oldest_with_an_event_and_an_alert(broker: Broker
         assert central.invalid == []
     finally:
         rt.stop()
+
+
+def _sizes(central: Central, topic: str) -> list[tuple[int, int]]:
+    """(items, bytes) of each message received on a batch topic."""
+    with central.lock:
+        return [(len(json.loads(p)["items"]), len(p)) for p in central.by_topic.get(topic, [])]
+
+
+def test_bulk_goes_in_batches_bounded_by_count_and_bytes_and_one_puback_deletes_all_their_rows(
+        broker: Broker, make_config) -> None:  # noqa: ANN001
+    rt = Runtime(make_config(broker.port, mqtt_extra="[mqtt.batch]\nmax_items = 40\nmax_bytes = 4096"), None)
+    central = Central(broker.port, rt.cfg.base_topic)
+    try:
+        broker.stop()
+        rt.start()  # offline: a backlog builds up, so the batches fill
+        emit_bulk(rt, 1000)
+        for i in range(10):
+            rt.store.emit("health", "gateway.started", alert_like(i))
+        time.sleep(0.3)
+        broker.start()
+        last = outbox.last_seq(rt.store.connection())
+        central.wait_seqs(last)
+        central.wait_for(lambda: rt.store.scalar("SELECT count(*) FROM outbox") == 0, what="outbox emptied")
+        sizes = _sizes(central, f"{rt.cfg.base_topic}/batch/meter")
+        assert sum(n for n, _ in sizes) == 1000 and central.batches == len(sizes)
+        assert all(n <= 40 and size <= 4096 for n, size in sizes)
+        assert max(n for n, _ in sizes) > 1  # batched, not one event a message
+        # the critical lane stays one event per message, on events/
+        with central.lock:
+            singles = [json.loads(p) for p in central.by_topic.get(f"{rt.cfg.base_topic}/events/health", [])]
+            assert not central.by_topic.get(f"{rt.cfg.base_topic}/events/meter")
+        assert sorted(e["type"] for e in singles) == ["gateway.started"] * 11
+        assert central.tracker.duplicates == 0
+        # every row a PUBACK acknowledged was deleted and counted once
+        assert rt.store.scalar("SELECT value FROM counters WHERE name='published'") == last
+        assert rt.store.scalar("SELECT value FROM counters WHERE name='bulk_rows'") == 0
+    finally:
+        rt.stop()
+        central.close()
+    assert central.invalid == [], central.invalid[:5]
+
+
+def test_with_batching_off_bulk_events_go_one_per_message(broker: Broker, make_config) -> None:  # noqa: ANN001
+    rt = Runtime(make_config(broker.port, mqtt_extra="[mqtt.batch]\nenabled = false"), None)
+    central = Central(broker.port, rt.cfg.base_topic)
+    try:
+        rt.start()
+        emit_bulk(rt, 200)
+        rt.bridge.wake()
+        central.wait_seqs(201)
+        assert central.batches == 0
+        with central.lock:
+            assert len(central.by_topic[f"{rt.cfg.base_topic}/events/meter"]) == 200
+    finally:
+        rt.stop()
+        central.close()
+    assert central.invalid == [], central.invalid[:5]
+
+
+def test_home_assistant_reads_the_newest_live_values_from_retained_state_topics(
+        broker: Broker, runtime: Runtime, central: Central) -> None:
+    base = runtime.cfg.base_topic
+    broker.stop()
+    runtime.start()
+    emit_bulk(runtime, 5, start=100)  # backlog: historical, never the live state
+    time.sleep(0.3)
+    broker.start()
+    central.wait_seqs(6)
+    emit_bulk(runtime, 3, start=1)
+    with runtime.store.transaction() as tx:
+        outbox.append_events(tx.conn, [("meter", "meter.reading", reading(7, "m2")),
+                                       ("meter", "meter.reading", reading(9, "m1"))])
+    report = {"uptime_s": 12, "outbox": {"critical": 0, "bulk": 0}}
+    runtime.store.emit("health", "health.report", report, outbox.Lane.BULK)
+    runtime.bridge.wake()
+    central.wait_seqs(outbox.last_seq(runtime.store.connection()))
+    central.wait_for(lambda: f"{base}/state/health/gateway" in central.retained, what="health state")
+    central.wait_for(lambda: json.loads(central.retained.get(f"{base}/state/meter/m1", b"{}")).get("data", {})
+                     .get("values", {}).get("energy_total", {}).get("value") == 9.0, what="newest m1 reading")
+    m2 = json.loads(central.retained[f"{base}/state/meter/m2"])
+    assert m2["data"]["values"]["energy_total"]["value"] == 7.0 and m2["historical"] is False
+    with central.lock:
+        m1_states = [json.loads(p) for p in central.by_topic[f"{base}/state/meter/m1"]]
+    assert all(not s["historical"] and s["data"]["values"]["energy_total"]["value"] < 100 for s in m1_states)
+    assert json.loads(central.retained[f"{base}/state/health/gateway"])["data"] == report
+    # the discovery document points the health sensors there (meter sensors: tests/unit/test_contract.py)
+    doc = json.loads(central.by_topic["homeassistant/device/gw-test/config"][-1])
+    assert doc["cmps"]["uptime"]["stat_t"] == f"{base}/state/health/gateway"

@@ -7,7 +7,7 @@ huge and odd payloads are refused by name with their id. A hostile visitor:
 guessing through the services and the store-backed limiter, across a restart.
 (The cloned staff card is tests/ui/test_ui_flows.py::test_ui_cloned_staff_card_without_the_pin_sees_no_names;
 the local user is tests/security/test_local_user.py and tests/deploy/test_deploy_install.py.)
-The command flood belongs to the publisher's per-second cap (another issue).
+The command flood is tests/security/test_command_flood.py (the command lane's per-second cap).
 """
 
 from __future__ import annotations
