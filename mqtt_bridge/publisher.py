@@ -115,6 +115,11 @@ class Bridge:
     def link_up(self) -> bool:
         return self.status.link == "up"
 
+    @property
+    def broker(self) -> str | None:
+        """"host:port" of the broker connected to, None while the link is down."""
+        return self.status.broker if self.status.link == "up" else None
+
     # ------------------------------------------------------------------ main loop
 
     def _run(self) -> None:
@@ -154,7 +159,7 @@ class Bridge:
             session.mark_lost()
         if session.lost:
             self.status.note_error("connection to the broker lost")
-            log.warning("connection to %s:%d lost; will reconnect", self.settings.mqtt.host, self.settings.mqtt.port)
+            log.warning("connection to %s lost; will reconnect", session.endpoint)
             self._teardown()
             return
         pump.fill(session)
@@ -213,11 +218,11 @@ class Bridge:
         conn = self.store.connection()
         self.pump.start(live_from_seq=outbox.last_seq(conn))
         backlog = {lane.name.lower(): d.rows for lane, d in outbox.depth(conn).items()}
-        log.info("connected to %s:%d (MQTT %s); backlog %s", self.settings.mqtt.host, self.settings.mqtt.port,
-                 self.settings.mqtt.protocol, backlog)
+        log.info("connected to %s (MQTT %s); backlog %s", self.session.endpoint, self.settings.mqtt.protocol, backlog)
         self.session.subscribe(self.topics.commands)
         self.retained.connected(self.session)
-        self.session.publish(self.topics.status, status_payload("online"), Tag("status"), retain=True)
+        self.session.publish(self.topics.status, status_payload("online", str(self.session.endpoint)), Tag("status"),
+                             retain=True)
         if self.on_link_change:
             self.on_link_change(True)
 
@@ -261,7 +266,7 @@ class Bridge:
 
     def _save_stats(self) -> None:
         status = self.status
-        stats = {"link": status.link, "connects": status.connects, "last_error": status.last_error,
+        stats = {"link": status.link, "broker": status.broker, "connects": status.connects, "last_error": status.last_error,
                  "last_error_ts": status.last_error_ts, "ts": rfc3339(utc_now()),
                  "published_this_run": status.published, "acked_this_run": status.acked}
         if self.commands is not None:

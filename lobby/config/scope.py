@@ -69,7 +69,7 @@ CENTRAL: frozenset[str] = frozenset(
 ONSITE: frozenset[str] = frozenset(
     {"state_dir"}
     | _keys("site.", "site_id gateway_id timezone")
-    | _keys("mqtt.", "host port protocol client_id base_topic keepalive_s username password password_file inflight "
+    | _keys("mqtt.", "host port hosts protocol client_id base_topic keepalive_s username password password_file inflight "
                      "reconnect_min_s reconnect_max_s command_max_bytes command_max_age_s command_max_per_s "
                      "command_queue_max")
     | _keys("mqtt.batch.", "enabled max_items max_bytes")

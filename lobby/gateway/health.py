@@ -85,11 +85,13 @@ class HealthMonitor:
     """Call `run_once()` every `alerts.health_interval_s`; `daily_kpi()` once a day is enough."""
 
     def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, link_up: Callable[[], bool],
-                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system) -> None:
+                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system,
+                 broker: Callable[[], str | None] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.alerts = alerts
         self.link_up = link_up
+        self.broker = broker or (lambda: None)  # "host:port" of the broker (cluster node) connected to
         self.devices = devices
         self.read = read
         self.tz = zoneinfo.ZoneInfo(cfg.site.timezone)
@@ -103,7 +105,9 @@ class HealthMonitor:
         system = self.read(self.cfg.state_dir)
         devices = self._safe_devices()
         outbox = self._outbox()
-        report = {**asdict(system), "broker_link": "up" if self.link_up() else "down", "outbox": outbox,
+        link_up = self.link_up()
+        report = {**asdict(system), "broker_link": "up" if link_up else "down",
+                  "broker": self.broker() if link_up else None, "outbox": outbox,
                   "devices": [d.as_dict() for d in devices]}
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
