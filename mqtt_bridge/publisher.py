@@ -219,7 +219,8 @@ class Bridge:
         self.pump.start(live_from_seq=outbox.last_seq(conn))
         backlog = {lane.name.lower(): d.rows for lane, d in outbox.depth(conn).items()}
         log.info("connected to %s (MQTT %s); backlog %s", self.session.endpoint, self.settings.mqtt.protocol, backlog)
-        self.session.subscribe(self.topics.commands)
+        for topic in self.topics.command_filters(dots_split=self.settings.mqtt.broker_kind == "rabbitmq"):
+            self.session.subscribe(topic)
         self.retained.connected(self.session)
         self.session.publish(self.topics.status, status_payload("online", str(self.session.endpoint)), Tag("status"),
                              retain=True)

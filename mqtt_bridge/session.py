@@ -174,7 +174,7 @@ class Session:
 
     def subscribe(self, topic: str) -> None:
         assert self._conn is not None
-        self._conn.client.subscribe(topic, qos=1)
+        self._conn.client.subscribe(topic, qos=0 if self.settings.mqtt.broker_kind == "rabbitmq" else 1)
 
     def close(self) -> None:
         """Drop the connection (if any) and forget everything in flight."""

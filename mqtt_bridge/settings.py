@@ -97,6 +97,13 @@ class MqttConfig(Section):
     command_max_age_s: float = Field(86400, ge=60, le=30 * 86400)  # older commands are refused (commands/freshness.py)
     command_max_per_s: float = Field(50, gt=0, le=10_000)  # more are answered rate_limited (mqtt_bridge/command_lane.py)
     command_queue_max: int = Field(200, ge=1, le=100_000)  # commands waiting for the command thread
+    # "rabbitmq": RabbitMQ's MQTT plugin (3.x), measured on a cluster (docs/scaling.md). It reads a
+    # '.' in a topic as a level separator, so commands with a dot in their name (`cmd/alert.ack`)
+    # arrive as `cmd/alert/ack` and need the `cmd/+/+` subscription too; and a clean session's QoS 1
+    # subscription is a durable queue on one node that refuses every re-subscription while that node
+    # is down, so the gateway subscribes at QoS 0 (with a clean session 0 loses nothing 1 would keep:
+    # unacknowledged messages die with the connection either way).
+    broker_kind: Literal["standard", "rabbitmq"] = "standard"
     batch: BatchConfig = BatchConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
 

@@ -71,7 +71,7 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("site.", "site_id gateway_id timezone")
     | _keys("mqtt.", "host port hosts protocol client_id base_topic keepalive_s username password password_file inflight "
                      "reconnect_min_s reconnect_max_s command_max_bytes command_max_age_s command_max_per_s "
-                     "command_queue_max")
+                     "command_queue_max broker_kind")
     | _keys("mqtt.batch.", "enabled max_items max_bytes")
     | _keys("mqtt.tls.", "enabled ca_file cert_file key_file insecure_skip_verify")
     | _keys("mqtt.discovery.", "enabled prefix")

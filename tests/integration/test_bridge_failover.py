@@ -45,8 +45,7 @@ def test_bad_hosts_are_refused_with_the_reason(bad: dict, words: str) -> None:
 
 
 def _config(tmp_path: Path, hosts: list[str]) -> str:
-    text = site_toml(tmp_path / "state", 1, reconnect_max_s=1)
-    return text.replace('host = "127.0.0.1"\nport = 1\n', "hosts = [" + ", ".join(f'"{h}"' for h in hosts) + "]\n")
+    return site_toml(tmp_path / "state", reconnect_max_s=1, hosts=hosts)
 
 
 def test_the_gateway_moves_to_the_next_broker_and_reports_which(tmp_path: Path) -> None:
