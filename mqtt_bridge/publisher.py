@@ -39,6 +39,7 @@ from mqtt_bridge.retained import RetainedSync
 from mqtt_bridge.session import BridgeStatus, Session, Tag
 from mqtt_bridge.settings import BridgeSettings
 from mqtt_bridge.store import Store, StoreError, outbox
+from mqtt_bridge import timesync
 from mqtt_bridge.timebase import rfc3339, utc_now
 from mqtt_bridge.topics import Topics
 
@@ -51,6 +52,7 @@ ACTIVE_POLL_S = 0.02  # ... or within this during the ACTIVE_FOR_S after the las
 ACTIVE_FOR_S = 1.0
 ACK_WAIT_S = 0.02
 BUDGET_INTERVAL_S = 1.0
+TIME_CHECK_S = 5.0  # how soon after NTP syncs the time.corrected event is queued
 STATS_INTERVAL_S = 5.0
 
 
@@ -83,6 +85,7 @@ class Bridge:
             intake, self.topics, settings.mqtt.command_max_per_s, settings.mqtt.command_queue_max, self.wake)
         self._results_inflight = 0
         self._last_budget = 0.0
+        self._last_time_check = float("-inf")
         self._last_stats = 0.0
         self._flush_timeout_s = 2.0
         self.on_link_change: Callable[[bool], None] | None = None
@@ -169,6 +172,7 @@ class Bridge:
         if now - self._last_budget >= BUDGET_INTERVAL_S:
             self._last_budget = now
             self._enforce_budget()
+        self._check_time()
         if now - self._last_stats >= STATS_INTERVAL_S:
             self._last_stats = now
             self._save_stats()
@@ -213,6 +217,7 @@ class Bridge:
         if time.monotonic() - self._last_budget >= BUDGET_INTERVAL_S:
             self._last_budget = time.monotonic()
             self._enforce_budget()
+        self._check_time()
         if not self.session.connect():
             return
         conn = self.store.connection()
@@ -255,6 +260,20 @@ class Bridge:
         log.info("bridge stopped")
 
     # ------------------------------------------------------------------ housekeeping
+
+    def _check_time(self) -> None:
+        """Queue time.corrected / time.uncorrectable for events stamped before NTP synced (timesync.py);
+        online or not: the correction waits in the outbox like any other event."""
+        now = time.monotonic()
+        if now - self._last_time_check < TIME_CHECK_S:
+            return
+        self._last_time_check = now
+        try:
+            if timesync.correct(self.store):
+                self.pump.look_again()  # committed on this thread's connection: data_version does not show it
+                self._wake.set()
+        except StoreError as exc:
+            self.status.note_error(f"store: {exc}")
 
     def _enforce_budget(self) -> None:
         try:
