@@ -13,6 +13,7 @@ cd "$(dirname "$(readlink -f "$0")")"
 DEBIAN_PACKAGES=(
   python3 python3-venv python3-dev gcc linux-libc-dev   # venv; evdev builds from source
   mosquitto mosquitto-clients                           # local and test broker
+  rabbitmq-server                                       # a three-node broker cluster for the cluster chaos test
   libnfc-bin libnfc-dev libfreefare-dev                 # libnfc + libfreefare for pynfc
   socat                                                 # serial/pty plumbing for installers
   fonts-noto-cjk                                        # Chinese text on screen and badges

@@ -76,7 +76,7 @@ def gateway_names(count: int, prefix: str = "gw") -> list[tuple[str, str]]:
 def envelope(kind: str, type_: str, seq: int, size: int, gateway: str) -> bytes:
     data = {"sent_ns": time.time_ns(), "gateway": gateway, "pad": ""}
     body = {"id": str(uuid.uuid4()), "type": type_, "seq": seq, "ts": time.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "clock_synced": True, "historical": False, "data": data}
+            "clock_synced": True, "boot_id": "bench", "mono_ns": time.monotonic_ns(), "historical": False, "data": data}
     raw = json.dumps(body, separators=(",", ":"))
     data["pad"] = "x" * max(0, size - len(raw))
     return json.dumps(body, separators=(",", ":")).encode()

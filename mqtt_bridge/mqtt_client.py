@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from mqtt_bridge.settings import BridgeSettings, read_secret
+from mqtt_bridge.settings import BridgeSettings, Endpoint, read_secret
 from mqtt_bridge.timebase import BOOT_ID, Stamp
 from mqtt_bridge.topics import Topics
 from mqtt_bridge.version import VERSION
@@ -29,9 +29,13 @@ class ConnectTarget:
     keepalive: int
 
 
-def status_payload(state: str) -> bytes:
-    return json.dumps({"state": state, "ts": Stamp.now().ts, "version": VERSION, "boot_id": BOOT_ID},
-                      separators=(",", ":")).encode()
+def status_payload(state: str, broker: str | None = None) -> bytes:
+    """The retained status; `broker` names the node the connection is to (the will's says
+    which connection's end it announces)."""
+    doc = {"state": state, "ts": Stamp.now().ts, "version": VERSION, "boot_id": BOOT_ID}
+    if broker is not None:
+        doc["broker"] = broker
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def tls_context(cfg: BridgeSettings) -> ssl.SSLContext | None:
@@ -48,8 +52,10 @@ def tls_context(cfg: BridgeSettings) -> ssl.SSLContext | None:
     return context
 
 
-def build_client(cfg: BridgeSettings, topics: Topics, client_id: str | None = None) -> mqtt.Client:
-    """A configured client with the offline will set; callbacks are attached by the caller."""
+def build_client(cfg: BridgeSettings, topics: Topics, client_id: str | None = None,
+                 broker: str | None = None) -> mqtt.Client:
+    """A configured client with the offline will set (naming `broker`, the node it will connect
+    to); callbacks are attached by the caller."""
     v5 = cfg.mqtt.protocol == "5"
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
@@ -68,7 +74,7 @@ def build_client(cfg: BridgeSettings, topics: Topics, client_id: str | None = No
         client.tls_set_context(context)
         if cfg.mqtt.tls.insecure_skip_verify:
             client.tls_insecure_set(True)
-    client.will_set(topics.status, status_payload("offline"), qos=1, retain=True)
+    client.will_set(topics.status, status_payload("offline", broker), qos=1, retain=True)
     client.max_inflight_messages_set(max(cfg.mqtt.inflight * 2, 40) + 20)  # our window is the real limit
     client.max_queued_messages_set(0)
     return client
@@ -100,9 +106,9 @@ def missing_files_message(cfg: BridgeSettings, exc: FileNotFoundError | None = N
     return "a TLS or password file is missing (check mqtt.tls.ca_file, cert_file, key_file and mqtt.password_file)"
 
 
-def explain_connect_error(exc: BaseException, cfg: BridgeSettings) -> str:
+def explain_connect_error(exc: BaseException, cfg: BridgeSettings, endpoint: Endpoint | None = None) -> str:
     """Plain words for the log when a connection attempt fails."""
-    where = f"{cfg.mqtt.host}:{cfg.mqtt.port}"
+    where = str(endpoint or cfg.mqtt.endpoints[0])
     if isinstance(exc, ssl.SSLCertVerificationError):
         return (f"TLS: the broker at {where} presented a certificate that does not verify against "
                 f"ca_file={cfg.mqtt.tls.ca_file} ({exc.verify_message}); check the CA file or the broker's certificate")

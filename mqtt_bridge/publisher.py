@@ -39,6 +39,7 @@ from mqtt_bridge.retained import RetainedSync
 from mqtt_bridge.session import BridgeStatus, Session, Tag
 from mqtt_bridge.settings import BridgeSettings
 from mqtt_bridge.store import Store, StoreError, outbox
+from mqtt_bridge import timesync
 from mqtt_bridge.timebase import rfc3339, utc_now
 from mqtt_bridge.topics import Topics
 
@@ -51,6 +52,7 @@ ACTIVE_POLL_S = 0.02  # ... or within this during the ACTIVE_FOR_S after the las
 ACTIVE_FOR_S = 1.0
 ACK_WAIT_S = 0.02
 BUDGET_INTERVAL_S = 1.0
+TIME_CHECK_S = 5.0  # how soon after NTP syncs the time.corrected event is queued
 STATS_INTERVAL_S = 5.0
 
 
@@ -83,6 +85,7 @@ class Bridge:
             intake, self.topics, settings.mqtt.command_max_per_s, settings.mqtt.command_queue_max, self.wake)
         self._results_inflight = 0
         self._last_budget = 0.0
+        self._last_time_check = float("-inf")
         self._last_stats = 0.0
         self._flush_timeout_s = 2.0
         self.on_link_change: Callable[[bool], None] | None = None
@@ -114,6 +117,11 @@ class Bridge:
     @property
     def link_up(self) -> bool:
         return self.status.link == "up"
+
+    @property
+    def broker(self) -> str | None:
+        """"host:port" of the broker connected to, None while the link is down."""
+        return self.status.broker if self.status.link == "up" else None
 
     # ------------------------------------------------------------------ main loop
 
@@ -154,7 +162,7 @@ class Bridge:
             session.mark_lost()
         if session.lost:
             self.status.note_error("connection to the broker lost")
-            log.warning("connection to %s:%d lost; will reconnect", self.settings.mqtt.host, self.settings.mqtt.port)
+            log.warning("connection to %s lost; will reconnect", session.endpoint)
             self._teardown()
             return
         pump.fill(session)
@@ -164,6 +172,7 @@ class Bridge:
         if now - self._last_budget >= BUDGET_INTERVAL_S:
             self._last_budget = now
             self._enforce_budget()
+        self._check_time()
         if now - self._last_stats >= STATS_INTERVAL_S:
             self._last_stats = now
             self._save_stats()
@@ -208,16 +217,18 @@ class Bridge:
         if time.monotonic() - self._last_budget >= BUDGET_INTERVAL_S:
             self._last_budget = time.monotonic()
             self._enforce_budget()
+        self._check_time()
         if not self.session.connect():
             return
         conn = self.store.connection()
         self.pump.start(live_from_seq=outbox.last_seq(conn))
         backlog = {lane.name.lower(): d.rows for lane, d in outbox.depth(conn).items()}
-        log.info("connected to %s:%d (MQTT %s); backlog %s", self.settings.mqtt.host, self.settings.mqtt.port,
-                 self.settings.mqtt.protocol, backlog)
-        self.session.subscribe(self.topics.commands)
+        log.info("connected to %s (MQTT %s); backlog %s", self.session.endpoint, self.settings.mqtt.protocol, backlog)
+        for topic in self.topics.command_filters(dots_split=self.settings.mqtt.broker_kind == "rabbitmq"):
+            self.session.subscribe(topic)
         self.retained.connected(self.session)
-        self.session.publish(self.topics.status, status_payload("online"), Tag("status"), retain=True)
+        self.session.publish(self.topics.status, status_payload("online", str(self.session.endpoint)), Tag("status"),
+                             retain=True)
         if self.on_link_change:
             self.on_link_change(True)
 
@@ -250,6 +261,20 @@ class Bridge:
 
     # ------------------------------------------------------------------ housekeeping
 
+    def _check_time(self) -> None:
+        """Queue time.corrected / time.uncorrectable for events stamped before NTP synced (timesync.py);
+        online or not: the correction waits in the outbox like any other event."""
+        now = time.monotonic()
+        if now - self._last_time_check < TIME_CHECK_S:
+            return
+        self._last_time_check = now
+        try:
+            if timesync.correct(self.store):
+                self.pump.look_again()  # committed on this thread's connection: data_version does not show it
+                self._wake.set()
+        except StoreError as exc:
+            self.status.note_error(f"store: {exc}")
+
     def _enforce_budget(self) -> None:
         try:
             if bulk_budget.enforce(self.store, self.budget, self.alerts):
@@ -261,7 +286,7 @@ class Bridge:
 
     def _save_stats(self) -> None:
         status = self.status
-        stats = {"link": status.link, "connects": status.connects, "last_error": status.last_error,
+        stats = {"link": status.link, "broker": status.broker, "connects": status.connects, "last_error": status.last_error,
                  "last_error_ts": status.last_error_ts, "ts": rfc3339(utc_now()),
                  "published_this_run": status.published, "acked_this_run": status.acked}
         if self.commands is not None:

@@ -16,7 +16,6 @@ at most the messages of one window (`mqtt.inflight`): that is all a restart re-s
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
 import sqlite3
 import time
@@ -26,7 +25,7 @@ from mqtt_bridge.session import BridgeStatus, Session, Tag
 from mqtt_bridge.settings import BridgeSettings
 from mqtt_bridge.store import Lane, Store, StoreError, outbox
 from mqtt_bridge.store.outbox import EventRecord
-from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, monotonic_ns, rfc3339, utc_now
+from mqtt_bridge.timebase import BOOT_ID, monotonic_ns
 from mqtt_bridge.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -143,13 +142,12 @@ class OutboxPump:
             return  # idle, and no other connection has committed since the outbox was found empty
         self._drained_at = None
         now_mono = monotonic_ns()
-        synced_now = clock_synchronised()
         sent_before = self.inflight
         try:
             if not self._bulk_buffer or now - self._last_critical_poll >= CRITICAL_POLL_S:
                 self._last_critical_poll = now
                 for row in outbox.fetch(self.store.connection(), Lane.CRITICAL, self._cursor[Lane.CRITICAL], free):
-                    payload = self._wire_payload(row, now_mono, synced_now)
+                    payload = self._wire_payload(row, now_mono)
                     if not session.publish(self.topics.event(row.kind), payload, Tag("event", (row.seq,))):
                         return
                     self._cursor[Lane.CRITICAL] = row.seq
@@ -158,7 +156,7 @@ class OutboxPump:
             exhausted = False  # the bulk lane had room and nothing left to send
             while self.inflight + self._acked_messages < self.window \
                     and self._bulk_inflight + self._acked_bulk < self.bulk_window:
-                rows, parts = self._next_bulk(now_mono, synced_now)
+                rows, parts = self._next_bulk(now_mono)
                 if not rows:
                     exhausted = True
                     break
@@ -183,17 +181,17 @@ class OutboxPump:
             if not sent_before and self.inflight:
                 self.last_progress = now  # the window went from empty to busy
 
-    def _next_bulk(self, now_mono: int, synced_now: bool) -> tuple[list[EventRecord], list[bytes]]:
+    def _next_bulk(self, now_mono: int) -> tuple[list[EventRecord], list[bytes]]:
         """The next message's bulk rows and their envelopes: consecutive rows of one kind,
         at most max_items, and at most max_bytes together (a bigger single event goes alone)."""
         buffer = self._bulk_buffer
         if not buffer and not self._read_ahead():
             return [], []
         first = buffer.popleft()
-        rows, parts = [first], [self._wire_payload(first, now_mono, synced_now)]
+        rows, parts = [first], [self._wire_payload(first, now_mono)]
         size = len(_BATCH_HEAD) + len(_BATCH_TAIL) + len(parts[0])
         while len(rows) < self.max_items and (buffer or self._read_ahead()) and buffer[0].kind == first.kind:
-            part = self._wire_payload(buffer[0], now_mono, synced_now)
+            part = self._wire_payload(buffer[0], now_mono)
             size += len(part) + 1
             if size > self.max_bytes:
                 break
@@ -224,12 +222,11 @@ class OutboxPump:
             return True
         return (now_mono - row.mono_ns) / 1e9 > self.settings.mqtt.historical_after_s
 
-    def _wire_payload(self, row: EventRecord, now_mono: int, synced_now: bool) -> bytes:
-        same_boot = row.boot_id == BOOT_ID
-        age_s = (now_mono - row.mono_ns) / 1e9 if same_boot else float("inf")
+    def _wire_payload(self, row: EventRecord, now_mono: int) -> bytes:
+        """The envelope exactly as recorded: a time taken before NTP synchronised stays as it was
+        (`clock_synced: false`, with its boot id and monotonic time), and so do the times in `data`;
+        `time.corrected` (mqtt_bridge/timesync.py) tells central how to correct all of them at once.
+        (Repairing `ts` alone here, as before, told central the time was good while `data` was not.)"""
+        age_s = (now_mono - row.mono_ns) / 1e9 if row.boot_id == BOOT_ID else float("inf")
         historical = row.seq <= self._live_from_seq or age_s > self.settings.mqtt.historical_after_s
-        if not row.clock_synced and synced_now and same_boot:
-            # Repair a time recorded before NTP sync: same boot, so the monotonic offset is exact.
-            repaired = utc_now() - dt.timedelta(seconds=age_s)
-            return row.payload(historical, rfc3339(repaired), True)
         return row.payload(historical)

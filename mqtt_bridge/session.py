@@ -5,6 +5,12 @@ run on that thread too: PUBACKs are collected here and handed out by `acked()`,
 incoming messages go straight to the `on_message` the bridge gave. A fresh paho
 client is built for every connection, so nothing unacknowledged survives in paho:
 retransmission after a reconnect comes from the outbox alone.
+
+Several brokers (`[mqtt] hosts`, a cluster's nodes) are tried in order: a lost
+connection is retried on the same node first, then on the next ones, each after a
+short jittered pause; once every node has failed, the pause before the next round
+grows (`reconnect_min_s` doubling up to `reconnect_max_s`). The will is set on each
+connection, so it is the node the gateway is connected to that publishes it.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from mqtt_bridge.mqtt_client import build_client, explain_connect_error, status_payload
-from mqtt_bridge.settings import BridgeSettings
+from mqtt_bridge.settings import BridgeSettings, Endpoint
 from mqtt_bridge.timebase import rfc3339, utc_now
 from mqtt_bridge.topics import Topics
 
@@ -38,6 +44,7 @@ class BridgeStatus:
     last_error: str | None = None
     last_error_ts: str | None = None
     inflight: int = 0  # event messages (single events and batches) awaiting their PUBACK
+    broker: str | None = None  # "host:port" of the broker connected to (or being tried)
 
     def note_error(self, message: str) -> None:
         self.last_error = message
@@ -74,7 +81,14 @@ class Session:
         self._conn: _Connection | None = None
         self._acks: list[int] = []
         self._inflight: dict[int, Tag] = {}
-        self._attempt = 0
+        self._attempt = 0  # full rounds of the endpoints that failed in a row
+        self.endpoints: tuple[Endpoint, ...] = settings.mqtt.endpoints
+        self._index = 0  # the endpoint tried next; it stays on the one connected to
+        self._tried_in_round = 0
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self.endpoints[self._index]
 
     @property
     def up(self) -> bool:
@@ -91,25 +105,34 @@ class Session:
     # ------------------------------------------------------------------ connecting
 
     def connect(self) -> bool:
-        """One attempt; on failure, sleep the jittered backoff and return False."""
+        """One attempt on the current endpoint; on failure, move to the next one and sleep:
+        briefly within a round of the endpoints, the growing backoff after a whole round."""
         self.status.link = "connecting"
+        self.status.broker = str(self.endpoint)
         if self._try_connect():
             self._attempt = 0
+            self._tried_in_round = 0
             self.status.connects += 1
             self.status.link = "up"
             return True
         self.status.link = "down"
-        self._attempt += 1
         mqtt_cfg = self.settings.mqtt
-        base = min(mqtt_cfg.reconnect_max_s, mqtt_cfg.reconnect_min_s * 2 ** min(self._attempt - 1, 20))
+        self._index = (self._index + 1) % len(self.endpoints)
+        self._tried_in_round += 1
+        if self._tried_in_round < len(self.endpoints):
+            base = mqtt_cfg.reconnect_min_s  # another node may be up: try it soon
+        else:
+            self._tried_in_round = 0
+            self._attempt += 1
+            base = min(mqtt_cfg.reconnect_max_s, mqtt_cfg.reconnect_min_s * 2 ** min(self._attempt - 1, 20))
         self._stop.wait(random.uniform(base / 2, base))  # jitter: a fleet does not reconnect in lockstep
         return False
 
     def _try_connect(self) -> bool:
         try:
-            client = build_client(self.settings, self.topics)
+            client = build_client(self.settings, self.topics, broker=str(self.endpoint))
         except (OSError, ValueError) as exc:
-            self._fail(explain_connect_error(exc, self.settings))
+            self._fail(explain_connect_error(exc, self.settings, self.endpoint))
             return False
         conn = _Connection(client)
         client.on_connect = lambda c, u, flags, rc, props: conn.connack.put(rc)
@@ -118,10 +141,11 @@ class Session:
         client.on_message = lambda c, u, msg: self._on_message(msg.topic, msg.payload)
         client.connect_timeout = 5.0
         mqtt_cfg = self.settings.mqtt
+        endpoint = self.endpoint
         try:
-            client.connect(mqtt_cfg.host, mqtt_cfg.port, keepalive=mqtt_cfg.keepalive_s)
+            client.connect(endpoint.host, endpoint.port, keepalive=mqtt_cfg.keepalive_s)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a plain log line and a retry
-            self._fail(explain_connect_error(exc, self.settings))
+            self._fail(explain_connect_error(exc, self.settings, endpoint))
             return False
         deadline = time.monotonic() + max(5.0, mqtt_cfg.keepalive_s)
         rc = None
@@ -136,7 +160,7 @@ class Session:
         if rc is None or rc.is_failure or conn.lost.is_set():
             reason = "no CONNACK from the broker" if rc is None else f"broker refused the connection: {rc}"
             self.status.note_error(reason)
-            log.error("connecting to %s:%d failed: %s", mqtt_cfg.host, mqtt_cfg.port, reason)
+            log.error("connecting to %s failed: %s", endpoint, reason)
             self._close_client(client)
             return False
         self._conn = conn
@@ -150,7 +174,7 @@ class Session:
 
     def subscribe(self, topic: str) -> None:
         assert self._conn is not None
-        self._conn.client.subscribe(topic, qos=1)
+        self._conn.client.subscribe(topic, qos=0 if self.settings.mqtt.broker_kind == "rabbitmq" else 1)
 
     def close(self) -> None:
         """Drop the connection (if any) and forget everything in flight."""
@@ -204,7 +228,7 @@ class Session:
         conn = self._conn
         if conn is None or conn.lost.is_set():
             return
-        info = conn.client.publish(self.topics.status, status_payload("offline"), qos=1, retain=True)
+        info = conn.client.publish(self.topics.status, status_payload("offline", str(self.endpoint)), qos=1, retain=True)
         deadline = time.monotonic() + wait_s
         while not info.is_published() and time.monotonic() < deadline and not conn.lost.is_set():
             self.network(0.02)

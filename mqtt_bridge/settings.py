@@ -7,9 +7,10 @@ bridge a `BridgeSettings` built from it (`Config.bridge`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -49,9 +50,37 @@ class BatchConfig(Section):
     max_bytes: int = Field(65536, ge=1024, le=1_048_576)  # payload size; an event bigger than this goes alone
 
 
+class Endpoint(NamedTuple):
+    """One broker address: a single broker, or one node of a cluster."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+_ENDPOINT_RE = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9._-]{1,200}))(?::(?P<port>\d{1,5}))?$")
+MAX_ENDPOINTS = 16
+
+
+def parse_endpoint(text: str, default_port: int) -> Endpoint:
+    """'host', 'host:port', '[v6]' or '[v6]:port' (the port defaults to [mqtt] port)."""
+    match = _ENDPOINT_RE.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{text!r} is not a broker address: write \"host:port\" (e.g. \"mqtt-1.example.com:8883\")")
+    port = int(match["port"]) if match["port"] else default_port
+    if not 1 <= port <= 65535:
+        raise ValueError(f"{text!r}: the port must be 1-65535")
+    return Endpoint(match["v6"] or match["host"], port)
+
+
 class MqttConfig(Section):
+    # One broker (`host` and `port`) or a cluster's nodes (`hosts`, "host:port" each, tried in
+    # order). Give one of the two; with `hosts`, `host` and `port` are filled from its first entry.
     host: Text
     port: int = Field(1883, ge=1, le=65535)
+    hosts: list[Text] | None = Field(None, min_length=1, max_length=MAX_ENDPOINTS)
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     client_id: str | None = None  # default: the gateway id
     base_topic: str | None = None  # default: lobby/<site_id>/<gateway_id>
@@ -68,11 +97,46 @@ class MqttConfig(Section):
     command_max_age_s: float = Field(86400, ge=60, le=30 * 86400)  # older commands are refused (commands/freshness.py)
     command_max_per_s: float = Field(50, gt=0, le=10_000)  # more are answered rate_limited (mqtt_bridge/command_lane.py)
     command_queue_max: int = Field(200, ge=1, le=100_000)  # commands waiting for the command thread
+    # "rabbitmq": RabbitMQ's MQTT plugin (3.x), measured on a cluster (docs/scaling.md). It reads a
+    # '.' in a topic as a level separator, so commands with a dot in their name (`cmd/alert.ack`)
+    # arrive as `cmd/alert/ack` and need the `cmd/+/+` subscription too; and a clean session's QoS 1
+    # subscription is a durable queue on one node that refuses every re-subscription while that node
+    # is down, so the gateway subscribes at QoS 0 (with a clean session 0 loses nothing 1 would keep:
+    # unacknowledged messages die with the connection either way).
+    broker_kind: Literal["standard", "rabbitmq"] = "standard"
     batch: BatchConfig = BatchConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_broker_or_a_list(cls, data: Any) -> Any:
+        """`hosts` fills `host` and `port` from its first entry (what code that names "the broker" reads)."""
+        if not isinstance(data, dict) or data.get("hosts") is None:
+            return data
+        hosts = data["hosts"]
+        if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) for h in hosts):
+            return data  # the field's own validation names the problem
+        port = data.get("port", 1883)
+        endpoints = [parse_endpoint(h, port if isinstance(port, int) else 1883) for h in hosts]
+        first = endpoints[0]
+        if "host" in data and (data["host"], data.get("port", first.port)) != tuple(first):
+            raise ValueError("give either host (one broker) or hosts (a cluster's nodes, \"host:port\" each), not both")
+        # Written out in full, so the list means the same whatever `port` says afterwards.
+        return {**data, "host": first.host, "port": first.port, "hosts": [str(e) for e in endpoints]}
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """The brokers to try, in order: `hosts`, or the single `host` and `port`."""
+        if self.hosts is None:
+            return (Endpoint(self.host, self.port),)
+        return tuple(parse_endpoint(h, self.port) for h in self.hosts)
+
     @model_validator(mode="after")
     def _consistent(self) -> "MqttConfig":
+        if self.hosts is not None:
+            endpoints = [parse_endpoint(h, self.port) for h in self.hosts]  # raises with the entry named
+            if len(set(endpoints)) != len(endpoints):
+                raise ValueError("hosts names the same broker twice")
         if self.password is not None and self.password_file is not None:
             raise ValueError("give either password or password_file, not both")
         if self.reconnect_max_s < self.reconnect_min_s:

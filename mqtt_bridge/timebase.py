@@ -53,6 +53,12 @@ def parse_rfc3339(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def wall_minus_mono_ms(ts: str, mono_ns: int) -> int:
+    """The wall clock's reading (ms since the epoch) at this boot's monotonic zero, as seen by a
+    stamp: what an unsynchronised clock gets wrong, and what `time.corrected` corrects."""
+    return round(parse_rfc3339(ts).timestamp() * 1000) - mono_ns // 1_000_000
+
+
 class _SyncProbe:
     """Asks the kernel (adjtimex) whether NTP has synchronised the clock, cached briefly."""
 

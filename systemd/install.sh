@@ -409,6 +409,50 @@ units() {
     RESTART_NEEDED=1
     run systemctl daemon-reload
   fi
+  ntp_servers_dropin
+}
+
+# The site's own time servers ([time] ntp_servers), for networks that block public NTP: handed
+# to systemd-timesyncd, Raspberry Pi OS's NTP client (no package to add, nothing to replace),
+# as NTP= in a drop-in; none configured: the drop-in is removed and the image's defaults apply.
+TIMESYNCD_DROPIN=/etc/systemd/timesyncd.conf.d/lobby-ntp.conf
+ntp_servers_dropin() {
+  local py servers="" before=$CHANGED
+  py="$(python_for_tools)"
+  if [ -n "$py" ] && [ -r "$ROOT$CONF" ]; then
+    if ! servers="$("$py" - "$ROOT$CONF" <<'PY'
+import re, sys, tomllib
+with open(sys.argv[1], "rb") as fh:
+    cfg = tomllib.load(fh)
+servers = cfg.get("time", {}).get("ntp_servers", [])
+if not isinstance(servers, list) or not all(isinstance(s, str) and re.fullmatch(r"[A-Za-z0-9.:-]{1,253}", s) for s in servers):
+    sys.exit(1)
+print(" ".join(servers))
+PY
+)"; then
+      warn "could not read [time] ntp_servers from $CONF: the time servers are left as they are"
+      return
+    fi
+  fi
+  if [ -z "$servers" ]; then
+    if [ -e "$ROOT$TIMESYNCD_DROPIN" ]; then
+      remove "$TIMESYNCD_DROPIN"
+      CHANGED=$((CHANGED + 1))
+    fi
+  else
+    put_text "$TIMESYNCD_DROPIN" 0644 <<EOF
+# Written by systemd/install.sh from $CONF ([time] ntp_servers). Re-run install.sh after changing it.
+[Time]
+NTP=$servers
+EOF
+  fi
+  if [ "$CHANGED" -ne "$before" ]; then
+    if [ -n "$ROOT" ]; then
+      echo "would run: systemctl restart systemd-timesyncd"
+    elif have_systemd; then
+      systemctl restart systemd-timesyncd 2>/dev/null || warn "could not restart systemd-timesyncd: reboot to use [time] ntp_servers"
+    fi
+  fi
 }
 
 # The purge runs at [privacy] purge_at in the site's time zone ([site] timezone).
@@ -556,7 +600,7 @@ uninstall_all() {
   for unit in "${UNITS[@]}"; do
     remove "$UNIT_DIR/$unit"
   done
-  remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d"
+  remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d" "$TIMESYNCD_DROPIN"
   run systemctl daemon-reload
   # This site's udev names stay where root keeps them (never copied into /etc/lobby, which the
   # lobby user can write) unless --purge-data; a re-install leaves them as they are.

@@ -20,4 +20,4 @@ def run(args: argparse.Namespace) -> int:
     runtime = Runtime(cfg, Path(args.config))
     bridge = runtime.bridge
     return serve(runtime.start, runtime.stop, runtime.restart_requested,
-                 status=lambda: f"broker link {bridge.status.link}")
+                 status=lambda: f"broker link {bridge.status.link} ({bridge.status.broker or 'no broker yet'})")

@@ -22,4 +22,4 @@ def run(args: argparse.Namespace) -> int:
     gateway = build_gateway(cfg, Path(args.config), simulate=args.simulate)
     bridge = gateway.runtime.bridge
     return serve(gateway.start, gateway.stop, gateway.restart_requested, health=gateway.alive,
-                 status=lambda: f"broker link {bridge.status.link}")
+                 status=lambda: f"broker link {bridge.status.link} ({bridge.status.broker or 'no broker yet'})")

@@ -324,7 +324,35 @@ class AlertsConfig(Section):
     disk_min_free_pct: Percent = 10
     cpu_temp_max_c: float = Field(80, ge=40, le=120)
     clock_unsynced_max_min: Minutes = 60
+    # The clock not synchronised this many minutes after boot (the boot's monotonic age) is an
+    # alert at once, not only after clock_unsynced_max_min: a site that blocks NTP is found at install.
+    clock_unsynced_boot_min: Minutes = 5
     outbox_oldest_max_min: Minutes = 15
+
+
+_NTP_HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
+
+
+def _check_ntp_host(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if len(value) > 253 or not _NTP_HOST_RE.match(value):
+        raise ValueError("must be a time server's host name or IP address (no port: NTP is UDP port 123)")
+    return value
+
+
+class TimeConfig(Section):
+    """Where the Pi gets its time (it has no clock of its own that runs while it is off)."""
+
+    # The site's own time servers, for networks that block public NTP: install.sh writes them to
+    # systemd-timesyncd (NTP=, /etc/systemd/timesyncd.conf.d/lobby-ntp.conf); `lobby doctor` asks
+    # each one the time. Empty: Raspberry Pi OS's defaults (and any the DHCP server names).
+    ntp_servers: list[Annotated[str, AfterValidator(_check_ntp_host)]] = Field(default_factory=list, max_length=8)
 
 
 class FloorPlanPoint(Section):
@@ -626,6 +654,7 @@ class Config(Section):
     kpi: KpiConfig = KpiConfig()
     shifts: ShiftsConfig = ShiftsConfig()
     alerts: AlertsConfig = AlertsConfig()
+    time: TimeConfig = TimeConfig()
     kiosk: KioskConfig = KioskConfig()
     gpio: GpioConfig = GpioConfig()
     printer: PrinterConfig = PrinterConfig()

@@ -55,7 +55,7 @@ CENTRAL: frozenset[str] = frozenset(
     | _keys("shifts.", "handover_early_min")
     | _keys("shifts.shifts[].", "name start end")
     | _keys("alerts.", "health_interval_s disk_min_free_pct cpu_temp_max_c clock_unsynced_max_min "
-                       "outbox_oldest_max_min")
+                       "clock_unsynced_boot_min outbox_oldest_max_min")
     | _keys("kiosk.", "idle_timeout_s screensaver_after_s dim_from dim_to thank_you_s feedback_place")
     | _keys("meters[].", "interval_s offline_after_failures max_jump_per_h billing_point leak_check leak_from leak_to "
                          "leak_interval_min comfort_check comfort_readings place")
@@ -69,10 +69,11 @@ CENTRAL: frozenset[str] = frozenset(
 ONSITE: frozenset[str] = frozenset(
     {"state_dir"}
     | _keys("site.", "site_id gateway_id timezone")
-    | _keys("mqtt.", "host port protocol client_id base_topic keepalive_s username password password_file inflight "
+    | _keys("mqtt.", "host port hosts protocol client_id base_topic keepalive_s username password password_file inflight "
                      "reconnect_min_s reconnect_max_s command_max_bytes command_max_age_s command_max_per_s "
-                     "command_queue_max")
+                     "command_queue_max broker_kind")
     | _keys("mqtt.batch.", "enabled max_items max_bytes")
+    | _keys("time.", "ntp_servers")  # a network address on this site's LAN; install.sh applies it
     | _keys("mqtt.tls.", "enabled ca_file cert_file key_file insecure_skip_verify")
     | _keys("mqtt.discovery.", "enabled prefix")
     | _keys("store.", "path busy_timeout_ms bulk_max_rows bulk_max_mb disk_min_free_mb backup_dir backup_keep "

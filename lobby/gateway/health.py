@@ -29,13 +29,14 @@ from lobby.config import Config
 from lobby.gateway.facility_kpi import FacilityKpi
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import depth
-from mqtt_bridge.timebase import clock_synchronised, parse_rfc3339, utc_now
+from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, parse_rfc3339, utc_now
 
 log = logging.getLogger(__name__)
 
 DISK_KEY = "gateway.disk_space"
 CPU_KEY = "gateway.cpu_hot"
 CLOCK_KEY = "gateway.clock_unsynced"
+CLOCK_SYNCED_BOOT_KEY = "clock.synced_boot"  # meta: the boot id in which the clock was last seen synchronised
 OUTBOX_KEY = "gateway.outbox_stale"
 SNAPSHOT_KEY = "gateway.health"  # meta key: the latest health report, for the staff screen
 KIOSK_DEVICES_KEY = "kiosk.devices"  # meta key: the kiosk's readers and printer, written by the kiosk
@@ -85,15 +86,18 @@ class HealthMonitor:
     """Call `run_once()` every `alerts.health_interval_s`; `daily_kpi()` once a day is enough."""
 
     def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, link_up: Callable[[], bool],
-                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system) -> None:
+                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system,
+                 broker: Callable[[], str | None] | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.alerts = alerts
         self.link_up = link_up
+        self.broker = broker or (lambda: None)  # "host:port" of the broker (cluster node) connected to
         self.devices = devices
         self.read = read
         self.tz = zoneinfo.ZoneInfo(cfg.site.timezone)
         self._unsynced_since: float | None = None
+        self._synced_this_boot = store.get_meta(CLOCK_SYNCED_BOOT_KEY) == BOOT_ID
         self.facilities = FacilityKpi(cfg, store)
 
     # ------------------------------------------------------------------ the minute report
@@ -103,7 +107,9 @@ class HealthMonitor:
         system = self.read(self.cfg.state_dir)
         devices = self._safe_devices()
         outbox = self._outbox()
-        report = {**asdict(system), "broker_link": "up" if self.link_up() else "down", "outbox": outbox,
+        link_up = self.link_up()
+        report = {**asdict(system), "broker_link": "up" if link_up else "down",
+                  "broker": self.broker() if link_up else None, "outbox": outbox,
                   "devices": [d.as_dict() for d in devices]}
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
@@ -136,19 +142,41 @@ class HealthMonitor:
             self.alerts.observe(CPU_KEY, system.cpu_temp_c > limits.cpu_temp_max_c, severity=Severity.WARNING,
                                 title="主机过热 Gateway CPU too hot", detail={"cpu_temp_c": system.cpu_temp_c},
                                 raise_after=2, clear_after=2)
-        if system.clock_synced:
-            self._unsynced_since = None
-        elif self._unsynced_since is None:
-            self._unsynced_since = now_mono
-        unsynced_min = 0.0 if self._unsynced_since is None else (now_mono - self._unsynced_since) / 60
-        self.alerts.observe(CLOCK_KEY, unsynced_min >= limits.clock_unsynced_max_min, severity=Severity.WARNING,
-                            title="时钟未同步 Clock not synchronised", detail={"unsynced_min": round(unsynced_min, 1)})
+        self._check_clock(system, now_mono)
         age = outbox["oldest_age_s"]
         stale = age is not None and age > limits.outbox_oldest_max_min * 60
         self.alerts.observe(OUTBOX_KEY, stale, severity=Severity.WARNING,
                             title="数据积压未上传 Events not reaching central",
                             detail={"oldest_age_s": round(age or 0.0), "critical": outbox["critical"],
                                     "bulk": outbox["bulk"]})
+
+    def _check_clock(self, system: SystemSample, now_mono: float) -> None:
+        """Unsynchronised for clock_unsynced_max_min, or never synchronised in this boot by
+        clock_unsynced_boot_min after it started (the boot's age, so a gateway restarted an hour into
+        a boot with NTP blocked raises it at its first report, not an hour later)."""
+        limits = self.cfg.alerts
+        if system.clock_synced:
+            self._unsynced_since = None
+            if not self._synced_this_boot:
+                self._synced_this_boot = True
+                self.store.set_meta(CLOCK_SYNCED_BOOT_KEY, BOOT_ID)  # survives a restart of the gateway
+        elif self._unsynced_since is None:
+            self._unsynced_since = now_mono
+        unsynced_min = 0.0 if self._unsynced_since is None else (now_mono - self._unsynced_since) / 60
+        boot_min = system.uptime_s / 60
+        never_this_boot = not system.clock_synced and not self._synced_this_boot
+        late = unsynced_min >= limits.clock_unsynced_max_min or (never_this_boot and boot_min >= limits.clock_unsynced_boot_min)
+        servers = list(self.cfg.time.ntp_servers)
+        if servers:
+            fix = (f"The time servers in [time] ntp_servers ({', '.join(servers)}) do not answer: check that they run "
+                   "and that this network lets UDP port 123 reach them; `lobby doctor` asks each one the time.")
+        else:
+            fix = ("This network may block public time servers (NTP, UDP port 123): set [time] ntp_servers to the "
+                   "site's own time server (ask IT for its address) and run install.sh again, or open UDP port 123 "
+                   "outbound; `lobby doctor` checks it. Events are kept and their times corrected once the clock syncs.")
+        self.alerts.observe(CLOCK_KEY, late, severity=Severity.WARNING, title="时钟未同步 Clock not synchronised",
+                            detail={"unsynced_min": round(unsynced_min, 1), "boot_age_min": round(boot_min, 1),
+                                    "synced_this_boot": self._synced_this_boot, "ntp_servers": servers, "fix": fix})
 
     def _check_devices(self, devices: list[DeviceHealth]) -> None:
         """A reader, printer or button that stays lost is an alert for the engineers.

@@ -44,7 +44,7 @@ class GatewayService:
         self.scheduler = Scheduler(cfg.site.timezone)
         self.components: list[Component] = []
         self.health = HealthMonitor(cfg, self.store, self.alerts, lambda: self.runtime.bridge.link_up,
-                                    self.device_health)
+                                    self.device_health, broker=lambda: self.runtime.bridge.broker)
         self.scheduler.every("health", cfg.alerts.health_interval_s, self.health.run_once, first_after_s=2.0)
         self.scheduler.daily("facility.kpi", dt.time(0, 10), lambda day: self.health.daily_kpi(day))
 

@@ -744,10 +744,31 @@ CREATE INDEX guess_failures_kind ON guess_failures (kind, kiosk, id);
                  "WHERE error IS NOT NULL")
 
 
+@expand
+def _v15_time_unsynced(conn: sqlite3.Connection) -> None:
+    # Issue #19. Events stamped while the clock was not NTP-synchronised, one row per boot: the seq
+    # range and the wall clock's reading at the boot's monotonic zero (wall - monotonic) while
+    # unsynced. Once the clock syncs in the same boot the bridge sends `time.corrected` with the
+    # offset after; a row left from an earlier boot can never be corrected (`time.uncorrectable`).
+    # The row goes in the transaction that queues its event, so a restart in between loses nothing.
+    run_script(conn, """
+CREATE TABLE time_unsynced (
+    boot_id          TEXT PRIMARY KEY,
+    first_seq        INTEGER NOT NULL,
+    last_seq         INTEGER NOT NULL,
+    events           INTEGER NOT NULL,
+    offset_first_ms  INTEGER NOT NULL,   -- wall - monotonic (ms) of the first such event
+    offset_last_ms   INTEGER NOT NULL,   -- ... and of the latest (they differ if the clock was stepped meanwhile)
+    first_ts         TEXT NOT NULL
+);
+""")
+
+
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
                                 _v9_no_card_uids_in_commands, _v10_complaint_verdict,
-                                _v11_trust_boundaries, _v12_ticket_rules, _v13_kpis, _v14_meter_slots]
+                                _v11_trust_boundaries, _v12_ticket_rules, _v13_kpis, _v14_meter_slots,
+                                _v15_time_unsynced]
 LATEST = len(MIGRATIONS)
 
 

@@ -134,3 +134,26 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
     assert run_install("--root", str(tmp_path / "r"), "--role", "toaster", check=False).returncode == 64
     assert run_install("--bogus", check=False).returncode == 64
     assert "Re-running upgrades" in run_install("--help").stdout
+
+
+def test_the_sites_time_servers_go_to_timesyncd_and_away_again(tmp_path: Path) -> None:
+    """[time] ntp_servers (a site that blocks public NTP) becomes systemd-timesyncd's NTP= (issue #19)."""
+    root = _pi_root(tmp_path)
+    first = run_install("--root", str(root))
+    dropin = root / "etc/systemd/timesyncd.conf.d/lobby-ntp.conf"
+    assert not dropin.exists() and "systemd-timesyncd" not in first.stdout  # none configured: the image's defaults
+    config = root / "etc/lobby/lobby.toml"
+    config.write_text(config.read_text().replace("ntp_servers = []", 'ntp_servers = ["10.0.0.1", "ntp.site.example"]'))
+    done = run_install("--root", str(root))
+    assert "[Time]\nNTP=10.0.0.1 ntp.site.example\n" in dropin.read_text()
+    assert "would run: systemctl restart systemd-timesyncd" in done.stdout
+    before = tree_snapshot(root)
+    again = run_install("--root", str(root))
+    assert tree_snapshot(root) == before and "systemd-timesyncd" not in again.stdout
+    config.write_text(config.read_text().replace('ntp_servers = ["10.0.0.1", "ntp.site.example"]', "ntp_servers = []"))
+    cleared = run_install("--root", str(root))
+    assert not dropin.exists() and "would run: systemctl restart systemd-timesyncd" in cleared.stdout
+    config.write_text(config.read_text().replace("ntp_servers = []", 'ntp_servers = ["10.0.0.1"]'))
+    run_install("--root", str(root))
+    run_install("--root", str(root), "--uninstall")
+    assert not dropin.exists()

@@ -80,12 +80,13 @@ routes = [ {{ id = "night", name = "Night round", checkpoints = ["cp-roof", "cp-
 
 
 def gateway_config(state_dir: Path, port: int, *, version: int = 1, interval_s: int = 1, extra: str = "",
-                   mqtt_extra: str = "", meters: bool = True) -> str:
+                   mqtt_extra: str = "", meters: bool = True, gateway_id: str = "gw-test",
+                   hosts: list[str] | None = None) -> str:
     devices = DEVICES.format(interval_s=interval_s, guard_card=GUARD_CARD)
     if not meters:
         devices = devices.split("[[buses]]", 1)[0] + "[patrol]" + devices.split("[patrol]", 1)[1]
     return site_toml(state_dir, port, version=version, reconnect_max_s=1, mqtt_extra=mqtt_extra,
-                     extra=staff_cards(STAFF_CARD) + gpio_panel(repeat_window_s=1) + devices + extra)
+                     gateway_id=gateway_id, hosts=hosts, extra=staff_cards(STAFF_CARD) + gpio_panel(repeat_window_s=1) + devices + extra)
 
 
 class GatewayProcess:

@@ -16,14 +16,18 @@ STAFF_CARD = "5A3B9C01"
 def site_toml(state_dir: Path | str, port: int | str = 1883, *, version: int = 1, site_id: str = "tower-a",
               gateway_id: str = "gw-test", name: str = "Test lobby", timezone: str = "Asia/Shanghai",
               keepalive_s: int = 5, reconnect_max_s: float = 2, inflight: int | None = None,
-              discovery: bool | str = False, mqtt_extra: str = "", store: str = "", extra: str = "") -> str:
+              discovery: bool | str = False, mqtt_extra: str = "", store: str = "", extra: str = "",
+              hosts: list[str] | None = None) -> str:
     """The header every config needs ([site], [mqtt] on loopback), then `extra`.
 
+    `hosts` ("host:port" each, a cluster's nodes) replaces the single host and `port`.
     `mqtt_extra` goes inside [mqtt] (e.g. a protocol or a [mqtt.tls] table), `store` right after
     state_dir (top-level keys), `extra` at the end (sections and tables).
     """
     enabled = discovery if isinstance(discovery, str) else str(discovery).lower()
     window = f"inflight = {inflight}\n" if inflight is not None else ""
+    broker = (f'host = "127.0.0.1"\nport = {port}' if hosts is None
+              else "hosts = [" + ", ".join(f'"{h}"' for h in hosts) + "]")
     return f"""version = {version}
 state_dir = "{state_dir}"
 {store}
@@ -33,8 +37,7 @@ gateway_id = "{gateway_id}"
 name = "{name}"
 timezone = "{timezone}"
 [mqtt]
-host = "127.0.0.1"
-port = {port}
+{broker}
 keepalive_s = {keepalive_s}
 {window}reconnect_min_s = 0.2
 reconnect_max_s = {reconnect_max_s}

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _envelope(seq: int, type_: str = "gateway.started") -> bytes:
     return json.dumps({"id": f"01a2142a-dabb-7120-965b-{seq:012d}", "type": type_, "seq": seq,
-                       "ts": "2026-11-25T10:00:00.000Z", "clock_synced": True, "historical": False,
+                       "ts": "2026-11-25T10:00:00.000Z", "clock_synced": True, "boot_id": "b-1",
+                       "mono_ns": 5_000_000_000, "historical": False,
                        "data": {"version": "t", "config_version": 1}}).encode()
 
 

@@ -112,14 +112,15 @@ class ManualClock:
 
 
 def outbox_events(store: Store, type_prefix: str = "") -> list[dict[str, Any]]:
-    rows = store.query("SELECT seq, id, kind, type, lane, ts, clock_synced, data FROM outbox ORDER BY seq")
+    rows = store.query("SELECT seq, id, kind, type, lane, ts, clock_synced, boot_id, mono_ns, data FROM outbox ORDER BY seq")
     out = []
     for row in rows:
         if not row["type"].startswith(type_prefix):
             continue
         out.append({"kind": row["kind"], "lane": row["lane"],
                     "envelope": {"id": row["id"], "type": row["type"], "seq": row["seq"], "ts": row["ts"],
-                                 "clock_synced": bool(row["clock_synced"]), "historical": False,
+                                 "clock_synced": bool(row["clock_synced"]), "boot_id": row["boot_id"],
+                                 "mono_ns": row["mono_ns"], "historical": False,
                                  "data": json.loads(row["data"])}})
     return out
 

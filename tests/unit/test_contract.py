@@ -84,7 +84,8 @@ def test_topic_table_in_the_architecture_matches_the_document() -> None:
 
 def _reading(seq: int, meter: str = "m1") -> dict:
     return {"id": f"01a2142a-dabb-7120-965b-{seq:012d}", "type": "meter.reading", "seq": seq,
-            "ts": "2026-11-25T10:00:00.000Z", "clock_synced": True, "historical": False,
+            "ts": "2026-11-25T10:00:00.000Z", "clock_synced": True, "boot_id": "b-1", "mono_ns": 5_000_000_000,
+            "historical": False,
             "data": {"meter_id": meter, "kind": "electricity",
                      "values": {"energy_total": {"value": 1.5, "unit": "kWh", "quality": "good"}}}}
 
