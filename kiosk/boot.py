@@ -14,7 +14,28 @@ from pathlib import Path
 from lobby.config import Config
 
 
+_M_MMAP_THRESHOLD = -3  # mallopt(3) parameter numbers (glibc)
+MMAP_THRESHOLD = 64 * 1024
+
+
+def tune_malloc() -> None:
+    """Blocks of 64 KB and more get their own mapping, returned to the system when freed.
+
+    The kiosk's big blocks are text textures and render buffers (software OpenGL keeps
+    textures in system memory): they come and go as screens are shown and texts change.
+    glibc raises its mmap threshold each time such a block is freed, after which they are
+    carved out of the heap, which cannot shrink past the live blocks above them. A fixed
+    threshold keeps them out of the heap (measured: about 5 MB less after 50 flows)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def prepare(cfg: Config, *, size: tuple[int, int] | None = None, fullscreen: bool | None = None) -> None:
+    tune_malloc()
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")

@@ -109,8 +109,46 @@ class KScreen(Screen):
     def app(self) -> Any:
         return App.get_running_app()
 
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        # bound, not overridden: screens that define on_leave need not call up to this
+        self.fbind("on_leave", self.release_textures)
+
     def on_pre_enter(self, *args: Any) -> None:
+        self.restore_textures()
         self.refresh()
+
+    def _labels(self) -> list[Label]:
+        """The labels drawn by this screen, without the shared keyboard (it moves between screens)."""
+        from kiosk.ime.widgets import ImeKeyboard
+
+        found: list[Label] = []
+        stack = list(self.children)
+        while stack:
+            w = stack.pop()
+            if isinstance(w, ImeKeyboard):
+                continue
+            if isinstance(w, Label):
+                found.append(w)
+            stack.extend(w.children)
+        return found
+
+    def release_textures(self, *_: Any) -> None:
+        """Let go of this screen's text textures while it is not shown.
+
+        A Kivy label keeps its rendered text as a texture for as long as the widget lives,
+        and the screens live for the whole run: with software OpenGL that is system memory
+        for every label of every screen ever shown. The sizes stay (texture_size), so
+        nothing moves; `restore_textures` draws them again before the screen is next shown."""
+        for w in self._labels():
+            if w.texture is not None:
+                w._label.texture = None
+                w.texture = None
+
+    def restore_textures(self) -> None:
+        for w in self._labels():
+            if w.texture is None and w.text:
+                w.texture_update()
 
     def refresh(self) -> None:
         """Show current data (called every time the screen is entered)."""

@@ -12,6 +12,7 @@ import hmac
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from lobby.secretfile import load_or_create
 
@@ -31,3 +32,18 @@ def load_key(state_dir: str | os.PathLike[str]) -> bytes:
 
 def card_hash(key: bytes, uid: str) -> str:
     return hmac.new(key, normalise_uid(uid).encode(), hashlib.sha256).hexdigest()
+
+
+def sync_config_cards(store: Any, cfg: Any, key: bytes) -> None:
+    """Mirror the local staff-card allowlist from the config into the cards table.
+
+    Both services do it at start; it lives here, not in lobby.runtime, so that the
+    kiosk does not import the MQTT bridge (paho, the publisher, the command intake) for it."""
+    from mqtt_bridge.timebase import Stamp
+
+    now = Stamp.now().ts
+    with store.transaction() as tx:
+        tx.execute("DELETE FROM cards WHERE source = 'config'")
+        for uid in cfg.kiosk.staff_cards:
+            tx.execute("INSERT OR IGNORE INTO cards (uid_hash, role, holder_id, active, source, updated_ts) "
+                       "VALUES (?, 'staff', NULL, 1, 'config', ?)", (card_hash(key, uid), now))

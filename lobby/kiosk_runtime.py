@@ -94,7 +94,7 @@ class KioskRuntime:
     def _sync_cards(self) -> None:
         """The config's staff-card allowlist into the cards table (the gateway does the same at start)."""
         try:
-            from lobby.runtime import sync_config_cards
+            from lobby.cardhash import sync_config_cards
 
             sync_config_cards(self.store, self.cfg, self.card_key)
         except StoreError as exc:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mqtt_bridge.alerts import AlertEngine
-from lobby.cardhash import card_hash, load_key
+from lobby.cardhash import load_key, sync_config_cards  # noqa: F401 - sync_config_cards re-exported
 from lobby.commands import CommandContext, default_specs
 from mqtt_bridge.commands import CommandIntake
 from mqtt_bridge.commands.freshness import Freshness
@@ -21,19 +21,8 @@ from lobby.config import Config, state_path
 from lobby.ha_state import state_subject
 from mqtt_bridge.publisher import Bridge
 from mqtt_bridge.store import Store
-from mqtt_bridge.timebase import Stamp
 
 log = logging.getLogger(__name__)
-
-
-def sync_config_cards(store: Store, cfg: Config, key: bytes) -> None:
-    """Mirror the local staff-card allowlist from the config into the cards table."""
-    now = Stamp.now().ts
-    with store.transaction() as tx:
-        tx.execute("DELETE FROM cards WHERE source = 'config'")
-        for uid in cfg.kiosk.staff_cards:
-            tx.execute("INSERT OR IGNORE INTO cards (uid_hash, role, holder_id, active, source, updated_ts) "
-                       "VALUES (?, 'staff', NULL, 1, 'config', ?)", (card_hash(key, uid), now))
 
 
 class Runtime:

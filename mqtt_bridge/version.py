@@ -4,14 +4,17 @@ A release (systemd/release.sh build) writes `mqtt_bridge/_build.py` with the bui
 from `git describe --tags --always --dirty` (or, built from a tree without git, the
 package version and a digest of the tree). Run from a git checkout (`./dev.sh`, an
 editable install), the name is asked of git at start-up. Otherwise the installed
-distribution's version is used, marked as not naming a build.
+distribution's version is used, marked as not naming a build. That version is read
+from the `Version:` line of the dist-info on sys.path without importlib.metadata, which
+brings email, zipfile and csv (about 4.5 MB) into every process for one line of text.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
-from importlib import metadata
+import sys
 from pathlib import Path
 
 
@@ -31,11 +34,48 @@ def _from_git(tree: Path) -> str | None:
     return f"{_distribution()}-g{described}"  # no tag yet: the package version and the commit
 
 
+_FALLBACK = "0.0.0+source"  # running from a source tree without installing
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("-", "_").replace(".", "_")
+
+
+def _metadata_version(folder: str) -> str | None:
+    for leaf in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(folder, leaf), encoding="utf-8") as fh:
+                for line in fh:
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
+                    if not line.strip():  # the headers end at the first blank line
+                        break
+        except OSError:
+            continue
+    return None
+
+
+def installed_version(distribution: str = "lobby") -> str:
+    wanted = _normalise(distribution)
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if suffix not in ("dist-info", "egg-info") or not dot:
+                continue
+            if _normalise(stem.split("-", 1)[0]) != wanted:
+                continue
+            version = _metadata_version(os.path.join(entry or ".", name))
+            if version:
+                return version
+    return _FALLBACK
+
+
 def _distribution() -> str:
-    try:
-        return metadata.version("lobby")
-    except metadata.PackageNotFoundError:  # running from a source tree without installing
-        return "0.0.0"
+    return installed_version()
 
 
 def _version() -> str:

@@ -122,8 +122,9 @@ class CandidateBar(BoxLayout):
             text = cands[i].text if i < len(cands) else ""
             if b.text != text:
                 b.text = text
-            # long words shrink to fit the slot instead of being cut
-            b.font_size = min(base, slot_w * 0.85 / max(1, len(text))) if text else base
+            # long words shrink to fit the slot instead of being cut; whole pixels, because the
+            # text provider opens the font once per distinct size (and renders at int(size) anyway)
+            b.font_size = int(min(base, slot_w * 0.85 / max(1, len(text)))) if text else int(base)
             b.disabled = not text
             if b.disabled and b.state == "down":
                 b.state = "normal"  # it was the one just chosen

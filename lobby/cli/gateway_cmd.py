@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from lobby.cli.common import add_config_argument, load_or_explain
-from lobby.cli.service import serve
+from lobby.cli.service import limit_malloc_arenas, serve
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    limit_malloc_arenas()
     from lobby.gateway.assemble import build_gateway
 
     cfg = load_or_explain(args)

@@ -48,7 +48,8 @@ def cross_checks(cfg: Config) -> list[Problem]:
     for index, meter in enumerate(cfg.meters):
         if meter.bus not in bus_ids:
             problems.append((f"meters[{index}].bus", f"unknown bus {meter.bus!r}{did_you_mean(meter.bus, bus_ids, True)} (define it under [[buses]])"))
-    add(_meter_checks(cfg))
+    if cfg.meters or cfg.buses:  # the meter modules are imported only by a config that has meters
+        add(_meter_checks(cfg))
 
     ports: dict[str, int] = {}
     for index, bus in enumerate(cfg.buses):

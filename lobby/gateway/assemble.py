@@ -17,7 +17,6 @@ from drivers.health import DeviceHealth
 from drivers.sim.paths import gpio_socket, sim_dir
 
 from lobby.config import Config
-from lobby.gateway.buttons import ButtonService
 from lobby.gateway.lobbyjobs import LobbyJobs
 from lobby.gateway.meters import MetersComponent
 from lobby.gateway.patrol import TICK_S, PatrolComponent
@@ -31,7 +30,7 @@ class GpioSimulation:
 
     name = "gpio-simulator"
 
-    def __init__(self, buttons: ButtonService, socket_path: Path) -> None:
+    def __init__(self, buttons: Any, socket_path: Path) -> None:
         self.buttons = buttons
         self.socket_path = socket_path
         self._server: Any = None
@@ -75,6 +74,9 @@ def build_gateway(cfg: Config, config_path: Path | None, simulate: bool = False)
     gateway.add(patrol)
     gateway.scheduler.every("patrol.tick", TICK_S, patrol.tick, first_after_s=1.0)
     if cfg.buttons or cfg.gpio.buzzer_pin is not None:
+        # gpiozero (about 3 MB) only in a gateway that has a panel to drive
+        from lobby.gateway.buttons import ButtonService
+
         buttons = ButtonService(cfg, gateway.store, gateway.alerts, lobby, _pin_factory(cfg, simulate))
         gateway.add(buttons)
         gateway.scheduler.every("buttons.leds", 1.0, buttons.sync_leds)

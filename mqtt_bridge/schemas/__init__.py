@@ -2,6 +2,10 @@
 
 They ship inside the package because the bridge validates every command against
 them at run time; tests validate every message the project publishes.
+
+jsonschema (with referencing, rpds and attrs: about 5 MB) is imported with the first
+validator, not with this module: a gateway that has not yet been sent a command
+does not carry it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,12 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+    from referencing import Registry
 
 BASE_URI = "https://schemas.lobby.local/"
 EVENT_KINDS = ("visitor", "feedback", "ticket", "patrol", "meter", "alert", "button", "health")
@@ -35,8 +40,15 @@ def _all_files() -> dict[str, Any]:
 
 
 @functools.cache
+def _files() -> dict[str, Any]:
+    return _all_files()
+
+
+@functools.cache
 def _registry() -> tuple[Registry, dict[str, Any]]:
-    files = _all_files()
+    from referencing import Registry, Resource
+
+    files = _files()
     registry = Registry().with_resources(
         (BASE_URI + name, Resource.from_contents(doc)) for name, doc in files.items()
     )
@@ -46,6 +58,8 @@ def _registry() -> tuple[Registry, dict[str, Any]]:
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for a schema file, e.g. 'status.json' or 'commands/ping.json'."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
     registry, files = _registry()
     if name not in files:
         raise KeyError(f"no schema named {name}")
@@ -53,7 +67,7 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def command_names() -> list[str]:
-    _, files = _registry()
+    files = _files()
     return sorted(n[len("commands/"):-len(".json")] for n in files if n.startswith("commands/"))
 
 

@@ -15,12 +15,13 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from mqtt_bridge.store.migrations import migrate, schema_version
 from mqtt_bridge.store.outbox import EventRecord, Lane, append_event
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,22 @@ def connect(path: str | os.PathLike[str], busy_timeout_ms: int = 5000) -> sqlite
 class Transaction:
     """An open write transaction: raw SQL, sqlite-utils tables, and the outbox."""
 
+    __slots__ = ("conn", "_db")
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
+        self._db: sqlite_utils.Database | None = None
+
+    @property
+    def db(self) -> "sqlite_utils.Database":
+        """sqlite-utils on this transaction's connection, imported on first use: the
+        services write SQL, and sqlite-utils (with click, dateutil and pluggy) costs
+        every process that loads it about 4 MB."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn, execute_plugins=False)
+        return self._db
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

@@ -15,6 +15,9 @@ _counter = 0
 _rng = random.Random(os.urandom(32))
 os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 
+# the first byte of the random part carries the variant (binary 10) in its top two bits
+_VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+
 
 def uuid7() -> str:
     """A UUIDv7 string: 48-bit Unix milliseconds, a 12-bit counter, 62 random bits.
@@ -38,3 +41,45 @@ def uuid7() -> str:
     value = (now_ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def uuid7_many(n: int) -> list[str]:
+    """`n` UUIDv7 strings in increasing order, the same as `n` calls of :func:`uuid7`.
+
+    One lock and one draw of random bytes for the batch, the millisecond formatted
+    once per millisecond and the random parts turned to hex in one call: a poll
+    cycle's readings get their ids at a fraction of the per-id cost.
+    """
+    global _last_ms, _counter
+    if n <= 0:
+        return []
+    with _lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= _last_ms:
+            ms, first = _last_ms, _counter + 1
+        else:
+            ms, first = now_ms, _rng.getrandbits(10)  # leave room to count up
+        # a counter past 0xFFF borrows the next millisecond and starts again from 0
+        last = first + n - 1
+        if last <= 0xFFF:
+            _last_ms, _counter = ms, last
+        else:
+            spill = last - 0x1000  # ids past the first millisecond, counted from 0
+            _last_ms, _counter = ms + 1 + spill // 0x1000, spill % 0x1000
+        rand = bytearray(_rng.randbytes(8 * n))
+    rand[0::8] = rand[0::8].translate(_VARIANT)
+    text = rand.hex()
+    ids: list[str] = []
+    append = ids.append
+    counter, j = first, 0
+    while j < 16 * n:
+        if counter > 0xFFF:
+            ms, counter = ms + 1, 0
+        head = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+        prefix = f"{head[:8]}-{head[8:]}-7"
+        stop = min(16 * n, j + 16 * (0x1000 - counter))
+        for k in range(j, stop, 16):
+            append(f"{prefix}{counter:03x}-{text[k:k + 4]}-{text[k + 4:k + 16]}")
+            counter += 1
+        j = stop
+    return ids

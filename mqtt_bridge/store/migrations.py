@@ -764,11 +764,25 @@ CREATE TABLE time_unsynced (
 """)
 
 
+@expand
+def _v16_critical_lane_index(conn: sqlite3.Connection) -> None:
+    # Issue #17. The (lane, seq) index held an entry for every bulk reading, written with
+    # every poll cycle. Bulk rows are read in seq order, which the table itself is in (seq
+    # is the rowid); only the critical lane needs an index to be found among a bulk
+    # backlog. SQLite uses a partial index for `lane = ?` when the bound value is 0.
+    # Expand-only: the previous release's queries stay correct without outbox_lane_seq
+    # (SQLite finds another plan), so a rollback keeps working on this store.
+    run_script(conn, """
+        CREATE INDEX IF NOT EXISTS outbox_critical ON outbox (seq) WHERE lane = 0;
+        DROP INDEX IF EXISTS outbox_lane_seq;
+        """)
+
+
 MIGRATIONS: list[Migration] = [_v1_outbox, _v2_commands_alerts, _v3_directory_cards_notices, _v4_lobby, _v5_patrol, _v6_meters, _v7_gateway,
                                 _v8_counters_in_code,
                                 _v9_no_card_uids_in_commands, _v10_complaint_verdict,
                                 _v11_trust_boundaries, _v12_ticket_rules, _v13_kpis, _v14_meter_slots,
-                                _v15_time_unsynced]
+                                _v15_time_unsynced, _v16_critical_lane_index]
 LATEST = len(MIGRATIONS)
 
 

@@ -1,0 +1,199 @@
+"""The gateway's memory: RSS after each import step, idle, and polling 100 meters.
+
+    .venv/bin/python bench/gateway_rss_bench.py [--settle 20] [--poll 40]
+
+Three measurements, one run:
+
+1. Import steps. A fresh child process imports the gateway's start-up modules
+   one at a time, in the order `lobby gateway` imports them, and reads VmRSS from
+   /proc/self/status after each; the first row is the bare interpreter (the
+   baseline: `python -c pass` with the same venv and site-packages). Each row
+   also says which third-party packages that step pulled in.
+2. A real `lobby gateway --simulate` process on a configuration with no meters
+   (buttons, a checkpoint reader, patrol), idle after it connected.
+3. The same with 100 meters on ten simulated RS-485 lines (DL/T 645 and Modbus
+   in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s.
+
+Only the gateway process itself is measured: the simulated meters, PN532
+readers and GPIO panel run in child processes (drivers/meters/sim,
+drivers/nfc/sim/launch.py) that a real installation does not have. Their RSS is
+printed separately. The machine is shared and noisy; RSS is not timing, but
+compare it with the bare interpreter of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import BASE_CONFIG  # noqa: E402
+from tests.helpers.broker import Broker  # noqa: E402
+from tests.helpers.gateway_rig import many_meters  # noqa: E402
+
+# The modules `lobby gateway` imports, in the order it imports them.
+STEPS = [
+    "lobby.cli",                 # the `lobby` entry point and argument parser
+    "lobby.cli.gateway_cmd",     # the subcommand
+    "lobby.config",              # the configuration model and loader (pydantic)
+    "mqtt_bridge.store",         # the store (sqlite3)
+    "mqtt_bridge.publisher",     # the bridge publisher (paho-mqtt)
+    "lobby.runtime",             # the bridge runtime: alerts, command intake, publisher
+    "lobby.gateway.assemble",    # the gateway's components
+    "lobby.meters",              # the meter service (built when meters are configured)
+    "drivers.meters.modbus_rtu", # Modbus RTU (imported when a Modbus meter is configured)
+    "mqtt_bridge.schemas",       # JSON Schema validation (imported at the first inbound command)
+]
+
+CHILD = r"""
+import importlib, json, sys
+def rss():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+rows = [["(bare interpreter)", rss(), []]]
+std = set(sys.stdlib_module_names)
+top = lambda: {m.split('.')[0] for m in sys.modules if m.split('.')[0].lstrip('_') not in std and m.split('.')[0] not in std}
+for name in json.loads(sys.argv[1]):
+    before = top()
+    importlib.import_module(name)
+    rows.append([name, rss(), sorted(top() - before - {'lobby', 'mqtt_bridge', 'drivers', 'kiosk'})])
+print(json.dumps(rows))
+"""
+
+DEVICES = """
+[kiosk]
+staff_cards = ["5A3B9C01"]
+[gpio]
+pin_factory = "mock"
+buzzer_pin = 12
+[[buttons]]
+id = "btn-toilet"
+pin = 17
+place = "Lobby"
+meaning = "Call staff"
+ticket_kind = "enquiry"
+category = "other"
+led_pin = 27
+[[readers]]
+id = "nfc-gw"
+kind = "libnfc"
+connstring = "pn532_uart:/dev/unused"
+host = "gateway"
+checkpoint = "cp-a"
+[patrol]
+checkpoints = [ { id = "cp-a", name = "A", place = "A", reader = "nfc-gw" },
+                { id = "cp-b", name = "B", place = "B", tag_uid = "04A1B2C3D4E501" } ]
+guards = [ { id = "g-1", name = "G", card_uid = "7E11AA01" } ]
+routes = [ { id = "r", name = "R", checkpoints = ["cp-a", "cp-b"] } ]
+"""
+
+
+def status_kb(pid: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):
+            key, value = line.split(":", 1)
+            out[key] = int(value.split()[0])
+    return out
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+def import_steps() -> list[tuple[str, int, list[str]]]:
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(STEPS)], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return [tuple(row) for row in json.loads(out.strip().splitlines()[-1])]
+
+
+def run_gateway(work: Path, port: int, extra: str, settle_s: float, samples_s: float) -> dict[str, float]:
+    work.mkdir(parents=True, exist_ok=True)
+    config = work / "lobby.toml"
+    config.write_text(BASE_CONFIG.format(state_dir=work / "state", port=port, extra=extra,
+                                         mqtt_extra="", discovery="false"))
+    env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",
+                             "--config", str(config), "--simulate"], cwd=ROOT, env=env)
+    try:
+        time.sleep(settle_s)
+        if proc.poll() is not None:
+            raise SystemExit(f"the gateway stopped (exit {proc.returncode})")
+        rss: list[int] = []
+        deadline = time.monotonic() + samples_s
+        while time.monotonic() < deadline:
+            rss.append(status_kb(proc.pid)["VmRSS"])
+            time.sleep(1.0)
+        last = status_kb(proc.pid)
+        sims = sum(status_kb(c).get("VmRSS", 0) for c in children(proc.pid))
+        events = 0
+        for db in (work / "state").glob("*.db"):
+            import sqlite3
+            with sqlite3.connect(db) as conn:
+                events = max(events, conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
+        return {"rss_mb": max(rss) / 1024, "last_mb": last["VmRSS"] / 1024, "hwm_mb": last["VmHWM"] / 1024,
+                "anon_mb": last.get("RssAnon", 0) / 1024, "sims_mb": sims / 1024, "events": events}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settle", type=float, default=15.0, help="seconds after start before sampling")
+    parser.add_argument("--poll", type=float, default=30.0, help="seconds of sampling (one sample a second)")
+    parser.add_argument("--meters", type=int, default=100)
+    args = parser.parse_args()
+
+    steps = import_steps()
+    base = steps[0][1]
+    print("gateway start-up, RSS after each import step (a fresh child process):")
+    print(f"{'step':30} {'RSS MiB':>8} {'+MiB':>6} {'x bare':>7}  third-party packages pulled in")
+    prev = base
+    for name, kb, pulled in steps:
+        print(f"{name:30} {kb / 1024:8.1f} {(kb - prev) / 1024:6.1f} {kb / base:7.2f}  {', '.join(pulled)}")
+        prev = kb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        broker = Broker(work / "broker").start()
+        try:
+            idle = run_gateway(work / "idle", broker.port, DEVICES, args.settle, args.poll)
+            meters = run_gateway(work / "meters", broker.port, DEVICES + many_meters(args.meters, 10, interval_s=5),
+                                 args.settle, args.poll)
+        finally:
+            broker.stop()
+    print()
+    print("the running gateway process (simulators excluded: they are its child processes here):")
+    print(f"{'case':34} {'max RSS':>8} {'peak':>7} {'anon':>6} {'x bare':>7} {'sims':>7}")
+    for label, r in (("idle (buttons, reader, patrol)", idle), (f"polling {args.meters} meters every 5 s", meters)):
+        print(f"{label:34} {r['rss_mb']:7.1f}M {r['hwm_mb']:6.1f}M {r['anon_mb']:5.1f}M "
+              f"{r['rss_mb'] * 1024 / base:7.2f} {r['sims_mb']:6.1f}M")
+    print(f"events recorded: idle {idle['events']}, polling {meters['events']} (the meters were read)")
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
