@@ -1,4 +1,4 @@
-"""`lobby config check FILE` and `lobby config show FILE`."""
+"""`lobby config check FILE`, `lobby config show FILE` and `lobby config reference`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("file")
     show = sub.add_parser("show", help="print the file with every default filled in, as JSON")
     show.add_argument("file")
+    sub.add_parser("reference", help="print every key with its type, default, range and who may change it "
+                                     "(docs/configuration.md), as Markdown")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "reference":
+        from lobby.config.reference import render
+
+        sys.stdout.write(render())
+        return 0
     try:
         cfg = load_config(args.file)
     except ConfigError as exc:
