@@ -32,7 +32,8 @@
 # What it does, in order: Debian packages; groups and the system user `lobby`; the
 # release in /opt/lobby/releases (and lgpio linked in from apt), /usr/local/sbin/lobby-release; shared
 # files in /opt/lobby/share/lobby; /etc/lobby and lobby.toml; /var/lib/lobby; udev rules
-# and the pn533 blacklist; systemd units, timers and drop-ins; console blanking off; time
+# and the pn533 blacklist; systemd units, timers and drop-ins; the hardware watchdog
+# (system.conf.d/lobby-watchdog.conf, bcm2835_wdt); console blanking off; time
 # zone; enable and (re)start; `lobby config check` and `lobby doctor`.
 set -euo pipefail
 
@@ -90,7 +91,9 @@ LOBBY_USER=lobby
 SERVICE_GROUPS=(dialout gpio i2c plugdev)           # serial, GPIO, I2C, USB
 KIOSK_GROUPS=(video render input)                    # GPU, screen, touch
 UNITS=(lobby-gateway.service lobby-kiosk.service lobby-purge.service lobby-purge.timer
-       lobby-backup.service lobby-backup.timer)
+       lobby-backup.service lobby-backup.timer lobby-failed@.service)
+SYSTEM_CONF_DIR=/etc/systemd/system.conf.d
+MODULES_LOAD_DIR=/etc/modules-load.d
 
 APT_COMMON=(python3 python3-venv                               # each release's venv
             sqlite3 mosquitto-clients ca-certificates
@@ -409,6 +412,29 @@ units() {
     RESTART_NEEDED=1
     run systemctl daemon-reload
   fi
+  hardware_watchdog
+}
+
+# The hardware watchdog: systemd pings /dev/watchdog (RuntimeWatchdogSec=) and the board
+# resets itself if the whole machine hangs. The Pi's watchdog is bcm2835_wdt; Raspberry Pi
+# OS builds it into the kernel on most boards, otherwise it is loaded at every boot.
+hardware_watchdog() {
+  local before=$CHANGED
+  put "$SRC/systemd/system.conf.d/lobby-watchdog.conf" "$SYSTEM_CONF_DIR/lobby-watchdog.conf" 0644
+  if [ -n "$ROOT" ]; then
+    [ -e "$ROOT/dev/watchdog" ] || put_text "$MODULES_LOAD_DIR/lobby-watchdog.conf" 0644 <<<"bcm2835_wdt"
+    echo "would run: modprobe bcm2835_wdt (if /dev/watchdog is missing)"
+    [ "$CHANGED" -eq "$before" ] || echo "would run: systemctl daemon-reexec"
+    return
+  fi
+  if [ ! -e /dev/watchdog ]; then
+    put_text "$MODULES_LOAD_DIR/lobby-watchdog.conf" 0644 <<<"bcm2835_wdt"
+    modprobe bcm2835_wdt 2>/dev/null || warn "no hardware watchdog (/dev/watchdog) here: a hung machine will not reset itself"
+  fi
+  # PID 1 reads system.conf.d only when it re-executes (or at boot).
+  if [ "$CHANGED" -ne "$before" ] && have_systemd; then
+    systemctl daemon-reexec || warn "systemctl daemon-reexec failed: the watchdog starts at the next boot"
+  fi
 }
 
 # The purge runs at [privacy] purge_at in the site's time zone ([site] timezone).
@@ -557,6 +583,7 @@ uninstall_all() {
     remove "$UNIT_DIR/$unit"
   done
   remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d"
+  remove "$SYSTEM_CONF_DIR/lobby-watchdog.conf" "$MODULES_LOAD_DIR/lobby-watchdog.conf"
   run systemctl daemon-reload
   # This site's udev names stay where root keeps them (never copied into /etc/lobby, which the
   # lobby user can write) unless --purge-data; a re-install leaves them as they are.

@@ -27,6 +27,7 @@ from drivers.health import DeviceHealth, HealthState
 from mqtt_bridge.alerts import AlertEngine, Severity
 from lobby.config import Config
 from lobby.gateway.facility_kpi import FacilityKpi
+from lobby.gateway.unit_failures import UnitFailureWatch
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import depth
 from mqtt_bridge.timebase import clock_synchronised, parse_rfc3339, utc_now
@@ -85,7 +86,8 @@ class HealthMonitor:
     """Call `run_once()` every `alerts.health_interval_s`; `daily_kpi()` once a day is enough."""
 
     def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, link_up: Callable[[], bool],
-                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system) -> None:
+                 devices: DeviceSource, read: Callable[[str], SystemSample] = read_system,
+                 units: UnitFailureWatch | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.alerts = alerts
@@ -95,6 +97,8 @@ class HealthMonitor:
         self.tz = zoneinfo.ZoneInfo(cfg.site.timezone)
         self._unsynced_since: float | None = None
         self.facilities = FacilityKpi(cfg, store)
+        # Why a lobby unit died (lobby-failed@.service): reported and alerted until it runs well again.
+        self.units = units or UnitFailureWatch(cfg.state_dir, alerts)
 
     # ------------------------------------------------------------------ the minute report
 
@@ -104,7 +108,7 @@ class HealthMonitor:
         devices = self._safe_devices()
         outbox = self._outbox()
         report = {**asdict(system), "broker_link": "up" if self.link_up() else "down", "outbox": outbox,
-                  "devices": [d.as_dict() for d in devices]}
+                  "devices": [d.as_dict() for d in devices], "unit_failures": self._unit_failures()}
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
         self.facilities.sample(dt.datetime.now(self.tz).date().isoformat(), devices + self.kiosk_devices())
@@ -112,6 +116,13 @@ class HealthMonitor:
         # The kiosk's staff screen (another process) shows the latest snapshot from here.
         self.store.set_meta(SNAPSHOT_KEY, json.dumps({**report, "ts": utc_now().isoformat()}, ensure_ascii=False))
         return report
+
+    def _unit_failures(self) -> list[dict[str, Any]]:
+        try:
+            return self.units.check()
+        except Exception:  # the record file is a report, never a reason to stop reporting
+            log.exception("unit failure records could not be read")
+            return []
 
     def _safe_devices(self) -> list[DeviceHealth]:
         try:
