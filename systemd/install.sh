@@ -94,11 +94,13 @@ UNITS=(lobby-gateway.service lobby-kiosk.service lobby-purge.service lobby-purge
        lobby-backup.service lobby-backup.timer lobby-failed@.service)
 SYSTEM_CONF_DIR=/etc/systemd/system.conf.d
 MODULES_LOAD_DIR=/etc/modules-load.d
+POLKIT_RULES=/etc/polkit-1/rules.d/50-lobby.rules
 
 APT_COMMON=(python3 python3-venv                               # each release's venv
             sqlite3 mosquitto-clients ca-certificates
             libnfc6 libnfc-bin libfreefare0 libfreefare-dev     # pynfc loads "libfreefare.so" (in -dev)
             libusb-1.0-0                                       # pyusb: USB printer, USB readers
+            polkitd                                            # service.restart, system.reboot (50-lobby.rules)
             fonts-noto-cjk)
 APT_BUILD=(python3-dev gcc linux-libc-dev)  # only to build a release here (no --release): evdev compiles
 APT_KIOSK=(libgl1 libegl1 libgles2 libgbm1 libdrm2 libmtdev1)  # Kivy's SDL2 on KMS/DRM
@@ -413,6 +415,9 @@ units() {
     run systemctl daemon-reload
   fi
   hardware_watchdog
+  # central's service.restart and system.reboot: the lobby user may restart its own two services
+  # and reboot, nothing more (polkit; Bookworm's polkitd reads JavaScript rules).
+  put "$SRC/systemd/polkit/50-lobby.rules" "$POLKIT_RULES" 0644
 }
 
 # The hardware watchdog: systemd pings /dev/watchdog (RuntimeWatchdogSec=) and the board
@@ -583,7 +588,7 @@ uninstall_all() {
     remove "$UNIT_DIR/$unit"
   done
   remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d"
-  remove "$SYSTEM_CONF_DIR/lobby-watchdog.conf" "$MODULES_LOAD_DIR/lobby-watchdog.conf"
+  remove "$SYSTEM_CONF_DIR/lobby-watchdog.conf" "$MODULES_LOAD_DIR/lobby-watchdog.conf" "$POLKIT_RULES"
   run systemctl daemon-reload
   # This site's udev names stay where root keeps them (never copied into /etc/lobby, which the
   # lobby user can write) unless --purge-data; a re-install leaves them as they are.
