@@ -37,7 +37,16 @@ HEALTH_SENSORS: dict[str, tuple[str, str | None, str | None]] = {
     "memory_available": ("mem_available_mb", "data_size", "MB"),
     "outbox_critical": ("outbox.critical", None, None),
     "outbox_bulk": ("outbox.bulk", None, None),
+    "throttled_flags": ("power.raw", None, None),
+    "storage_errors_since_boot": ("storage_errors.since_boot.mmc + value_json.data.storage_errors.since_boot.ext4"
+                                  " + value_json.data.storage_errors.since_boot.io", None, None),
+    "build_id": ("build_id", None, None),
+    "boot_id": ("boot_id", None, None),
 }
+TEXT_SENSORS = {"throttled_flags", "build_id", "boot_id"}  # no state class: not a measurement
+# The Pi's own problems (lobby/gateway/platform.py) and a unit that died, as problem sensors.
+PLATFORM_ALERTS = (("power.undervoltage", "Power supply too weak"), ("power.throttled", "Throttled"),
+                   ("storage.errors", "SD card errors"), ("storage.read_only", "Storage read-only"))
 
 
 def _unique(cfg: Config, suffix: str) -> str:
@@ -77,6 +86,8 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
             "stat_t": f"{base}/state/{HEALTH_SUBJECT}", "val_tpl": _when("health.report", "", f"value_json.data.{path}"),
             "stat_cla": "measurement", "ent_cat": "diagnostic",
         }
+        if key in TEXT_SENSORS:
+            del comp["stat_cla"]
         if device_class:
             comp["dev_cla"] = device_class
         if unit:
@@ -105,8 +116,11 @@ def discovery_document(cfg: Config) -> dict[str, Any]:
     for button in cfg.buttons:
         components[f"{button.id}_stuck"] = _alert_sensor(cfg, f"button.stuck:{button.id}", f"{button.id} stuck")
     for key, title in (("gateway.disk_low", "Disk nearly full"), ("outbox.bulk_dropped", "Readings dropped"),
-                       ("gateway.clock_unsynced", "Clock not synchronised")):
+                       ("gateway.clock_unsynced", "Clock not synchronised"), *PLATFORM_ALERTS):
         components[key.replace(".", "_")] = _alert_sensor(cfg, key, title)
+    for unit in ("lobby-gateway.service", "lobby-kiosk.service"):
+        components[f"unit_failed_{unit.split('.')[0].replace('-', '_')}"] = _alert_sensor(
+            cfg, f"unit.failed:{unit}", f"{unit.split('.')[0]} failed")
     components["patrol_status"] = {
         "p": "sensor", "name": "Patrol last scan", "uniq_id": _unique(cfg, "patrol_last_scan"),
         "stat_t": f"{base}/events/patrol",

@@ -30,6 +30,7 @@ from mqtt_bridge.topics import Topics
 log = logging.getLogger(__name__)
 
 RATE_LIMITED = "rate_limited"
+Answer = tuple[str, bytes, Callable[[], None] | None]  # topic, payload, the action after its PUBACK
 
 
 class CommandLane:
@@ -42,7 +43,7 @@ class CommandLane:
         self._wake = wake
         self._queue: queue.Queue[tuple[str, bytes, bool] | None] = queue.Queue(maxsize=queue_max)
         # Appended by the lane's thread, popped by the bridge thread: deque appends and pops are atomic.
-        self._results: collections.deque[tuple[str, bytes]] = collections.deque()
+        self._results: collections.deque[Answer] = collections.deque()
         self._burst = max(1.0, float(max_per_s))
         self._tokens = self._burst
         self._refilled = time.monotonic()
@@ -81,14 +82,14 @@ class CommandLane:
             self._answer(self.intake.refuse(name, payload, f"{RATE_LIMITED}: {self.queue_max} commands are already "
                                                           "waiting to run; send it again later"))
 
-    def next_result(self) -> tuple[str, bytes] | None:
-        """The next (topic, payload) to publish, or None."""
+    def next_result(self) -> Answer | None:
+        """The next (topic, payload, then) to publish, or None; `then` runs once the broker acknowledged it."""
         try:
             return self._results.popleft()
         except IndexError:
             return None
 
-    def put_back(self, item: tuple[str, bytes]) -> None:
+    def put_back(self, item: Answer) -> None:
         """A result that could not be published (the link went down): first in line next time."""
         self._results.appendleft(item)
 
@@ -122,5 +123,5 @@ class CommandLane:
             if self.refused % 1000 == 1:
                 log.warning("commands refused as rate_limited: %d so far (cap %g/s, queue %d)",
                             self.refused, self.max_per_s, self.queue_max)
-        self._results.append((self.topics.command_result(result.name), result.payload()))
+        self._results.append((self.topics.command_result(result.name), result.payload(), result.then))
         self._wake()

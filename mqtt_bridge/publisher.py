@@ -56,6 +56,13 @@ TIME_CHECK_S = 5.0  # how soon after NTP syncs the time.corrected event is queue
 STATS_INTERVAL_S = 5.0
 
 
+def _run_action(action: Callable[[], None]) -> None:
+    try:
+        action()
+    except Exception:  # the answer is out; a failed action is logged, never a bridge failure
+        log.exception("a command's action failed after it was answered")
+
+
 def topics_for(cfg: BridgeSettings) -> Topics:
     return Topics(cfg.base_topic, cfg.mqtt.discovery.prefix, cfg.gateway_id)
 
@@ -185,6 +192,8 @@ class Bridge:
                 self.retained.on_ack(tag)
             elif tag.kind == "result":
                 self._results_inflight -= 1
+                if tag.then is not None:  # answered and acknowledged: now act (never on this thread)
+                    threading.Thread(target=_run_action, args=(tag.then,), name="command-action").start()
 
     def _publish_results(self) -> None:
         """Answers to commands, at most a window of them in flight (paho would queue the
@@ -195,7 +204,7 @@ class Bridge:
             item = self.commands.next_result()
             if item is None:
                 return
-            if not self.session.publish(item[0], item[1], Tag("result")):
+            if not self.session.publish(item[0], item[1], Tag("result", then=item[2])):
                 self.commands.put_back(item)
                 return
             self._results_inflight += 1

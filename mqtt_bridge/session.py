@@ -59,6 +59,7 @@ class Tag:
     seqs: tuple[int, ...] = ()  # the outbox rows an event message carries
     key: str = ""
     version: int = 0
+    then: Callable[[], None] | None = None  # a command's action, run once its answer is acknowledged
 
 
 @dataclass

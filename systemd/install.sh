@@ -32,7 +32,8 @@
 # What it does, in order: Debian packages; groups and the system user `lobby`; the
 # release in /opt/lobby/releases (and lgpio linked in from apt), /usr/local/sbin/lobby-release; shared
 # files in /opt/lobby/share/lobby; /etc/lobby and lobby.toml; /var/lib/lobby; udev rules
-# and the pn533 blacklist; systemd units, timers and drop-ins; console blanking off; time
+# and the pn533 blacklist; systemd units, timers and drop-ins; the hardware watchdog
+# (system.conf.d/lobby-watchdog.conf, bcm2835_wdt); console blanking off; time
 # zone; enable and (re)start; `lobby config check` and `lobby doctor`.
 set -euo pipefail
 
@@ -90,12 +91,16 @@ LOBBY_USER=lobby
 SERVICE_GROUPS=(dialout gpio i2c plugdev)           # serial, GPIO, I2C, USB
 KIOSK_GROUPS=(video render input)                    # GPU, screen, touch
 UNITS=(lobby-gateway.service lobby-kiosk.service lobby-purge.service lobby-purge.timer
-       lobby-backup.service lobby-backup.timer)
+       lobby-backup.service lobby-backup.timer lobby-failed@.service)
+SYSTEM_CONF_DIR=/etc/systemd/system.conf.d
+MODULES_LOAD_DIR=/etc/modules-load.d
+POLKIT_RULES=/etc/polkit-1/rules.d/50-lobby.rules
 
 APT_COMMON=(python3 python3-venv                               # each release's venv
             sqlite3 mosquitto-clients ca-certificates
             libnfc6 libnfc-bin libfreefare0 libfreefare-dev     # pynfc loads "libfreefare.so" (in -dev)
             libusb-1.0-0                                       # pyusb: USB printer, USB readers
+            polkitd                                            # service.restart, system.reboot (50-lobby.rules)
             fonts-noto-cjk)
 APT_BUILD=(python3-dev gcc linux-libc-dev)  # only to build a release here (no --release): evdev compiles
 APT_KIOSK=(libgl1 libegl1 libgles2 libgbm1 libdrm2 libmtdev1)  # Kivy's SDL2 on KMS/DRM
@@ -410,6 +415,10 @@ units() {
     run systemctl daemon-reload
   fi
   ntp_servers_dropin
+  hardware_watchdog
+  # central's service.restart and system.reboot: the lobby user may restart its own two services
+  # and reboot, nothing more (polkit; Bookworm's polkitd reads JavaScript rules).
+  put "$SRC/systemd/polkit/50-lobby.rules" "$POLKIT_RULES" 0644
 }
 
 # The site's own time servers ([time] ntp_servers), for networks that block public NTP: handed
@@ -452,6 +461,28 @@ EOF
     elif have_systemd; then
       systemctl restart systemd-timesyncd 2>/dev/null || warn "could not restart systemd-timesyncd: reboot to use [time] ntp_servers"
     fi
+  fi
+}
+
+# The hardware watchdog: systemd pings /dev/watchdog (RuntimeWatchdogSec=) and the board
+# resets itself if the whole machine hangs. The Pi's watchdog is bcm2835_wdt; Raspberry Pi
+# OS builds it into the kernel on most boards, otherwise it is loaded at every boot.
+hardware_watchdog() {
+  local before=$CHANGED
+  put "$SRC/systemd/system.conf.d/lobby-watchdog.conf" "$SYSTEM_CONF_DIR/lobby-watchdog.conf" 0644
+  if [ -n "$ROOT" ]; then
+    [ -e "$ROOT/dev/watchdog" ] || put_text "$MODULES_LOAD_DIR/lobby-watchdog.conf" 0644 <<<"bcm2835_wdt"
+    echo "would run: modprobe bcm2835_wdt (if /dev/watchdog is missing)"
+    [ "$CHANGED" -eq "$before" ] || echo "would run: systemctl daemon-reexec"
+    return
+  fi
+  if [ ! -e /dev/watchdog ]; then
+    put_text "$MODULES_LOAD_DIR/lobby-watchdog.conf" 0644 <<<"bcm2835_wdt"
+    modprobe bcm2835_wdt 2>/dev/null || warn "no hardware watchdog (/dev/watchdog) here: a hung machine will not reset itself"
+  fi
+  # PID 1 reads system.conf.d only when it re-executes (or at boot).
+  if [ "$CHANGED" -ne "$before" ] && have_systemd; then
+    systemctl daemon-reexec || warn "systemctl daemon-reexec failed: the watchdog starts at the next boot"
   fi
 }
 
@@ -601,6 +632,7 @@ uninstall_all() {
     remove "$UNIT_DIR/$unit"
   done
   remove "$UNIT_DIR/lobby-kiosk.service.d" "$UNIT_DIR/lobby-purge.timer.d" "$TIMESYNCD_DROPIN"
+  remove "$SYSTEM_CONF_DIR/lobby-watchdog.conf" "$MODULES_LOAD_DIR/lobby-watchdog.conf" "$POLKIT_RULES"
   run systemctl daemon-reload
   # This site's udev names stay where root keeps them (never copied into /etc/lobby, which the
   # lobby user can write) unless --purge-data; a re-install leaves them as they are.

@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "patrol": ("patrol_cmd", "patrol rounds: a day's report, or import a patrol wand's upload"),
     "kiosk": ("kiosk_cmd", "run the touchscreen kiosk (Kivy): visitors, feedback, complaints, guard taps, staff screen"),
     "hash-phone": ("hash_phone_cmd", "make a watch-list phone entry (phone_hmac, keyed with this site's key)"),
+    "unit-failed": ("unit_failed_cmd", "record why a lobby unit died (run by lobby-failed@.service; the gateway reports it)"),
     "pin-hash": ("pin_cmd", "make the scrypt hash of a staff settings PIN (typed twice) for security.staff_pin_hash"),
 }
 

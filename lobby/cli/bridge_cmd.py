@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lobby.cli.common import add_config_argument, load_or_explain
+from lobby.cli.common import add_config_argument, load_or_explain, probation_at_start
 from lobby.cli.service import serve
 
 
@@ -16,8 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lobby.runtime import Runtime
 
+    decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
     cfg = load_or_explain(args)
     runtime = Runtime(cfg, Path(args.config))
+    runtime.start_decision = decision
     bridge = runtime.bridge
     return serve(runtime.start, runtime.stop, runtime.restart_requested,
                  status=lambda: f"broker link {bridge.status.link} ({bridge.status.broker or 'no broker yet'})")

@@ -8,6 +8,7 @@ import sys
 import zoneinfo
 
 from lobby.config import Config, ConfigError, load_config
+from lobby.config.probation import StartDecision
 from lobby.logsetup import setup_logging
 
 
@@ -36,6 +37,22 @@ def load_or_explain(args: argparse.Namespace) -> Config:
         raise SystemExit(2) from None
     setup_logging(args.log_level or cfg.logging.level)
     return cfg
+
+
+def probation_at_start(args: argparse.Namespace) -> "StartDecision":
+    """A service's first step: a pushed config on probation is counted, or put back if its time is up
+    (lobby/config/probation.py). Runs before the config is loaded, so even a config that cannot be
+    loaded any more is reverted."""
+    from pathlib import Path
+
+    from lobby.config import probation
+
+    setup_logging(args.log_level or "INFO")
+    try:
+        return probation.at_start(Path(args.config))
+    except OSError as exc:  # a read-only /etc/lobby: the config in force stays, nothing is reverted
+        print(f"the probation record beside {args.config} cannot be written: {exc}", file=sys.stderr)
+        return probation.StartDecision()
 
 
 def day_argument(text: str) -> str:

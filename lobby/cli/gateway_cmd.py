@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lobby.cli.common import add_config_argument, load_or_explain
+from lobby.cli.common import add_config_argument, load_or_explain, probation_at_start
 from lobby.cli.service import limit_malloc_arenas, serve
 
 
@@ -19,8 +19,10 @@ def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
     from lobby.gateway.assemble import build_gateway
 
+    decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
     cfg = load_or_explain(args)
     gateway = build_gateway(cfg, Path(args.config), simulate=args.simulate)
+    gateway.runtime.start_decision = decision
     bridge = gateway.runtime.bridge
     return serve(gateway.start, gateway.stop, gateway.restart_requested, health=gateway.alive,
                  status=lambda: f"broker link {bridge.status.link} ({bridge.status.broker or 'no broker yet'})")

@@ -3,7 +3,7 @@
 The bridge answers ping and alert.ack (mqtt_bridge.commands); the lobby adds the
 configuration push, the site's data (notices, directory, cards) and the lobby's
 own commands (tickets, visitors, invitations, evacuation), each applied inside
-the intake's transaction.
+the intake's transaction; service.restart and system.reboot act once answered.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from lobby.commands.config_update import config_update
 from lobby.commands.context import CommandContext
 from lobby.commands.lobby_rules import lobby_specs
 from lobby.commands.site import cards_update, directory_update, notice_hide, notice_show
+from lobby.commands.system import system_specs
 from mqtt_bridge.clock import Clock
 from mqtt_bridge.commands import CommandSpec, bridge_specs
 
@@ -27,6 +28,7 @@ def default_specs(ctx: CommandContext, clock: Clock | None = None) -> dict[str, 
         "cards.update": CommandSpec(cards_update(ctx), keep_data=False),  # UIDs live only as keyed hashes
     })
     specs.update(lobby_specs(ctx, clock))
+    specs.update(system_specs())  # service.restart, system.reboot: acted on once answered
     return specs
 
 

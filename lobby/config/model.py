@@ -118,6 +118,10 @@ class SecurityConfig(Section):
 
     allow_remote_config: bool = True
     allow_tls_off: bool = False
+    # central may move this gateway to another broker: mqtt.host and mqtt.port only (lobby/config/scope.py GRANTS)
+    allow_remote_broker: bool = False
+    # a pushed config must reach the broker (one PUBACK) within this, or the previous file is put back
+    config_probation_s: int = Field(300, ge=5, le=86_400)
     # scrypt hash of the settings-page PIN, made with `lobby pin-hash`
     staff_pin_hash: str | None = Field(None, pattern=r"^scrypt\$[0-9a-f]{32}\$[0-9a-f]{64}$")
     pin_max_attempts: int = Field(5, ge=1, le=20)

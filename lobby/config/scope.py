@@ -78,7 +78,8 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("mqtt.discovery.", "enabled prefix")
     | _keys("store.", "path busy_timeout_ms bulk_max_rows bulk_max_mb disk_min_free_mb backup_dir backup_keep "
                       "command_log_max_rows command_log_max_mb")
-    | _keys("security.", "allow_remote_config allow_tls_off staff_pin_hash pin_max_attempts pin_lockout_min")
+    | _keys("security.", "allow_remote_config allow_tls_off allow_remote_broker config_probation_s staff_pin_hash "
+                         "pin_max_attempts pin_lockout_min")
     | _keys("visitors.", "code_max_failures code_failure_window_min code_delay_max_s max_live_codes")
     | _keys("tickets.", "number_length lookup_max_failures lookup_failure_window_min lookup_delay_max_s")
     | _keys("privacy.", "export_dir visitor_retention_days ticket_contact_retention_days mask_phone_in_events "
@@ -107,9 +108,13 @@ FLOORS: dict[str, Literal["max", True, False]] = {
 }
 
 # On-site keys the site may open to central with a [security] switch.
+# Never credentials or file paths: a site moving brokers opens host and port only, and every
+# push, granted or not, is applied on probation (lobby/config/probation.py).
 GRANTS: dict[str, str] = {
     "mqtt.tls.enabled": "allow_tls_off",
     "mqtt.tls.insecure_skip_verify": "allow_tls_off",
+    "mqtt.host": "allow_remote_broker",
+    "mqtt.port": "allow_remote_broker",
 }
 
 
@@ -214,11 +219,17 @@ def onsite_changes(current: Any, new: Any) -> list[str]:
         generic = _generic(path)
         if generic in FLOORS and _is_tighter(FLOORS[generic], old, value):
             continue
-        if generic in GRANTS and getattr(grants, GRANTS[generic], False):
+        if generic in GRANTS and _granted(grants, GRANTS[generic]):
             continue
         if classify(path) != "central":  # on-site, or unknown to this table: never from central
             changed.add(path)
     return sorted(changed)
+
+
+def _granted(security: Any, switch: str) -> bool:
+    """Whether the on-site [security] switch named in GRANTS is on."""
+    switches = {"allow_tls_off": security.allow_tls_off, "allow_remote_broker": security.allow_remote_broker}
+    return bool(switches.get(switch, False))
 
 
 _MISSING = object()

@@ -27,6 +27,8 @@ from drivers.health import DeviceHealth, HealthState
 from mqtt_bridge.alerts import AlertEngine, Severity
 from lobby.config import Config
 from lobby.gateway.facility_kpi import FacilityKpi
+from lobby.gateway.platform import PlatformHealth
+from lobby.gateway.unit_failures import UnitFailureWatch
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import depth
 from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, parse_rfc3339, utc_now
@@ -87,7 +89,8 @@ class HealthMonitor:
 
     def __init__(self, cfg: Config, store: Store, alerts: AlertEngine, link_up: Callable[[], bool],
                  devices: DeviceSource, read: Callable[[str], SystemSample] = read_system,
-                 broker: Callable[[], str | None] | None = None) -> None:
+                 broker: Callable[[], str | None] | None = None, units: UnitFailureWatch | None = None,
+                 platform: PlatformHealth | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.alerts = alerts
@@ -99,6 +102,10 @@ class HealthMonitor:
         self._unsynced_since: float | None = None
         self._synced_this_boot = store.get_meta(CLOCK_SYNCED_BOOT_KEY) == BOOT_ID
         self.facilities = FacilityKpi(cfg, store)
+        # Why a lobby unit died (lobby-failed@.service): reported and alerted until it runs well again.
+        self.units = units or UnitFailureWatch(cfg.state_dir, alerts)
+        # Power, SD card, read-only remounts, build and boot id (platform.py): each problem an alert.
+        self.platform = platform or PlatformHealth(alerts)
 
     # ------------------------------------------------------------------ the minute report
 
@@ -110,7 +117,8 @@ class HealthMonitor:
         link_up = self.link_up()
         report = {**asdict(system), "broker_link": "up" if link_up else "down",
                   "broker": self.broker() if link_up else None, "outbox": outbox,
-                  "devices": [d.as_dict() for d in devices]}
+                  "devices": [d.as_dict() for d in devices], "unit_failures": self._unit_failures(),
+                  **self._platform()}
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
         self.facilities.sample(dt.datetime.now(self.tz).date().isoformat(), devices + self.kiosk_devices())
@@ -118,6 +126,20 @@ class HealthMonitor:
         # The kiosk's staff screen (another process) shows the latest snapshot from here.
         self.store.set_meta(SNAPSHOT_KEY, json.dumps({**report, "ts": utc_now().isoformat()}, ensure_ascii=False))
         return report
+
+    def _platform(self) -> dict[str, Any]:
+        try:
+            return self.platform.check(self.cfg.state_dir)
+        except Exception:  # a source that misbehaves must not stop health reporting
+            log.exception("platform health could not be read")
+            return {}
+
+    def _unit_failures(self) -> list[dict[str, Any]]:
+        try:
+            return self.units.check()
+        except Exception:  # the record file is a report, never a reason to stop reporting
+            log.exception("unit failure records could not be read")
+            return []
 
     def _safe_devices(self) -> list[DeviceHealth]:
         try:

@@ -96,6 +96,9 @@ class CommandResult:
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)
     replayed: bool = False
+    # What the command does once its answer has reached the broker (service.restart, system.reboot):
+    # never part of the answer, never run for a replayed id.
+    then: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     def payload(self) -> bytes:
         body: dict[str, Any] = {"id": self.id, "ok": self.ok}
@@ -124,6 +127,8 @@ class CommandSpec:
     consumer: str | None = None  # set: the command is queued for that service ('kiosk'/'gateway')
     keep_data: bool = True  # kept only while queued (consumer set): its consumer reads the data from
     # `commands`, and mark_done() drops it; a command applied at once never keeps its payload
+    after_answer: Callable[[dict[str, Any]], None] | None = None  # run with the result once the broker
+    # acknowledged the answer (the bridge's thread starts it): act only after central can know
 
 
 class CommandIntake:
@@ -219,7 +224,11 @@ class CommandIntake:
         log.info("command %s %s applied", name, cmd_id)
         if self.after_commit is not None:
             self.after_commit(name, data, result)
-        return CommandResult(name, cmd_id, True, None, result)
+        then = None
+        if spec.after_answer is not None:
+            action, answered = spec.after_answer, dict(result)
+            then = lambda: action(answered)  # noqa: E731
+        return CommandResult(name, cmd_id, True, None, result, then=then)
 
     def _reject(self, name: str, cmd_id: str | None, error: str) -> CommandResult:
         error = error[:500]

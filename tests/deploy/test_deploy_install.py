@@ -44,6 +44,19 @@ def test_install_puts_every_file_in_place_and_touches_nothing_else(tmp_path: Pat
     assert set(p.name for p in root.iterdir()) == {"boot", "etc", "opt", "usr", "var"}
 
 
+def test_install_turns_the_hardware_watchdog_on(tmp_path: Path) -> None:
+    root = _pi_root(tmp_path)
+    out = run_install("--root", str(root)).stdout
+    assert (root / "etc/systemd/system/lobby-failed@.service").read_bytes() == \
+        (SYSTEMD / "lobby-failed@.service").read_bytes()
+    dropin = root / "etc/systemd/system.conf.d/lobby-watchdog.conf"
+    assert dropin.read_bytes() == (SYSTEMD / "system.conf.d/lobby-watchdog.conf").read_bytes()
+    assert (root / "etc/modules-load.d/lobby-watchdog.conf").read_text() == "bcm2835_wdt\n"
+    assert "would run: modprobe bcm2835_wdt" in out and "would run: systemctl daemon-reexec" in out
+    run_install("--root", str(root), "--uninstall")
+    assert not dropin.exists() and not (root / "etc/modules-load.d/lobby-watchdog.conf").exists()
+
+
 def test_a_second_run_changes_nothing(tmp_path: Path) -> None:
     root = _pi_root(tmp_path)
     run_install("--root", str(root))

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
                                 reason="systemd-analyze is missing (Debian package: systemd)")
 
 UNITS = ["lobby-gateway.service", "lobby-kiosk.service", "lobby-purge.service", "lobby-purge.timer",
-         "lobby-backup.service", "lobby-backup.timer"]
+         "lobby-backup.service", "lobby-backup.timer", "lobby-failed@lobby-kiosk.service.service"]
+SERVICES = ["lobby-gateway.service", "lobby-kiosk.service", "lobby-purge.service", "lobby-backup.service"]
 GATEWAY_MAX_EXPOSURE = 2.5
 
 
@@ -87,9 +88,8 @@ def test_gateway_unit_has_what_the_service_relies_on() -> None:
     unit = _unit("lobby-gateway.service")
     assert unit["Type"] == ["notify"] and unit["NotifyAccess"] == ["main"]
     assert unit["Restart"] == ["always"] and "WatchdogSec" in unit
-    assert "StartLimitIntervalSec" in unit and "StartLimitBurst" in unit
     assert unit["User"] == ["lobby"] and unit["StateDirectory"] == ["lobby"]
-    assert set(unit["SupplementaryGroups"][0].split()) == {"dialout", "gpio", "i2c", "plugdev"}
+    assert set(unit["SupplementaryGroups"][0].split()) == {"dialout", "gpio", "i2c", "plugdev", "systemd-journal"}
     assert unit["DevicePolicy"] == ["closed"] and unit["CapabilityBoundingSet"] == [""]
     assert unit["MemoryDenyWriteExecute"] == ["yes"] and unit["UMask"] == ["0077"]
     # timebase.clock_synchronised() reads the NTP state with adjtimex(2), which @system-service
@@ -116,3 +116,20 @@ def test_timers_run_daily_and_catch_up() -> None:
     for timer in ("lobby-purge.timer", "lobby-backup.timer"):
         unit = _unit(timer)
         assert unit["Persistent"] == ["true"] and unit["OnCalendar"][0].startswith("*-*-* ")
+
+
+def test_long_running_units_never_give_up_and_every_death_is_recorded() -> None:
+    for name in ("lobby-gateway.service", "lobby-kiosk.service"):
+        unit = _unit(name)
+        # StartLimitIntervalSec=0: no start limit; a fixed delay (systemd 252 has no RestartSteps=)
+        assert unit["StartLimitIntervalSec"] == ["0"] and "StartLimitBurst" not in unit, name
+        assert unit["Restart"] == ["always"] and int(unit["RestartSec"][0]) >= 5, name
+        assert not {"RestartSteps", "RestartMaxDelaySec", "StartLimitAction", "FailureAction"} & unit.keys(), name
+    for name in SERVICES:
+        assert _unit(name)["OnFailure"] == ["lobby-failed@%n.service"], name
+    recorder = _unit("lobby-failed@.service")
+    assert recorder["Type"] == ["oneshot"] and recorder["User"] == ["lobby"]
+    assert recorder["ExecStart"] == ["/opt/lobby/bin/lobby unit-failed --config /etc/lobby/lobby.toml %i"]
+    assert "OnFailure" not in recorder  # a failing recorder never starts another one
+    watchdog = _unit("system.conf.d/lobby-watchdog.conf")
+    assert watchdog["RuntimeWatchdogSec"] == ["15s"]  # the bcm2835 watchdog counts to about 15 s

@@ -30,7 +30,7 @@ def _answers(lane: CommandLane, count: int) -> list[dict]:
         if item is None:
             time.sleep(0.005)
             continue
-        topic, payload = item
+        topic, payload, _then = item
         assert topic == "lobby/t/g/cmd/ping/result"
         body = json.loads(payload)
         assert schemas.first_error("command_result.json", body) is None
