@@ -27,6 +27,7 @@ from drivers.health import DeviceHealth, HealthState
 from mqtt_bridge.alerts import AlertEngine, Severity
 from lobby.config import Config
 from lobby.gateway.facility_kpi import FacilityKpi
+from lobby.liveness import ALIVE, FIX, HEARTBEAT_META, MISSING, assess
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import depth
 from mqtt_bridge.timebase import clock_synchronised, parse_rfc3339, utc_now
@@ -40,6 +41,7 @@ OUTBOX_KEY = "gateway.outbox_stale"
 SNAPSHOT_KEY = "gateway.health"  # meta key: the latest health report, for the staff screen
 KIOSK_DEVICES_KEY = "kiosk.devices"  # meta key: the kiosk's readers and printer, written by the kiosk
 KIOSK_DEVICES_MAX_AGE_S = 180.0
+KIOSK_KEY = "kiosk.stale"  # no heartbeat from the kiosk (lobby/liveness.py)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class HealthMonitor:
         self.tz = zoneinfo.ZoneInfo(cfg.site.timezone)
         self._unsynced_since: float | None = None
         self.facilities = FacilityKpi(cfg, store)
+        self._born_mono = time.monotonic()  # a kiosk that has not beaten yet is "missing" only after the grace
 
     # ------------------------------------------------------------------ the minute report
 
@@ -105,6 +108,9 @@ class HealthMonitor:
         outbox = self._outbox()
         report = {**asdict(system), "broker_link": "up" if self.link_up() else "down", "outbox": outbox,
                   "devices": [d.as_dict() for d in devices]}
+        kiosk = self._kiosk()
+        if kiosk is not None:
+            report["kiosk"] = kiosk
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
         self.facilities.sample(dt.datetime.now(self.tz).date().isoformat(), devices + self.kiosk_devices())
@@ -149,6 +155,26 @@ class HealthMonitor:
                             title="数据积压未上传 Events not reaching central",
                             detail={"oldest_age_s": round(age or 0.0), "critical": outbox["critical"],
                                     "bulk": outbox["bulk"]})
+
+    def _kiosk(self) -> dict[str, Any] | None:
+        """The kiosk's heartbeat for the report (None on a Pi without a kiosk), and the alert kiosk.stale
+        while it is stale, blank or missing (missing only once the gateway has run for the same time,
+        so a kiosk still starting after a boot is no alert). Two reports in a row raise it."""
+        stale_after = self.cfg.alerts.kiosk_stale_after_s
+        if not stale_after:
+            return None
+        try:
+            kiosk = assess(self.store.get_meta(HEARTBEAT_META), stale_after)
+        except Exception as exc:  # a busy store: the rest of the report still goes out
+            log.warning("kiosk heartbeat not read: %s", type(exc).__name__)
+            return None
+        state = kiosk["state"]
+        bad = state != ALIVE and (state != MISSING or time.monotonic() - self._born_mono > stale_after)
+        self.alerts.observe(KIOSK_KEY, bad, severity=Severity.WARNING, title="自助屏无响应 Kiosk screen not running",
+                            detail={"state": state, "age_s": kiosk["age_s"], "last_seen_ts": kiosk["last_seen_ts"],
+                                    "screen": kiosk["screen"], "stale_after_s": stale_after, "fix": FIX.get(state, "")},
+                            raise_after=2, clear_after=1)
+        return kiosk
 
     def _check_devices(self, devices: list[DeviceHealth]) -> None:
         """A reader, printer or button that stays lost is an alert for the engineers.
