@@ -103,6 +103,7 @@ class HealthMonitor:
 
     def run_once(self, now_mono: float | None = None) -> dict[str, Any]:
         now_mono = time.monotonic() if now_mono is None else now_mono
+        self._report_stalls()
         system = self.read(self.cfg.state_dir)
         devices = self._safe_devices()
         outbox = self._outbox()
@@ -118,6 +119,20 @@ class HealthMonitor:
         # The kiosk's staff screen (another process) shows the latest snapshot from here.
         self.store.set_meta(SNAPSHOT_KEY, json.dumps({**report, "ts": utc_now().isoformat()}, ensure_ascii=False))
         return report
+
+    def _report_stalls(self) -> None:
+        """Each stall of the store that has ended, once, as `store.stalled` (start, end, duration, cause):
+        the outbox takes it to central when the link is up, however long after."""
+        reports = self.store.stall.take_reports()
+        if not reports:
+            return
+        try:
+            with self.store.transaction() as tx:
+                for report in reports:
+                    tx.emit("health", "store.stalled", report, Lane.CRITICAL)
+        except Exception:
+            self.store.stall.put_back(reports)  # stalled again: sent with the next report
+            raise
 
     def _safe_devices(self) -> list[DeviceHealth]:
         try:
