@@ -14,6 +14,8 @@ Structure:
 - Idle: after kiosk.idle_timeout_s without a touch every flow is wiped (drafts scrubbed,
   text fields cleared) and the home screen returns; a screen saver after
   kiosk.screensaver_after_s; dimmed between kiosk.dim_from and kiosk.dim_to.
+- Liveness: a heartbeat in the store every 10 s (screen, drawn, last touch) for the gateway's
+  health report; a changed lobby.toml restarts the app once the screen is idle (kiosk/liveness.py).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from lobby.kiosk_runtime import KioskRuntime
 from kiosk.crash import log_without_data
 from kiosk.evacuation import EvacuationMixin
 from kiosk.idle import IdleMixin
+from kiosk.liveness import LivenessMixin
 from kiosk.lockdown import LockdownMixin
 from kiosk.navigation import NavigationMixin
 from kiosk.tapping import TapsMixin
@@ -64,7 +67,7 @@ class _Apology(ExceptionHandler):
         return ExceptionManager.PASS if self.app.on_crash(inst) else ExceptionManager.RAISE
 
 
-class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationMixin, App):
+class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationMixin, LivenessMixin, App):
     title = "Lobby kiosk"
     use_kivy_settings = False
 
@@ -163,6 +166,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         Clock.schedule_interval(lambda dt: self._poll_evacuation(), 2.0)
         Clock.schedule_interval(lambda dt: self._check_dim(), 20.0)
         Clock.schedule_interval(lambda dt: self.worker.run(self.rt.report_devices), 60.0)  # facility KPI
+        self._start_liveness()  # heartbeat for the gateway; restart on a changed lobby.toml (kiosk/liveness.py)
         self._tick_clock(0)
         self._poll_evacuation()
         self._check_dim()

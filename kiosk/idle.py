@@ -23,6 +23,7 @@ class IdleMixin:
 
     def _on_any_touch(self, _win: Any, touch: Any) -> bool:
         self.poke()
+        self._note_touch()
         if self.saver is not None:
             self.hide_saver()
             return True  # the touch that wakes the screen presses nothing

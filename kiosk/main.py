@@ -22,4 +22,19 @@ def run(cfg: Any, config_path: Path | None, *, simulate: bool = False, windowed:
     if lang in ("zh", "en"):
         app.default_lang = app.lang = lang
     app.run()
+    if app.reload_requested:
+        return _restart()
     return 0
+
+
+def _restart() -> int:
+    """The config changed: under systemd end cleanly (Restart=always starts the kiosk on the new file);
+    elsewhere run the same command line again."""
+    import sys
+
+    if os.environ.get("INVOCATION_ID"):
+        return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "lobby.cli", *sys.argv[1:]])
+    return 0  # not reached

@@ -9,11 +9,22 @@ Plain Python (no Kivy), built once per process by `lobby kiosk`:
 
 The kiosk writes records and outbox rows into the shared store; the gateway's
 bridge sends them. The kiosk never talks MQTT itself.
+
+Liveness, for central: every HEARTBEAT_S the app writes a small heartbeat into the
+store's meta (`kiosk.heartbeat`: its screen, whether a frame was ever drawn, the
+last touch, the build and config version); the gateway's health report reads it, so
+a dead or blank kiosk is seen from afar. Config changes: the app asks
+`config_changed()` every few seconds and, once nobody is using the screen,
+restarts itself on the new file (lobby.toml replaced by central's config.update, a
+revert, or a person on site).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import time
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -28,10 +39,24 @@ from lobby.services import LobbyServices
 from lobby.services.clock import Clock
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import load_key
-from lobby.config import Config, state_path
+from lobby.config import Config, ConfigError, load_config, state_path
 from mqtt_bridge.store import Store, StoreError
+from mqtt_bridge.timebase import rfc3339, utc_now
+from lobby.liveness import HEARTBEAT_META, heartbeat
 
 log = logging.getLogger(__name__)
+
+
+
+def _stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What identifies one version of a file on disk (an atomic replace changes the inode)."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def build_printer(cfg: Config, simulate: bool) -> Any:
@@ -90,6 +115,10 @@ class KioskRuntime:
         self.pin = PinGate(sec.staff_pin_hash, sec.pin_max_attempts, sec.pin_lockout_min)
         self.readers: list[Any] = []
         self.sim: Any = None
+        self.started_ts = rfc3339(utc_now())
+        self.started_mono_s = time.monotonic()
+        self._config_stamp = _stamp(config_path)
+        self._config_refused: tuple[int, int, int] | None = None
 
     def _sync_cards(self) -> None:
         """The config's staff-card allowlist into the cards table (the gateway does the same at start)."""
@@ -153,6 +182,49 @@ class KioskRuntime:
                             for d in self.own_devices()]}))
         except Exception as exc:  # a busy store must not disturb the screen
             log.warning("kiosk device health not written: %s", type(exc).__name__)
+
+    # ------------------------------------------------------------------ liveness and config changes
+
+    def write_heartbeat(self, screen: str, shown: bool, last_touch_ts: str | None) -> None:
+        """The kiosk is alive (called every HEARTBEAT_S on a worker thread). Written without an fsync
+        (synchronous=NORMAL for this one commit: WAL keeps it consistent, a power cut may lose only
+        the last beat), so a beat every 10 s costs the SD card no flush of its own."""
+        from mqtt_bridge.version import VERSION
+
+        beat = heartbeat(started_ts=self.started_ts, started_mono_s=self.started_mono_s, screen=screen, shown=shown,
+                         last_touch_ts=last_touch_ts, version=VERSION, config_version=self.cfg.version)
+        conn = self.store.connection()
+        try:
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self.store.set_meta(HEARTBEAT_META, beat)
+        except Exception as exc:  # a busy or stalled store must not disturb the screen
+            log.debug("kiosk heartbeat not written: %s", type(exc).__name__)
+        finally:
+            try:
+                conn.execute("PRAGMA synchronous = FULL")
+            except Exception:  # the next write's own connection setup is FULL anyway
+                pass
+
+    def config_changed(self) -> int | None:
+        """The version of a changed, valid config file that differs from the one in force, else None.
+
+        A file that does not validate is reported once and ignored (the kiosk keeps running on
+        what it has); the gateway refuses it too."""
+        stamp = _stamp(self.config_path)
+        if stamp is None or stamp == self._config_stamp or stamp == self._config_refused:
+            return None
+        assert self.config_path is not None
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            self._config_refused = stamp
+            log.error("the changed configuration %s is not valid (%d problem(s)); the kiosk keeps version %s",
+                      self.config_path, len(exc.problems), self.cfg.version)
+            return None
+        if new.model_dump() == self.cfg.model_dump():
+            self._config_stamp = stamp  # the same content written again
+            return None
+        return new.version
 
     # ------------------------------------------------------------------ stopping
 

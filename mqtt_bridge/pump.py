@@ -122,8 +122,10 @@ class OutboxPump:
             outbox.acknowledge(self.store.connection(), self._acked)
         except (StoreError, sqlite3.Error) as exc:
             self.status.note_error(f"store: {exc}")
-            log.warning("deleting %d acknowledged rows failed (%s); will retry", len(self._acked), exc)
+            if not self.store.stall.failed(exc):  # a stall is logged once, by the store
+                log.warning("deleting %d acknowledged rows failed (%s); will retry", len(self._acked), exc)
             return
+        self.store.stall.succeeded()
         self._acked = []
         self._acked_messages = self._acked_bulk = 0
         self.status.inflight = self.inflight

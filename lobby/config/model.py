@@ -332,6 +332,15 @@ class AlertsConfig(Section):
     # alert at once, not only after clock_unsynced_max_min: a site that blocks NTP is found at install.
     clock_unsynced_boot_min: Minutes = 5
     outbox_oldest_max_min: Minutes = 15
+    # The kiosk's heartbeat (every 10 s) older than this, or none, is the alert kiosk.stale;
+    # 0: this Pi has no kiosk (a plant-room gateway). At least 15 s, so one late beat is no alert.
+    kiosk_stale_after_s: float = Field(60, ge=0, le=86400)
+
+    @model_validator(mode="after")
+    def _kiosk_stale_after(self) -> "AlertsConfig":
+        if 0 < self.kiosk_stale_after_s < 15:
+            raise ValueError("kiosk_stale_after_s is 0 (no kiosk on this Pi) or at least 15 s (the kiosk beats every 10 s)")
+        return self
 
 
 _NTP_HOST_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")

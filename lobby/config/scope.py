@@ -55,7 +55,7 @@ CENTRAL: frozenset[str] = frozenset(
     | _keys("shifts.", "handover_early_min")
     | _keys("shifts.shifts[].", "name start end")
     | _keys("alerts.", "health_interval_s disk_min_free_pct cpu_temp_max_c clock_unsynced_max_min "
-                       "clock_unsynced_boot_min outbox_oldest_max_min")
+                       "clock_unsynced_boot_min outbox_oldest_max_min kiosk_stale_after_s")
     | _keys("kiosk.", "idle_timeout_s screensaver_after_s dim_from dim_to thank_you_s feedback_place")
     | _keys("meters[].", "interval_s offline_after_failures max_jump_per_h billing_point leak_check leak_from leak_to "
                          "leak_interval_min comfort_check comfort_readings place")

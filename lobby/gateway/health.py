@@ -29,6 +29,7 @@ from lobby.config import Config
 from lobby.gateway.facility_kpi import FacilityKpi
 from lobby.gateway.platform import PlatformHealth
 from lobby.gateway.unit_failures import UnitFailureWatch
+from lobby.liveness import ALIVE, FIX, HEARTBEAT_META, MISSING, assess
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import depth
 from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, parse_rfc3339, utc_now
@@ -43,6 +44,7 @@ OUTBOX_KEY = "gateway.outbox_stale"
 SNAPSHOT_KEY = "gateway.health"  # meta key: the latest health report, for the staff screen
 KIOSK_DEVICES_KEY = "kiosk.devices"  # meta key: the kiosk's readers and printer, written by the kiosk
 KIOSK_DEVICES_MAX_AGE_S = 180.0
+KIOSK_KEY = "kiosk.stale"  # no heartbeat from the kiosk (lobby/liveness.py)
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,13 @@ class HealthMonitor:
         self.units = units or UnitFailureWatch(cfg.state_dir, alerts)
         # Power, SD card, read-only remounts, build and boot id (platform.py): each problem an alert.
         self.platform = platform or PlatformHealth(alerts)
+        self._born_mono = time.monotonic()  # a kiosk that has not beaten yet is "missing" only after the grace
 
     # ------------------------------------------------------------------ the minute report
 
     def run_once(self, now_mono: float | None = None) -> dict[str, Any]:
         now_mono = time.monotonic() if now_mono is None else now_mono
+        self._report_stalls()
         system = self.read(self.cfg.state_dir)
         devices = self._safe_devices()
         outbox = self._outbox()
@@ -119,6 +123,9 @@ class HealthMonitor:
                   "broker": self.broker() if link_up else None, "outbox": outbox,
                   "devices": [d.as_dict() for d in devices], "unit_failures": self._unit_failures(),
                   **self._platform()}
+        kiosk = self._kiosk()
+        if kiosk is not None:
+            report["kiosk"] = kiosk
         self._check_thresholds(system, outbox, now_mono)
         self._check_devices(devices)
         self.facilities.sample(dt.datetime.now(self.tz).date().isoformat(), devices + self.kiosk_devices())
@@ -140,6 +147,19 @@ class HealthMonitor:
         except Exception:  # the record file is a report, never a reason to stop reporting
             log.exception("unit failure records could not be read")
             return []
+    def _report_stalls(self) -> None:
+        """Each stall of the store that has ended, once, as `store.stalled` (start, end, duration, cause):
+        the outbox takes it to central when the link is up, however long after."""
+        reports = self.store.stall.take_reports()
+        if not reports:
+            return
+        try:
+            with self.store.transaction() as tx:
+                for report in reports:
+                    tx.emit("health", "store.stalled", report, Lane.CRITICAL)
+        except Exception:
+            self.store.stall.put_back(reports)  # stalled again: sent with the next report
+            raise
 
     def _safe_devices(self) -> list[DeviceHealth]:
         try:
@@ -199,6 +219,25 @@ class HealthMonitor:
         self.alerts.observe(CLOCK_KEY, late, severity=Severity.WARNING, title="时钟未同步 Clock not synchronised",
                             detail={"unsynced_min": round(unsynced_min, 1), "boot_age_min": round(boot_min, 1),
                                     "synced_this_boot": self._synced_this_boot, "ntp_servers": servers, "fix": fix})
+    def _kiosk(self) -> dict[str, Any] | None:
+        """The kiosk's heartbeat for the report (None on a Pi without a kiosk), and the alert kiosk.stale
+        while it is stale, blank or missing (missing only once the gateway has run for the same time,
+        so a kiosk still starting after a boot is no alert). Two reports in a row raise it."""
+        stale_after = self.cfg.alerts.kiosk_stale_after_s
+        if not stale_after:
+            return None
+        try:
+            kiosk = assess(self.store.get_meta(HEARTBEAT_META), stale_after)
+        except Exception as exc:  # a busy store: the rest of the report still goes out
+            log.warning("kiosk heartbeat not read: %s", type(exc).__name__)
+            return None
+        state = kiosk["state"]
+        bad = state != ALIVE and (state != MISSING or time.monotonic() - self._born_mono > stale_after)
+        self.alerts.observe(KIOSK_KEY, bad, severity=Severity.WARNING, title="自助屏无响应 Kiosk screen not running",
+                            detail={"state": state, "age_s": kiosk["age_s"], "last_seen_ts": kiosk["last_seen_ts"],
+                                    "screen": kiosk["screen"], "stale_after_s": stale_after, "fix": FIX.get(state, "")},
+                            raise_after=2, clear_after=1)
+        return kiosk
 
     def _check_devices(self, devices: list[DeviceHealth]) -> None:
         """A reader, printer or button that stays lost is an alert for the engineers.

@@ -17,6 +17,8 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mqtt_bridge.store.stall import is_stall
+
 log = logging.getLogger(__name__)
 
 
@@ -86,5 +88,7 @@ class Scheduler:
     def _call(name: str, fn: Callable[[], object]) -> None:
         try:
             fn()
-        except Exception:  # one failing job must not stop the others
+        except Exception as exc:  # one failing job must not stop the others
+            if is_stall(exc):
+                return  # a stalled store is logged once, by the store itself (mqtt_bridge/store/stall.py)
             log.exception("scheduled job %s failed", name)

@@ -18,6 +18,7 @@ from lobby.meters.lines import BusRunner, MeterState
 from mqtt_bridge.alerts import AlertEngine
 from mqtt_bridge.store import Lane, Store
 from mqtt_bridge.store.outbox import append_events
+from mqtt_bridge.store.stall import is_stall
 from mqtt_bridge.timebase import rfc3339
 
 log = logging.getLogger("lobby.meters.service")
@@ -129,9 +130,10 @@ class CycleRecorder:
                         self.alerts.raise_alert(change.key, change.severity, change.title, change.detail, tx=tx)
                     else:
                         self.alerts.clear(change.key, tx=tx)
-        except Exception:
+        except Exception as exc:
             runner.write_errors += 1
-            log.exception("%s: poll cycle of %d meters not saved", runner.cfg.id, len(results))
+            if not is_stall(exc):  # a stalled store is logged once, by the store (mqtt_bridge/store/stall.py)
+                log.exception("%s: poll cycle of %d meters not saved", runner.cfg.id, len(results))
             self._revert(runner, changes, analyses)
             return 0
         for meter, change in changes:

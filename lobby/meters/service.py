@@ -46,6 +46,7 @@ from lobby.meters.lines import BusRunner, MeterState
 from lobby.meters.recorder import CycleRecorder
 from mqtt_bridge.alerts import AlertEngine
 from mqtt_bridge.store import Store
+from mqtt_bridge.store.stall import is_stall
 from mqtt_bridge.timebase import parse_rfc3339, utc_now
 from lobby.meters.points import billing_point, bindings, meter_kind
 from lobby.meters.wiring import build_bus, device_spec, serial_settings
@@ -190,8 +191,9 @@ class MeterService:
                 continue
             try:
                 self._cycle(runner, due)
-            except Exception:  # never let one bad cycle end the line's polling
-                log.exception("%s: poll cycle failed", runner.cfg.id)
+            except Exception as exc:  # never let one bad cycle end the line's polling
+                if not is_stall(exc):  # a stalled store is logged once, by the store
+                    log.exception("%s: poll cycle failed", runner.cfg.id)
             done = time.monotonic()
             for meter in due:
                 meter.next_due += meter.cfg.interval_s
@@ -245,8 +247,9 @@ class MeterService:
         with self._daily_lock:
             try:
                 return self.consumption.run(now or self.clock())
-            except Exception:
-                log.exception("consumption job failed")
+            except Exception as exc:
+                if not is_stall(exc):  # a stalled store is logged once, by the store
+                    log.exception("consumption job failed")
                 return 0
 
     # --- status --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from mqtt_bridge.store.migrations import migrate, schema_version
 from mqtt_bridge.store.outbox import EventRecord, Lane, append_event
+from mqtt_bridge.store.stall import StallWatch
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -96,6 +97,8 @@ class Store:
         self._lock = threading.Lock()
         # Called after every commit in this process (the bridge wakes up to publish at once).
         self.commit_listeners: list[Callable[[], None]] = []
+        # Writes refused by the disk or a lock: one line when they stall and one when they recover (stall.py).
+        self.stall = StallWatch(self.path.name)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self.connection()
@@ -149,6 +152,7 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
+            self.stall.failed(exc)
             raise StoreError(f"store is busy or unavailable: {exc}") from exc
         try:
             yield Transaction(conn)
@@ -157,11 +161,14 @@ class Store:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                self.stall.failed(exc)
             if isinstance(exc, sqlite3.DatabaseError) and _is_disk_full(exc):
                 raise StoreFullError(
                     f"the filesystem holding {self.path} is full: the write was refused and nothing was saved"
                 ) from exc
             raise
+        self.stall.succeeded()
         for listener in self.commit_listeners:
             listener()
 

@@ -1,0 +1,56 @@
+"""The kiosk's heartbeat for the gateway (and so central), and restarting on a changed config.
+
+Why the kiosk restarts itself rather than a systemd path unit restarting it: the app
+knows whether somebody is using the screen. It waits until the home screen is idle
+(no flow, no overlay, no staff session), so a visitor half-way through a check-in is
+never cut off, and it needs no privilege (a path unit would have to run
+`systemctl restart` as root). Under systemd (INVOCATION_ID set) the process ends
+cleanly and `Restart=always` starts it on the new file; elsewhere (a development run,
+the tests) it executes itself again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+log = logging.getLogger(__name__)
+
+CONFIG_CHECK_S = 5.0
+
+
+class LivenessMixin:
+    """Part of KioskApp."""
+
+    last_touch_ts: str | None = None
+    reload_requested: bool = False
+
+    def _note_touch(self) -> None:
+        self.last_touch_ts = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+    def _heartbeat(self, _dt: float = 0.0) -> None:
+        screen = self.sm.current if getattr(self, "sm", None) is not None else ""
+        if self.overlay_name:
+            screen = f"{screen}+{self.overlay_name}"
+        self.worker.run(lambda: self.rt.write_heartbeat(screen, self._ready, self.last_touch_ts))
+
+    def _check_config(self, _dt: float = 0.0) -> None:
+        if self.reload_requested:
+            return
+        version = self.rt.config_changed()
+        if version is None or not self._pristine():
+            return  # checked again in CONFIG_CHECK_S: once the screen is idle, the restart happens
+        log.info("configuration changed (version %s -> %s): restarting the kiosk to apply it",
+                 self.cfg.version, version)
+        self.reload_requested = True
+        self.event("reload", version=version)
+        self.stop()
+
+    def _start_liveness(self) -> None:
+        from kivy.clock import Clock
+
+        from lobby.liveness import HEARTBEAT_S
+
+        Clock.schedule_interval(self._heartbeat, HEARTBEAT_S)
+        Clock.schedule_interval(self._check_config, CONFIG_CHECK_S)
+        self._heartbeat()
