@@ -30,7 +30,7 @@ from lobby.gateway.facility_kpi import FacilityKpi
 from lobby.gateway.platform import PlatformHealth
 from lobby.gateway.unit_failures import UnitFailureWatch
 from lobby.liveness import ALIVE, FIX, HEARTBEAT_META, MISSING, assess
-from mqtt_bridge.store import Lane, Store
+from mqtt_bridge.store import Lane, Store, StoreError
 from mqtt_bridge.store.outbox import depth
 from mqtt_bridge.timebase import BOOT_ID, clock_synchronised, parse_rfc3339, utc_now
 
@@ -137,6 +137,8 @@ class HealthMonitor:
     def _platform(self) -> dict[str, Any]:
         try:
             return self.platform.check(self.cfg.state_dir)
+        except StoreError:  # a stalled store: StallWatch logs it once, the rest of the report still goes
+            return {}
         except Exception:  # a source that misbehaves must not stop health reporting
             log.exception("platform health could not be read")
             return {}
@@ -144,6 +146,8 @@ class HealthMonitor:
     def _unit_failures(self) -> list[dict[str, Any]]:
         try:
             return self.units.check()
+        except StoreError:  # a stalled store: StallWatch logs it once
+            return []
         except Exception:  # the record file is a report, never a reason to stop reporting
             log.exception("unit failure records could not be read")
             return []

@@ -44,6 +44,8 @@ VALID: dict[str, dict[str, Any]] = {
     "ping": {"echo": "hi"},
     "ticket.update": {"ticket_no": "K7P2QX", "status": "assigned", "reply": "ok", "assignee": "eng-1",
                       "next_reply_by": "2026-11-26T12:00:00Z"},
+    "service.restart": {"service": "kiosk", "reason": "blank screen reported"},
+    "system.reboot": {"reason": "undervoltage cleared, firmware update"},
     "survey.result": {"survey_id": "2026-h2", "handed_out_on": "2026-11-02", "units_occupied": 200, "handed_out": 200,
                       "returned": 130, "satisfied": 112},
     "visitor.host_ack": {"visit_id": "v1", "message": "coming", "eta_min": 5},
