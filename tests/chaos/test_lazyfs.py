@@ -141,3 +141,15 @@ def test_sqlite_wal_keeps_exactly_the_committed_transactions(lazy: tuple[LazyFS,
     assert [r[0] for r in again.execute("SELECT x FROM t ORDER BY x")] == list(range(count))
     again.close()
     conn.close()
+
+
+def test_a_new_secret_survives_a_power_cut(lazy: tuple[LazyFS, Path]) -> None:
+    """lobby/secretfile.py fsyncs the folder after linking the secret in (found by test_power_cut.py)."""
+    from lobby.secretfile import load_or_create
+
+    fs, mnt = lazy
+    key = load_or_create(mnt / "site.key")
+    fs.cut()
+    fs.mount()
+    assert (mnt / "site.key").exists() and load_or_create(mnt / "site.key") == key
+    assert [p.name for p in mnt.iterdir()] == ["site.key"]
