@@ -2,7 +2,10 @@
 
 Two services may start at once on a fresh Pi: each writes its candidate to a
 private temporary file and hard-links it into place; the loser of the race
-reads the winner's, so both end up with the same secret.
+reads the winner's, so both end up with the same secret. The folder is fsynced before
+the secret is used: without it a power cut can take the new name away (the data was
+synced, the directory entry was not) and the next start would make another secret,
+silently changing every card hash and patrol plan made with the first.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+
+from mqtt_bridge.fsync import fsync_path
 
 
 def load_or_create(path: str | os.PathLike[str], nbytes: int = 32) -> bytes:
@@ -31,4 +36,5 @@ def load_or_create(path: str | os.PathLike[str], nbytes: int = 32) -> bytes:
         pass
     finally:
         tmp.unlink(missing_ok=True)
+    fsync_path(path.parent)  # the link (ours or the winner's) survives a power cut
     return bytes.fromhex(path.read_text().strip())
