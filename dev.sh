@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   xvfb xdotool x11-utils                                # headless screen for UI tests/demo
   libgl1 libegl1 libmtdev1                              # Kivy's runtime libraries
   libzinnia0 tegaki-zinnia-simplified-chinese           # handwriting (手写) recogniser and its model
+  fuse3 libfuse3-3                                      # the power-cut test's file system (tests/helpers/lazyfs.py)
   systemd imagemagick                                   # systemd-analyze (unit tests); screenshots (UI tests)
 )
 VENV=.venv
