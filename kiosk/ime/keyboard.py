@@ -32,6 +32,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kiosk.ime.paging import CandidatePages
 from kiosk.ime.pinyin import MAX_COMPOSITION, Candidate, PinyinEngine, get_engine
 
 # Key actions
@@ -153,13 +154,14 @@ def _acceptable(ch: str) -> bool:
 Listener = Callable[["TextEntry"], None]
 
 
-class TextEntry:
+class TextEntry(CandidatePages):
     """What one field holds while the visitor types: committed text + pinyin composition.
 
     kind: "name", "text", "code" or "phone" (chooses layouts, candidate ranking and
     auto-capitals); max_length: the field's limit from the config (code points);
     layouts: override the layout names offered; layout: the one shown first;
     page_size: candidates per page (the candidate bar sets it); text: initial value.
+    Paging through the candidates is CandidatePages (kiosk/ime/paging.py).
     """
 
     def __init__(self, *, kind: str = "name", max_length: int = 40, layouts: tuple[str, ...] | None = None,
@@ -233,35 +235,6 @@ class TextEntry:
         if self.kind != "name":
             return "text"
         return "given" if any("\u3400" <= ch <= "\u9fff" for ch in self.text) else "surname"
-
-    @property
-    def page_size(self) -> int:
-        return self._page_size
-
-    @page_size.setter
-    def page_size(self, n: int) -> None:
-        n = max(1, int(n))
-        if n != self._page_size:
-            self._page_size = n
-            self.page = 0
-            self._changed()
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-len(self.candidates) // self._page_size))
-
-    @property
-    def page_candidates(self) -> list[Candidate]:
-        start = self.page * self._page_size
-        return self.candidates[start:start + self._page_size]
-
-    @property
-    def has_prev_page(self) -> bool:
-        return self.page > 0
-
-    @property
-    def has_next_page(self) -> bool:
-        return self.page + 1 < self.page_count
 
     @property
     def preedit(self) -> str:
@@ -344,12 +317,6 @@ class TextEntry:
             return self._changed()
         return False
 
-    def choose(self, index: int) -> bool:
-        """Commit candidate `index` of the current page."""
-        if not isinstance(index, int) or not 0 <= index < len(self.page_candidates):
-            return False
-        return self.choose_global(self.page * self._page_size + index)
-
     def choose_global(self, index: int) -> bool:
         """Commit candidate `index` of the whole list."""
         if not 0 <= index < len(self.candidates):
@@ -360,18 +327,6 @@ class TextEntry:
         self.text += cand.text
         self.composition = self.composition[cand.consumed:].lstrip("'")
         self._refresh()
-        return self._changed()
-
-    def next_page(self) -> bool:
-        if not self.has_next_page:
-            return False
-        self.page += 1
-        return self._changed()
-
-    def prev_page(self) -> bool:
-        if not self.has_prev_page:
-            return False
-        self.page -= 1
         return self._changed()
 
     def backspace(self) -> bool:
