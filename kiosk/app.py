@@ -100,6 +100,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self.factories: dict[str, Callable[[], Any]] = {}
         self.history: list[str] = []
         self.last_activity = time.monotonic()
+        self.guard_until = 0.0  # touches beginning before this (monotonic) are ignored: a screen just changed
         self.staff_id: str | None = None
         self.link_visit_id: str | None = None  # the check-in pass screen waits for a card to link
         self.overlay: Any = None
@@ -274,6 +275,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self.close_overlay()
         self.overlay = widget
         self.overlay_layer.add_widget(widget)
+        self.guard_touches()
 
     def close_overlay(self, *_: Any) -> None:
         if self.overlay is not None:
@@ -283,6 +285,9 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
                 pass
             self.overlay_layer.remove_widget(self.overlay)
             self.overlay = None
+            screen = self.sm.current_screen
+            if screen is not None and hasattr(screen, "resume"):
+                screen.resume()  # what the overlay said is read: the screen below takes its next action
 
     @property
     def overlay_name(self) -> str:
@@ -318,6 +323,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
             from kiosk.screens.overlays import ApologyOverlay
 
             self.wipe_all()
+            self.lang = self.default_lang
             self.history.clear()
             self.sm.current = "home"
             self.show_overlay(ApologyOverlay())

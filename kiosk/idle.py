@@ -26,6 +26,9 @@ class IdleMixin:
         if self.saver is not None:
             self.hide_saver()
             return True  # the touch that wakes the screen presses nothing
+        if self.guarded:
+            log.debug("touch ignored: the screen changed a moment ago")
+            return True  # the second tap of a double tap presses nothing on the new screen
         return False
 
     def _check_idle(self, _dt: float) -> None:

@@ -98,19 +98,48 @@ class KPage(BoxLayout):
 
 
 class KScreen(Screen):
-    """A screen of the kiosk: a title, a way back, `refresh()` on entry, `wipe()` on idle."""
+    """A screen of the kiosk: a title, a way back, `refresh()` on entry, `wipe()` on idle.
+
+    One "next" action per visit: a handler that moves the visitor on (or stores something)
+    starts with `if not self.begin(): return`, so a second tap before the screen changes
+    does nothing; `resume()` (on entry, after an error shown here, when an overlay closes)
+    allows the next one. Every scrolled list is back at its top on entry.
+    """
 
     title_key = StringProperty("")
     show_back = BooleanProperty(True)
     show_home = BooleanProperty(True)
     scanner = BooleanProperty(False)  # accepts a USB scanner's keyboard input (badge QR, invitation QR)
+    acting = BooleanProperty(False)  # a "next" action started on this visit and has not come back
 
     @property
     def app(self) -> Any:
         return App.get_running_app()
 
+    def begin(self) -> bool:
+        """Start this visit's "next" action: False if one is already under way (a double tap)."""
+        if self.acting:
+            return False
+        self.acting = True
+        return True
+
+    def resume(self) -> None:
+        """The screen takes a new action (entered again, or it shows why the last one did not go on)."""
+        self.acting = False
+
     def on_pre_enter(self, *args: Any) -> None:
+        self.resume()
+        self.scroll_to_top()
         self.refresh()
+
+    def scroll_to_top(self) -> None:
+        """A list starts at its top for every visitor (never where the previous one left it)."""
+        from kivy.uix.scrollview import ScrollView
+
+        for w in self.walk(restrict=True):
+            if isinstance(w, ScrollView):
+                w.scroll_y = 1
+                w.scroll_x = 0
 
     def refresh(self) -> None:
         """Show current data (called every time the screen is entered)."""

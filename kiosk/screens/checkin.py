@@ -84,6 +84,8 @@ class HostScreen(KScreen):
         self.ids.scroll.scroll_y = 1
 
     def choose(self, host_id: str) -> None:
+        if not self.begin():
+            return
         self.set_typing(False)
         self.flow.set_host(host_id)
 
@@ -117,7 +119,8 @@ class PartyScreen(KScreen):
         self.count = max(1, min(int(self.maximum), int(self.count) + delta))
 
     def submit(self) -> None:
-        self.flow.set_party(int(self.count))
+        if self.begin():
+            self.flow.set_party(int(self.count))
 
     def wipe(self) -> None:
         self.count = 1
@@ -133,10 +136,12 @@ class ConsentScreen(KScreen):
         self.days = flow.cfg.privacy.visitor_retention_days
 
     def agree(self) -> None:
-        self.flow.consent(True)
+        if self.begin():
+            self.flow.consent(True)
 
     def decline(self) -> None:
-        self.flow.consent(False)
+        if self.begin():
+            self.flow.consent(False)
 
 
 class CheckinDoneScreen(ResultScreen):
@@ -379,9 +384,9 @@ class CheckInFlow(FormFlow):
         outcome = self.app.services.invitations.find(text)
         screen = self.app.screen("ci_code")
         if not outcome.ok:
-            screen.show_error(outcome.message.zh, outcome.message.en)
             if screen.entry is not None:
                 screen.entry.clear()
+            screen.show_error(outcome.message.zh, outcome.message.en)
             return
         screen.error_zh = screen.error_en = ""
         self.d.invitation = outcome.value

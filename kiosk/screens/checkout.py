@@ -17,7 +17,8 @@ class CheckoutScreen(KScreen):
         self.flow = flow
 
     def on_scan(self, text: str) -> None:
-        self.flow.by_pass(text)
+        if self.begin():
+            self.flow.by_pass(text)
 
 
 class CheckoutFlow:
@@ -42,9 +43,9 @@ class CheckoutFlow:
         if not outcome.ok:
             err = outcome.error_for("last4")
             msg = err if err is not None else outcome.message
-            screen.show_error(msg.zh, msg.en)
             if screen.entry is not None:
                 screen.entry.clear()
+            screen.show_error(msg.zh, msg.en)
             return
         screen.wipe()
         self.app.drafts.checkout_choices = list(outcome.value or [])

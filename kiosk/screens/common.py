@@ -24,10 +24,13 @@ from kiosk.widgets import KScreen
 def show_field_error(screen: Any, zh: str, en: str) -> None:
     """Put a validation message where the step's screen shows one: its error line,
     or the note above a choice grid."""
-    if hasattr(screen, "error_zh"):
+    if hasattr(screen, "show_error"):
+        screen.show_error(zh, en)
+    elif hasattr(screen, "error_zh"):
         screen.error_zh, screen.error_en = zh, en
     elif hasattr(screen, "note_zh"):
         screen.note_zh, screen.note_en = zh, en
+    screen.resume()  # the visitor corrects it here and goes on again
 
 
 class ChoiceScreen(KScreen):
@@ -54,7 +57,7 @@ class ChoiceScreen(KScreen):
         self.refresh()
 
     def choose(self, value: Any) -> None:
-        if self._on_choose is not None:
+        if self._on_choose is not None and self.begin():
             self._on_choose(value)
 
     def wipe(self) -> None:
@@ -78,6 +81,7 @@ class TextScreen(KScreen):
     placeholder_key = StringProperty("")
     skip_key = StringProperty("common.skip")
     entry = ObjectProperty(None, allownone=True)
+    full = BooleanProperty(False)  # the text has reached max_length: the screen says so
 
     def __init__(self, done: Callable[[str], None], load: Callable[[], str | None] | None = None,
                  layouts: tuple[str, ...] | None = None, **kw: Any) -> None:
@@ -85,10 +89,11 @@ class TextScreen(KScreen):
         self._done = done
         self._load = load
         self._layouts = layouts
+        self._error_text = ""  # the text the error shown is about (typing anything else clears it)
         self.display = EntryDisplay(font_name=self.app.font_file or "Roboto", markup=True)
         self.display.tid = "field"
         self.display.font_size = self.app.fs_big
-        self.app.bind(fs_big=lambda _a, v: setattr(self.display, "font_size", v))
+        self.app.bind(fs_big=lambda _a, v: setattr(self.display, "font_size", v), lang=self._on_lang)
         Clock.schedule_once(self._place, 0)
 
     def _place(self, _dt: float) -> None:
@@ -99,35 +104,60 @@ class TextScreen(KScreen):
             value = (self._load() if self._load else None) or ""
             self.entry = TextEntry(kind=self.kind, max_length=int(self.max_length), layouts=self._layouts,
                                    text=value)
+            self.entry.bind(on_change=self._typed)
+            follow_language(self.entry, self.app.lang)
+        self._show_placeholder()
+        self.app.keyboard.attach(self, self.ids.kb_holder, self.entry, on_submit=self.submit)
+        self._typed(self.entry)
+
+    def _show_placeholder(self) -> None:
         self.display.placeholder = self.app.t(self.placeholder_key or self.question_key, self.app.lang)
         self.display.entry = None
         self.display.entry = self.entry
-        self.app.keyboard.attach(self, self.ids.kb_holder, self.entry, on_submit=self.submit)
+
+    def _on_lang(self, _app: Any, lang: str) -> None:
+        """The visitor switched language mid-flow: the field's hint and the keyboard follow."""
+        if self.entry is None:
+            return
+        follow_language(self.entry, lang)
+        self._show_placeholder()
+
+    def _typed(self, entry: TextEntry) -> None:
+        """What was typed changed: an error about the old text is stale; say when the field is full."""
+        if entry is not self.entry:
+            return
+        if self.error_zh and entry.text != self._error_text:
+            self.error_zh = self.error_en = ""
+        self.full = len(entry.text) >= int(self.max_length) > 0
 
     def on_leave(self, *args: Any) -> None:
         # the keyboard stops following this entry; the entry itself stays until wipe() or done
         pass
 
     def submit(self) -> None:
-        if self.entry is None:
+        if self.entry is None or not self.begin():
             return
         text = self.entry.finish().strip()
         if not text and not self.optional:
             from kiosk import i18n
 
-            self.error_zh, self.error_en = i18n.pair("common.cannot_empty")
+            self.show_error(*i18n.pair("common.cannot_empty"))
             return
         self.error_zh = self.error_en = ""
         self._done(text)
 
     def on_scan(self, text: str) -> None:
         """A USB scanner typed a code and Enter (an invitation QR code): as if typed and submitted."""
+        if not self.begin():
+            return
         if self.entry is not None:
             self.entry.clear()
         self.error_zh = self.error_en = ""
         self._done(text.strip())
 
     def skip(self) -> None:
+        if not self.begin():
+            return
         self.error_zh = self.error_en = ""
         if self.entry is not None:
             self.entry.clear()
@@ -135,6 +165,8 @@ class TextScreen(KScreen):
 
     def show_error(self, zh: str, en: str) -> None:
         self.error_zh, self.error_en = zh, en
+        self._error_text = self.entry.text if self.entry is not None else ""
+        self.resume()
 
     def reset(self) -> None:
         """Forget the field's text now (the value went into the draft or was submitted)."""
@@ -150,6 +182,20 @@ class TextScreen(KScreen):
         self.display.text = ""
         self.entry = None
         self.error_zh = self.error_en = ""
+        self._error_text = ""
+        self.full = False
+
+
+def follow_language(entry: TextEntry, lang: str) -> None:
+    """Show the keyboard layout of the display language: EN in English, 中 in Chinese (for a field whose
+    first layout is 中); a composition under way is left alone."""
+    if entry.composition:
+        return
+    names = entry.layout_names
+    if lang == "en" and entry.layout.name == "zh" and "en" in names:
+        entry.set_layout("en")
+    elif lang == "zh" and entry.layout.name == "en" and names[0] == "zh":
+        entry.set_layout("zh")
 
 
 class ConfirmRow(BoxLayout):
@@ -198,7 +244,7 @@ class ConfirmScreen(KScreen):
             self._change(step)
 
     def submit(self) -> None:
-        if not self.busy:
+        if not self.busy and self.begin():
             self.busy = True
             self._submit()
 

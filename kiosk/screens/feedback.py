@@ -27,7 +27,7 @@ class FacesScreen(KScreen):
         self.busy = False
 
     def press(self, face: str) -> None:
-        if not self.busy:
+        if not self.busy and self.begin():
             self.busy = True
             self.flow.press(face)
 

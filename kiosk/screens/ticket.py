@@ -76,7 +76,8 @@ class PlaceScreen(KScreen):
         self._draw()
 
     def submit(self) -> None:
-        self.flow.set_place(self.building or None, self.floor or None, self.area or None)
+        if self.begin():
+            self.flow.set_place(self.building or None, self.floor or None, self.area or None)
 
     def wipe(self) -> None:
         self.building = self.floor = self.area = ""
