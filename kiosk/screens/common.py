@@ -15,10 +15,13 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
 
 from kiosk.ime.keyboard import TextEntry
 from kiosk.ime.widgets import EntryDisplay
-from kiosk.widgets import KScreen
+from kiosk.widgets import ConfirmCell, KScreen
+
+WIDE_VALUE = 28  # a value longer than this is read back across the whole width
 
 
 def show_field_error(screen: Any, zh: str, en: str) -> None:
@@ -82,13 +85,25 @@ class TextScreen(KScreen):
     skip_key = StringProperty("common.skip")
     entry = ObjectProperty(None, allownone=True)
     full = BooleanProperty(False)  # the text has reached max_length: the screen says so
+    limit_zh = StringProperty("")
+    limit_en = StringProperty("")
+
+    alt_key = StringProperty("")  # another way on beside Next (e.g. "I have an invitation code")
+    alt_tid = StringProperty("")
+    alt_icon = StringProperty("")
 
     def __init__(self, done: Callable[[str], None], load: Callable[[], str | None] | None = None,
-                 layouts: tuple[str, ...] | None = None, **kw: Any) -> None:
+                 layouts: tuple[str, ...] | None = None, alt: dict[str, str] | None = None,
+                 on_alt: Callable[[], None] | None = None, scan: Callable[[str], None] | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self._done = done
         self._load = load
         self._layouts = layouts
+        self._on_alt = on_alt
+        self._scan = scan
+        if alt:
+            self.alt_key, self.alt_tid, self.alt_icon = alt["key"], alt.get("tid", "alt"), alt.get("icon", "")
         self._error_text = ""  # the text the error shown is about (typing anything else clears it)
         self.display = EntryDisplay(font_name=self.app.font_file or "Roboto", markup=True)
         self.display.tid = "field"
@@ -129,6 +144,10 @@ class TextScreen(KScreen):
         if self.error_zh and entry.text != self._error_text:
             self.error_zh = self.error_en = ""
         self.full = len(entry.text) >= int(self.max_length) > 0
+        if self.full:
+            from kiosk import i18n
+
+            self.limit_zh, self.limit_en = i18n.pair("common.field_full", n=int(self.max_length))
 
     def on_leave(self, *args: Any) -> None:
         # the keyboard stops following this entry; the entry itself stays until wipe() or done
@@ -147,13 +166,21 @@ class TextScreen(KScreen):
         self._done(text)
 
     def on_scan(self, text: str) -> None:
-        """A USB scanner typed a code and Enter (an invitation QR code): as if typed and submitted."""
+        """A USB scanner typed a code and Enter (an invitation QR code): as if typed and submitted
+        (or handed to `scan`, e.g. the name screen takes an invitation's QR code)."""
         if not self.begin():
+            return
+        if self._scan is not None:
+            self._scan(text.strip())
             return
         if self.entry is not None:
             self.entry.clear()
         self.error_zh = self.error_en = ""
         self._done(text.strip())
+
+    def alt(self) -> None:
+        if self._on_alt is not None and self.begin():
+            self._on_alt()
 
     def skip(self) -> None:
         if not self.begin():
@@ -198,21 +225,15 @@ def follow_language(entry: TextEntry, lang: str) -> None:
         entry.set_layout("zh")
 
 
-class ConfirmRow(BoxLayout):
-    label_zh = StringProperty("")
-    label_en = StringProperty("")
-    value = StringProperty("")
-    step = StringProperty("")
-    tid = StringProperty("")
-
-
 class ConfirmScreen(KScreen):
-    """Lines read back before submitting; each has a "change" button back to its step."""
+    """Every line read back before submitting, all on screen at once (two columns; one in portrait),
+    with Confirm pinned below them; tapping a line goes back to its step to change it."""
 
     heading_key = StringProperty("ci.confirm.title")
     error_zh = StringProperty("")
     error_en = StringProperty("")
     busy = BooleanProperty(False)
+    changeable = BooleanProperty(False)  # some line can be changed (tapped)
 
     def __init__(self, lines: Callable[[], list[tuple[str, str, str, str]]], submit: Callable[[], None],
                  change: Callable[[str], None], **kw: Any) -> None:
@@ -220,27 +241,93 @@ class ConfirmScreen(KScreen):
         self._lines = lines
         self._submit = submit
         self._change = change
-        self._rows: list[ConfirmRow] = []
+        self._cells: list[ConfirmCell] = []
+        self._rows: list[BoxLayout] = []
+        self._shown: list[tuple[str, str, str, str]] = []
+        self._laid_height = 0.0
+        self._relayout = Clock.create_trigger(lambda dt: self._lay_out(), 0)
+        self.app.bind(portrait=lambda *_: self._relayout())
+        Clock.schedule_once(lambda dt: self.ids.rows.bind(size=self._rows_resized), 0)
 
     def refresh(self) -> None:
         self.busy = False
-        lines = self._lines()
+        self._shown = self._lines()
+        self.changeable = any(step for *_, step in self._shown)
+        self._lay_out()
+
+    def _cell(self, i: int) -> ConfirmCell:
+        while len(self._cells) <= i:
+            cell = ConfirmCell()
+            cell.bind(on_release=lambda c: self.change(c.step))
+            self._cells.append(cell)
+        return self._cells[i]
+
+    def _groups(self, cols: int, wide_ok: bool) -> list[tuple[list[int], bool]]:
+        """Lines paired into rows in their order; long values (when `wide_ok`) each on a row at the end."""
+        rows: list[tuple[list[int], bool]] = []
+        wide: list[tuple[list[int], bool]] = []
+        for i, (_zh, _en, value, _step) in enumerate(self._shown):
+            if wide_ok and cols > 1 and len(value) > WIDE_VALUE:
+                wide.append(([i], True))
+            elif rows and len(rows[-1][0]) < cols:
+                rows[-1][0].append(i)
+            else:
+                rows.append(([i], False))
+        return rows + wide
+
+    def _lay_out(self) -> None:
         box = self.ids.rows
-        while len(self._rows) < len(lines):
-            self._rows.append(ConfirmRow())
-        for i, row in enumerate(self._rows):
-            if i < len(lines):
-                zh, en, value, step = lines[i]
-                row.label_zh, row.label_en, row.value, row.step = zh, en, value, step
-                row.tid = f"line_{i}"
-                if row.parent is None:
-                    box.add_widget(row)
-            elif row.parent is not None:
-                box.remove_widget(row)
-                row.value = ""
+        cols = 1 if self.app.portrait else 2
+        room = box.height if box.height > 1 else self.app.tap * 4.8
+        groups = self._groups(cols, wide_ok=True)
+        if len(groups) * (self.app.tap + box.spacing) > room:
+            groups = self._groups(cols, wide_ok=False)  # no room for a row of its own: long values wrap
+        box.clear_widgets()
+        for row in self._rows:
+            row.clear_widgets()
+        while len(self._rows) < len(groups):
+            self._rows.append(BoxLayout(orientation="horizontal", size_hint_y=None))
+        for i, cell in enumerate(self._cells):
+            if i >= len(self._shown):
+                cell.value = ""
+        named: set[str] = set()
+        for row, (group, wide) in zip(self._rows, groups):
+            for i in group:
+                zh, en, value, step = self._shown[i]
+                cell = self._cell(i)
+                cell.label_zh, cell.label_en, cell.value, cell.step = zh, en, value, step
+                cell.tid = f"change_{step}" if step and step not in named else f"line_{i}"
+                named.add(step)  # two lines of one step (purpose and party size): the first is change_<step>
+                cell.value_tid = f"line_{i}_value"
+                cell.disabled = not step
+                row.add_widget(cell)
+            if not wide and len(group) < cols:
+                row.add_widget(Widget())  # a lone cell stays half wide
+            box.add_widget(row)
+        box.add_widget(Widget())  # what is left of the height stays below the rows
+        self._laid_height = box.height
+        self._size_rows()
+
+    def _rows_resized(self, *_: Any) -> None:
+        if self._shown and abs(self.ids.rows.height - self._laid_height) > 1:
+            self._relayout()  # the room changed: long values may get (or lose) a row of their own
+        else:
+            self._size_rows()
+
+    def _size_rows(self) -> None:
+        box = self.ids.rows
+        rows = [r for r in box.children if isinstance(r, BoxLayout)]
+        if not rows:
+            return
+        gap = box.spacing
+        fair = (box.height - gap * len(rows)) / len(rows)
+        height = max(self.app.tap, min(self.app.tap * 1.5, fair))
+        for row in rows:
+            row.spacing = self.app.pad * 0.6
+            row.height = height
 
     def change(self, step: str) -> None:
-        if step:
+        if step and self.begin():
             self._change(step)
 
     def submit(self) -> None:
@@ -249,8 +336,9 @@ class ConfirmScreen(KScreen):
             self._submit()
 
     def wipe(self) -> None:
-        for row in self._rows:
-            row.value = ""
+        for cell in self._cells:
+            cell.value = ""
+        self._shown = []
         self.error_zh = self.error_en = ""
         self.busy = False
 

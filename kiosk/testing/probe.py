@@ -132,9 +132,10 @@ class TestProbe:
                 return
             x, y, ww, hh = rect
             cx_, cy_, cw, ch = clip
+            clipped = any(abs(a - b) > 0.5 for a, b in zip(clip, rect))  # not float noise: a stencil cut it
             entry = {"x": round(wx + x), "y": round(wy + height - (y + hh)), "w": round(ww), "h": round(hh),
                      "cx": round(wx + cx_ + cw / 2), "cy": round(wy + height - (cy_ + ch / 2)),
-                     "clipped": clip != rect, "disabled": bool(getattr(w, "disabled", False)),
+                     "clipped": clipped, "disabled": bool(getattr(w, "disabled", False)),
                      "button": isinstance(w, ButtonBehavior)}
             text = getattr(w, "text", None)
             if isinstance(text, str):
@@ -153,6 +154,10 @@ class TestProbe:
             style = getattr(w, "style", None)
             if isinstance(style, str):
                 entry["style"] = style
+            if getattr(w, "pinned", False):
+                entry["pinned"] = True
+            if clipped:  # the part a scroll view shows
+                entry["vis"] = [round(wx + cx_), round(wy + height - (cy_ + ch)), round(cw), round(ch)]
             widgets[name] = entry
 
         # what can be touched: the screen saver, else an overlay, else the screens (+ banner, sim panel)
@@ -263,6 +268,12 @@ class TestProbe:
             held = getattr(self, "_held", None)
             if held is not None:
                 held.set()
+            return {"ok": True}
+        if cmd == "idle_soon":  # as if nobody had touched the screen until just before "Still there?"
+            app.last_activity = time.monotonic() - (app.cfg.kiosk.idle_timeout_s - app.warning_s()) - 0.2
+            return {"ok": True}
+        if cmd == "idle_for":  # as if nobody had touched the screen for `s` seconds
+            app.last_activity = time.monotonic() - float(request["s"])
             return {"ok": True}
         if cmd == "saver":
             app.show_saver()
