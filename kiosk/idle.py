@@ -58,7 +58,7 @@ class IdleMixin:
                 self._idle_warning = IdleWarning()
             self.show_overlay(self._idle_warning)
             self._idle_warning.start(k.idle_timeout_s - idle)
-            self.event("idle_warning", seconds=math.ceil(k.idle_timeout_s - idle))
+            self.event("idle_warning", seconds=math.ceil(k.idle_timeout_s - idle), warning_s=warn)
         if idle >= k.screensaver_after_s and self.saver is None and self._pristine() and not self.evac_visible:
             self.show_saver()
 

@@ -110,9 +110,28 @@ class TextScreen(KScreen):
         self.display.font_size = self.app.fs_big
         self.app.bind(fs_big=lambda _a, v: setattr(self.display, "font_size", v), lang=self._on_lang)
         Clock.schedule_once(self._place, 0)
+        self.app.bind(portrait=lambda *_: self._place_buttons())
 
     def _place(self, _dt: float) -> None:
         self.ids.field_holder.add_widget(self.display, index=len(self.ids.field_holder.children))
+        self._place_buttons()
+
+    def _place_buttons(self) -> None:
+        """Beside the field in landscape; in portrait on a row of their own below it (the field keeps
+        its width). Only the buttons this screen shows move."""
+        holder, extra = self.ids.field_holder, self.ids.extra_row
+        for button in (self.ids.alt_button, self.ids.skip_button):
+            if button.parent is not None:
+                button.parent.remove_widget(button)
+        shown = [b for b in (self.ids.alt_button, self.ids.skip_button) if not b.disabled]
+        if self.app.portrait:
+            for button in shown:
+                button.size_hint_x = 1
+                extra.add_widget(button)
+        else:
+            for button in (self.ids.alt_button, self.ids.skip_button):
+                button.size_hint_x = None
+                holder.add_widget(button, index=1)  # before Next
 
     def refresh(self) -> None:
         if self.entry is None:

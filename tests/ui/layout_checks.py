@@ -10,7 +10,8 @@
 - `strict` (every visitor screen): no text is cut: a label that drew an ellipsis its text
   does not have (Kivy's `shorten`), or drew less than its text (`max_lines`, a height it
   does not fit), or whose text is partly hidden by the scroll view it is in; and nothing
-  lies behind a pinned button (the button that moves the visitor on), scrolled or not.
+  lies behind a pinned button (the button that moves the visitor on), scrolled or not; and
+  the second language (the smaller line) is drawn at SECOND_MIN_PX at least.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kiosk.icons import is_icon_char
 FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 SLACK = 2  # px of rounding
 ELLIPSES = ("…", "...")
+SECOND_MIN_PX = 14
 
 
 def _inside(w: dict[str, Any], win: list[int]) -> bool:
@@ -97,6 +99,8 @@ def problems(m: dict[str, Any], min_target_px: float, font: str = FONT, strict: 
                 out.append(f"{name}: text cut, {why}")
             if w.get("text") and w["clipped"] and not w.get("button"):
                 out.append(f"{name}: text partly hidden by its scroll view: {w['text'][:40]!r}")
+            if w.get("fs2") is not None and w["fs2"] < SECOND_MIN_PX:
+                out.append(f"{name}: second language at {w['fs2']} px, under {SECOND_MIN_PX}")
     names = [n for n, w in widgets.items() if not w["clipped"]]
     for i, a in enumerate(names):
         for b in names[i + 1:]:

@@ -17,7 +17,7 @@ import pytest
 from kiosk_driver import PIN, Kiosk, seed, write_config
 from layout_checks import problems
 
-SIZES = [(800, 480, "zh"), (800, 480, "en"), (1280, 800, "zh"), (1280, 800, "en"), (480, 800, "zh")]
+SIZES = [(800, 480, "zh"), (800, 480, "en"), (1280, 800, "zh"), (1280, 800, "en"), (480, 800, "zh"), (480, 800, "en")]
 SHORT = {(480, 800)}  # portrait: a shorter tour
 GUARD, STAFF, UNKNOWN = "7E11AA01", "5A3B9C01", "DEADBEEF"
 

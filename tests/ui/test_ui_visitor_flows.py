@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from kiosk_driver import DIRECTORY, Kiosk, seed, write_config
+from layout_checks import cut_text
 
 from lobby.config import load_config, state_path
 from mqtt_bridge.store import Store
@@ -95,7 +96,8 @@ def start_checkin(k: Kiosk) -> None:
     k.wait_screen("ci_name")
 
 
-def walk_in_to_confirm(k: Kiosk, *, purpose: str = "meeting", company: str = "", permit: str = "") -> None:
+def walk_in_to_confirm(k: Kiosk, *, purpose: str = "meeting", company: str = "", permit: str = "",
+                       party: int = 1) -> None:
     start_checkin(k)
     k.type_letters("wang")
     k.click("key:cand0")
@@ -106,6 +108,9 @@ def walk_in_to_confirm(k: Kiosk, *, purpose: str = "meeting", company: str = "",
     k.wait_screen("ci_host")
     k.click("host_0")
     k.wait_screen("ci_purpose")
+    for n in range(2, party + 1):
+        k.click("plus")
+        k.wait(lambda m, n=n: m["widgets"]["count"]["text"] == str(n), what=f"{n} people")
     k.click(f"purpose_{purpose}")
     while True:
         m = k.wait(lambda m: m["screen"] in ("ci_party", "ci_company", "ci_permit", "ci_consent"), what="next step")
@@ -151,10 +156,57 @@ def shown_whole(m: dict[str, Any], names: list[str], pinned: str) -> list[str]:
     return bad
 
 
-def cut_text(w: dict[str, Any]) -> bool:
-    """The label drew an ellipsis its text does not have (shortened to fit)."""
-    text = w.get("text", "")
-    return any(mark in line and mark not in text for line in w.get("lines", []) for mark in ("…", "..."))
+def ticket_to_confirm(k: Kiosk, *, kind: str = "repair", category: str = "engineering") -> None:
+    """Home -> a ticket's confirm screen: a place, a description, urgent, a contact name and phone."""
+    k.click("ticket")
+    k.wait_screen("tk_kind")
+    k.click(f"kind_{kind}")
+    k.wait_screen("tk_category")
+    k.click(f"category_{category}")
+    k.wait_screen("tk_place")
+    k.click("floor_1")
+    k.click("area_0")
+    k.click("next")
+    k.wait_screen("tk_desc")
+    k.type_letters("deng")
+    k.click("key:cand0")
+    k.click("next")
+    while True:
+        m = k.wait(lambda m: m["screen"] in ("tk_urgent", "tk_contact_name", "tk_contact_phone", "tk_confirm"),
+                   what="next step")
+        screen = m["screen"]
+        if screen == "tk_urgent":
+            k.click("urgent_yes")
+        elif screen == "tk_contact_name":
+            k.type_letters("liu")
+            k.click("key:cand0")
+            k.click("next")
+        elif screen == "tk_contact_phone":
+            k.type_letters("13912345678")
+            k.click("next")
+        else:
+            break
+        k.wait(lambda m, s=screen: m["screen"] != s, what=f"past {screen}")
+
+
+def values_shown(m: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The values a confirm screen reads back."""
+    return {n: w for n, w in m["widgets"].items() if re.fullmatch(r"line_\d+_value", n)}
+
+
+def assert_confirm_fits(m: dict[str, Any], expected: list[str]) -> None:
+    """Every line on screen at once, two columns, nothing cut or behind Confirm, Confirm below them all."""
+    values = values_shown(m)
+    texts = [w["text"] for w in values.values()]
+    for text in expected:
+        assert any(text in t for t in texts), (text, texts)
+    assert shown_whole(m, sorted(values), "confirm") == []
+    assert not [n for n, w in m["widgets"].items() if w.get("text") and cut_text(w)]
+    assert not any(w["clipped"] for w in m["widgets"].values())  # no scroll view hides anything
+    assert len({w["x"] for w in values.values()}) == 2  # label | value cells in two columns
+    confirm = m["widgets"]["confirm"]
+    assert all(w["y"] + w["h"] <= confirm["y"] + 2 for w in values.values())
+    assert visible_whole(confirm, m["window"])
 
 
 # ---------------------------------------------------------------------- 1. the language
@@ -247,9 +299,157 @@ def test_ui_double_tap_on_a_visit_checks_out_once(lobby: Lobby, ui: Kiosk) -> No
 
 # ---------------------------------------------------------------------- 3. confirm screens
 
+def test_ui_checkin_confirm_shows_every_line_without_scrolling(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    walk_in_to_confirm(k, party=3)
+    m = k.settled()
+    assert_confirm_fits(m, ["王", "13800138000", "商务拜访", "3"])
+    assert len(values_shown(m)) == 5  # name, phone, host, purpose, party size
+    for step in ("ci_name", "ci_phone", "ci_host", "ci_purpose"):  # each line in its cell, with its value
+        cell = m["widgets"][f"change_{step}"]
+        inside = [w for w in values_shown(m).values() if cell["x"] <= w["x"] and w["x"] + w["w"] <= cell["x"] + cell["w"]
+                  and cell["y"] <= w["y"] and w["y"] + w["h"] <= cell["y"] + cell["h"]]
+        assert len(inside) == 1 and inside[0]["text"], (step, inside)
+    k.click("home")
+
+
+def test_ui_ticket_confirm_shows_every_line_without_scrolling(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    ticket_to_confirm(k)
+    m = k.settled()
+    assert_confirm_fits(m, ["等", "13912345678", "Urgent", "刘"])
+    assert {"change_tk_urgent", "change_tk_contact_name", "change_tk_contact_phone"} <= set(m["widgets"])
+    k.click("home")
+
 # ---------------------------------------------------------------------- 4. the repair place screen
 
+def test_ui_place_screen_shows_every_area_whole(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    k.click("ticket")
+    k.wait_screen("tk_kind")
+    k.click("kind_repair")
+    k.wait_screen("tk_category")
+    k.click("category_engineering")
+    k.wait_screen("tk_place")
+    m = k.settled()
+    areas = [f"area_{i}" for i in range(len(lobby.cfg.places.areas))]
+    assert areas and shown_whole(m, areas + ["floor_unsure"], "next") == []  # no row behind Next
+    for name in areas:
+        w = m["widgets"][name]
+        words = set(w["text"].split())
+        broken = [line for line in w.get("lines", []) if not set(line.split()) <= words]
+        assert not broken and not cut_text(w), (name, w["text"], w.get("lines"))  # no word broken in two
+    assert m["widgets"]["floor_unsure"]["style"] == "choice"  # "not sure" is not pre-selected
+    assert not [n for n, w in m["widgets"].items() if w.get("style") == "selected"]  # nothing is
+    k.click("floor_unsure")
+    k.wait(lambda m: m["widgets"]["floor_unsure"]["style"] == "selected", what="'not sure' chosen")
+    k.click("home")
+
 # ---------------------------------------------------------------------- 5. stale and cut text
+
+def english(k: Kiosk) -> None:
+    k.click("lang")
+    k.wait(lambda m: m["lang"] == "en", what="English")
+
+
+def test_ui_code_question_is_not_cut(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    english(k)
+    start_checkin(k)
+    k.click("invite")
+    k.wait_screen("ci_code")
+    m = k.settled()
+    question = m["widgets"]["question"]
+    assert question["text"].startswith("Please enter your 8-digit code, or scan the QR code"), question["text"]
+    assert not cut_text(question), question.get("lines")
+    assert visible_whole(question, m["window"])
+    k.click("home")
+
+
+def test_ui_track_result_shows_both_deadlines_and_the_english_reply_line(lobby: Lobby, ui: Kiosk) -> None:
+    from lobby.services.tickets import TicketForm
+
+    outcome = lobby.services().tickets.create(TicketForm(
+        kind="repair", category="engineering", floor="1F", description="漏水 A leak", urgent=True))
+    assert outcome.ok, outcome
+    number = outcome.value.ticket_no
+    k = ui
+    english(k)
+    k.click("track")
+    k.wait_screen("tr_entry")
+    k.type_code(number)
+    k.click("next")
+    k.wait_screen("tr_result")
+    m = k.settled()
+    w = m["widgets"]
+    dues = sorted(n for n in w if n.startswith("track_due_"))
+    texts = " | ".join(w[n]["text"] for n in dues)
+    assert len(dues) == 2 and "on site" in texts.lower() and "repair completed" in texts.lower(), texts
+    assert {w[n]["fs"] for n in dues} == {w["track_status"]["fs"]}  # as large as the line with the number
+    assert w["replies"]["text"].startswith("No reply yet"), w["replies"]["text"]  # English first
+    assert shown_whole(m, dues + ["replies", "number", "track_status"], "finish") == []
+    assert not [n for n in dues + ["replies", "track_status", "number"] if cut_text(w[n])]
+    k.click("finish")
+
+
+def test_ui_name_at_its_limit_says_so(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    english(k)
+    start_checkin(k)
+    k.type_letters("abcdefghijklmn"[:NAME_MAX])
+    k.wait(lambda m: len(m["widgets"]["field"]["text"].rstrip("|")) == NAME_MAX, what="the name at its limit")
+    m = k.wait(lambda m: "limit" in m["widgets"], what="the limit said")
+    assert str(NAME_MAX) in m["widgets"]["limit"]["text"], m["widgets"]["limit"]["text"]
+    k.click("key:backspace")
+    k.wait(lambda m: "limit" not in m["widgets"], what="the message gone below the limit")
+    k.click("home")
+
+
+def test_ui_pass_screen_says_things_once(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    walk_in_to_confirm(k)
+    k.click("confirm")
+    k.wait_screen("ci_done")
+    m = k.settled()
+    number = m["widgets"]["big_value"]["text"]
+    texts = [w.get("text", "") for w in m["widgets"].values()]
+    assert sum(number in t for t in texts) == 1, texts  # the pass number once
+    assert sum("通知" in t for t in texts) == 1, texts  # "host notified" said once
+    assert sum("notified" in t or "let your host know" in t for t in texts) == 1, texts
+    k.click("finish")
+    k.wait_screen("home")
+
+
+# ---------------------------------------------------------------------- 6. idle
+
+def test_ui_still_there_counts_down_and_a_touch_keeps_the_form(lobby: Lobby, ui: Kiosk) -> None:
+    k = ui
+    start_checkin(k)
+    k.click("key:toggle")  # EN: letters no dictionary holds, so that finding them later means a leak
+    k.wait(lambda m: m["keys"].get("key:_layout", {}).get("text") == "en", what="the EN keyboard")
+    k.type_letters("xqzvk")
+    m = k.wait(lambda m: "qzvk" in m["widgets"]["field"]["text"], what="the name typed")
+    typed = m["widgets"]["field"]["text"].rstrip("|")
+    timeout = lobby.cfg.kiosk.idle_timeout_s
+    k.control("idle_for", s=timeout - 46)  # 46 s before the wipe: no warning yet
+    m = k.settled()
+    assert m["overlay"] == "" and not k.events("idle_warning")
+    k.control("idle_for", s=timeout - 45)  # 45 s before it: "Still there?"
+    m = k.wait(lambda m: m["overlay"] == "idle_warning", what="the warning")
+    assert k.events("idle_warning")[-1]["warning_s"] == 45  # kiosk.idle_warning_s (default)
+    assert "还在吗" in m["widgets"]["idle_title"]["text"] and "Still there?" in m["widgets"]["idle_title"]["text"]
+    assert 0 < int(m["widgets"]["idle_countdown"]["text"]) <= 45
+    title = m["widgets"]["idle_title"]
+    k.click_at(title["cx"], title["cy"])  # any touch: the warning goes, the form stays
+    m = k.wait(lambda m: m["overlay"] == "", what="the warning gone")
+    assert m["screen"] == "ci_name" and m["widgets"]["field"]["text"].startswith(typed)
+    wipes = m["wipes"]
+    k.control("idle_for", s=timeout - 45)
+    k.wait(lambda m: m["overlay"] == "idle_warning", what="the warning again")
+    k.control("idle_for", s=timeout)  # the countdown reaches 0: the wipe
+    k.wait(lambda m: m["screen"] == "home" and m["overlay"] == "" and m["wipes"] > wipes, what="the wipe")
+    found = k.control("find_text", text=typed)
+    assert found["widgets"] == [] and found["holders"] == 0, found
 
 def test_ui_corrected_phone_loses_its_error_at_once(lobby: Lobby, ui: Kiosk) -> None:
     k = ui
