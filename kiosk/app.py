@@ -31,7 +31,7 @@ from kivy.app import App
 from kivy.base import ExceptionHandler, ExceptionManager
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
@@ -80,7 +80,14 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
     fs_big = NumericProperty(28)
     fs_title = NumericProperty(24)
     fs_huge = NumericProperty(46)
+    fs_second = NumericProperty(14)  # the second language is never smaller than this (14 px at 800x480)
     portrait = BooleanProperty(False)
+    c_brand = ListProperty([0.05, 0.33, 0.64, 1])  # kiosk.brand_color (kiosk/theme.py): buttons
+    c_brand_down = ListProperty([0.03, 0.22, 0.45, 1])
+    c_brand_dark = ListProperty([0.06, 0.18, 0.35, 1])  # the header band
+    logo = StringProperty("")  # kiosk.logo when it can be read
+    icon_font = StringProperty("")  # kiosk/icons: Material Symbols, the glyphs the kiosk uses
+    sim_space = NumericProperty(0)  # room kept in the header for the simulator panel's handle
     clock_text = StringProperty("")
     date_text = StringProperty("")
     evac_visible = BooleanProperty(False)
@@ -98,15 +105,22 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self.test_map = test_map
         self.default_lang = i18n.lang_of(self.cfg.site.language)
         self.lang = self.default_lang
+        from kiosk import theme
+        from kiosk.icons import FONT
+
+        theme.apply(self, self.cfg)
+        self.icon_font = str(FONT)
         self.drafts = Drafts()
         self.worker = Worker(threads=2)
         self.factories: dict[str, Callable[[], Any]] = {}
         self.history: list[str] = []
         self.last_activity = time.monotonic()
+        self.guard_until = 0.0  # touches beginning before this (monotonic) are ignored: a screen just changed
         self.staff_id: str | None = None
         self.link_visit_id: str | None = None  # the check-in pass screen waits for a card to link
         self.overlay: Any = None
         self._message_overlay: Any = None
+        self._idle_warning: Any = None
         self.saver: Any = None
         self.probe: Any = None
         self.font_file = ""
@@ -253,6 +267,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self.fs_big = 28 * self.u
         self.fs_title = 24 * self.u
         self.fs_huge = 46 * self.u
+        self.fs_second = 14 * self.u
 
     def t(self, key: str, lang: str, **fmt: Any) -> str:
         return i18n.primary(key, lang, **fmt)
@@ -261,8 +276,22 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         return i18n.secondary(key, lang, **fmt)
 
     def bi(self, key: str, zh: str, en: str, lang: str, small: float, only: bool = False,
-           fmt: dict[str, Any] | None = None) -> str:
-        return bilingual(key, zh, en, lang, small, only, **(fmt or {}))
+           fmt: dict[str, Any] | None = None, icon: str = "", icon_size: float = 0, inline: bool = False) -> str:
+        return bilingual(key, zh, en, lang, small, only, icon=icon, icon_size=icon_size, inline=inline, **(fmt or {}))
+
+    def icon_markup(self, name: str, size: float = 0) -> str:
+        from kiosk.icons import glyph
+
+        return glyph(name, size)
+
+    def step_position(self, screen: str) -> tuple[int, int]:
+        """(this step, of how many) when the screen is a step of a flow, else (0, 0)."""
+        for flow in getattr(self, "flows", {}).values():
+            position = getattr(flow, "position", None)
+            found = position(screen) if position is not None else None
+            if found:
+                return found
+        return (0, 0)
 
     def toggle_lang(self) -> None:
         self.lang = "en" if self.lang == "zh" else "zh"
@@ -273,6 +302,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self.close_overlay()
         self.overlay = widget
         self.overlay_layer.add_widget(widget)
+        self.guard_touches()
 
     def close_overlay(self, *_: Any) -> None:
         if self.overlay is not None:
@@ -282,6 +312,9 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
                 pass
             self.overlay_layer.remove_widget(self.overlay)
             self.overlay = None
+            screen = self.sm.current_screen
+            if screen is not None and hasattr(screen, "resume"):
+                screen.resume()  # what the overlay said is read: the screen below takes its next action
 
     @property
     def overlay_name(self) -> str:
@@ -317,6 +350,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
             from kiosk.screens.overlays import ApologyOverlay
 
             self.wipe_all()
+            self.lang = self.default_lang
             self.history.clear()
             self.sm.current = "home"
             self.show_overlay(ApologyOverlay())

@@ -41,17 +41,27 @@ class CheckInDraft:
                            permit_no=self.permit_no or None, consent=self.consent)
 
     def steps(self) -> list[str]:
-        out = ["ci_name", "ci_phone", "ci_host", "ci_purpose", "ci_party", "ci_company"]
+        """A walk-in's questions. The party size is asked on the purpose screen; the company (optional)
+        only of contractors, with their work permit."""
+        out = ["ci_name", "ci_phone", "ci_host", "ci_purpose"]
         if self.purpose == "contractor":
-            out.append("ci_permit")
+            out += ["ci_company", "ci_permit"]
         return out + ["ci_consent", "ci_confirm"]
+
+    def invitation_steps(self) -> list[str]:
+        """With an invitation code: the code, its details read back, [the permit], consent."""
+        inv = self.invitation
+        out = ["ci_code", "ci_invite"]
+        if inv is not None and getattr(inv, "needs_permit", False):
+            out.append("ci_permit")
+        return out + ["ci_consent"]
 
     def scrub(self) -> None:
         _scrub(self)
 
 
 CHECKIN_FIELD_STEPS = {"name": "ci_name", "phone": "ci_phone", "host_id": "ci_host", "purpose": "ci_purpose",
-                       "party_size": "ci_party", "company": "ci_company", "permit_no": "ci_permit",
+                       "party_size": "ci_purpose", "company": "ci_company", "permit_no": "ci_permit",
                        "consent": "ci_consent"}
 
 

@@ -30,6 +30,7 @@ class FormFlow:
         """Show why a submit failed (True), or say it did not (False); `accepted` statuses are not failures."""
         confirm = self.app.screen(self.confirm_step)
         confirm.busy = False
+        confirm.resume()
         if outcome.status == "invalid":
             first = outcome.errors[0]
             self.editing = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any
 
@@ -27,16 +28,38 @@ class IdleMixin:
         if self.saver is not None:
             self.hide_saver()
             return True  # the touch that wakes the screen presses nothing
+        if self.guarded:
+            log.debug("touch ignored: the screen changed a moment ago")
+            return True  # the second tap of a double tap presses nothing on the new screen
         return False
+
+    def warning_s(self) -> float:
+        """How long "Still there?" counts down before the wipe: kiosk.idle_warning_s, at most three quarters
+        of the timeout (a quarter of it, at least, passes untouched before the warning)."""
+        k = self.cfg.kiosk
+        return max(0.0, min(float(k.idle_warning_s), k.idle_timeout_s * 0.75))
 
     def _check_idle(self, _dt: float) -> None:
         idle = time.monotonic() - self.last_activity
         k = self.cfg.kiosk
+        warn = self.warning_s()
+        warning = self.overlay if getattr(self.overlay, "tid", "") == "idle_warning" else None
         if idle >= k.idle_timeout_s and not self._pristine():
             log.info("idle for %.0f s: flows wiped, home screen shown", idle)
             self.close_overlay()
             self.home()
             self.event("idle_wipe")
+        elif warning is not None and idle < k.idle_timeout_s - warn:
+            self.close_overlay()  # touched meanwhile (a key, a card): the flow goes on
+        elif warn > 0 and idle >= k.idle_timeout_s - warn and warning is None and self.overlay is None \
+                and self.sm.current != "home" and self.saver is None:
+            from kiosk.screens.overlays import IdleWarning
+
+            if self._idle_warning is None:
+                self._idle_warning = IdleWarning()
+            self.show_overlay(self._idle_warning)
+            self._idle_warning.start(k.idle_timeout_s - idle)
+            self.event("idle_warning", seconds=math.ceil(k.idle_timeout_s - idle), warning_s=warn)
         if idle >= k.screensaver_after_s and self.saver is None and self._pristine() and not self.evac_visible:
             self.show_saver()
 

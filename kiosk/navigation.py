@@ -1,8 +1,16 @@
-"""Screens and the way back: created on first visit, reused; home wipes every flow."""
+"""Screens and the way back: created on first visit, reused; home wipes every flow.
+
+Every change of screen (and every overlay shown) is followed by TRANSITION_GUARD_S in which
+touches are ignored: the second tap of a double tap lands on nothing instead of on
+whatever the next screen has under the finger. Each screen also starts at most one
+"next" action per visit (`KScreen.begin`), so two taps that both arrive before the
+screen changes (a store write on the worker) do the thing once.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +21,8 @@ from kiosk.crash import log_without_data
 from kiosk.widgets import scrub_labels
 
 log = logging.getLogger(__name__)
+
+TRANSITION_GUARD_S = 0.4
 
 
 class NavigationMixin:
@@ -33,10 +43,22 @@ class NavigationMixin:
         current = self.sm.current
         if push and current and current != name:
             self.history.append(current)
+        screen.resume()
         if current == name:
             screen.refresh()
+        else:
+            self.guard_touches()
         self.sm.current = name
         return screen
+
+    def guard_touches(self, seconds: float = TRANSITION_GUARD_S) -> None:
+        """Ignore touches that begin within `seconds` from now (a screen or an overlay just appeared)."""
+        self.guard_until = max(self.guard_until, time.monotonic() + seconds)
+        Clock.schedule_once(lambda dt: self.event("guard_over"), seconds + 0.01)
+
+    @property
+    def guarded(self) -> bool:
+        return time.monotonic() < self.guard_until
 
     def go(self, name: str) -> Any:
         return self.show(name, push=True)
@@ -48,13 +70,16 @@ class NavigationMixin:
         while self.history:
             name = self.history.pop()
             if name != self.sm.current:
+                self.screen(name).resume()
+                self.guard_touches()
                 self.sm.current = name
                 return
         self.home()
 
     def home(self) -> None:
-        """Back to the start: every flow is wiped (no personal data stays behind)."""
+        """Back to the start: every flow is wiped (no personal data stays behind), the site's language again."""
         self.wipe_all()
+        self.lang = self.default_lang
         self.history.clear()
         self.show("home", push=False)
 
@@ -63,6 +88,7 @@ class NavigationMixin:
         return self.sm.current
 
     def wipe_all(self) -> None:
+        """Forget every flow (drafts, fields, screens); the display language stays (home() resets it)."""
         self.worker.cancel_results()
         self.drafts.wipe()
         self.staff_id = None
@@ -85,4 +111,3 @@ class NavigationMixin:
         except Exception as exc:
             log_without_data(exc, "wipe")
         self.wipes += 1
-        self.lang = self.default_lang

@@ -29,6 +29,7 @@ class TapsMixin:
         if route == "staff":
             self.close_overlay()
             self.wipe_all()
+            self.lang = self.default_lang
             self.history.clear()
             self.staff_id = result.staff_id
             self.show("staff", push=False)

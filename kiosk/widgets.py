@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.graphics import Color, Ellipse, Line
 from kivy.lang import Builder
 from kivy.properties import (
@@ -24,6 +25,7 @@ from kivy.properties import (
     OptionProperty,
     StringProperty,
 )
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.gridlayout import GridLayout
@@ -33,21 +35,25 @@ from kivy.uix.widget import Widget
 from kivy.utils import escape_markup
 
 from kiosk import i18n
+from kiosk.icons import glyph
 
 STYLES = ("primary", "secondary", "choice", "selected", "danger", "ok", "ghost", "key")
 
 
-def bilingual(key: str, zh: str, en: str, lang: str, small: float, only: bool = False, **fmt: Any) -> str:
-    """Markup for a two-language text: display language first, the other smaller below."""
+def bilingual(key: str, zh: str, en: str, lang: str, small: float, only: bool = False, icon: str = "",
+              icon_size: float = 0, inline: bool = False, **fmt: Any) -> str:
+    """Markup for a two-language text: display language first, the other smaller below (beside it when
+    `inline`: one line where it fits, broken between the languages where it does not); an icon above."""
     if key:
         zh, en = i18n.pair(key, **fmt)
     first, second = i18n.order(zh, en, lang)
     if not first:
         first, second = second, ""
     first, second = escape_markup(first), escape_markup(second)
+    mark = f"{glyph(icon, icon_size)}\n" if icon else ""
     if only or not second or second == first:
-        return first
-    return f"{first}\n[size={max(8, int(small))}]{second}[/size]"
+        return mark + first
+    return f"{mark}{first}{'   ' if inline else chr(10)}[size={max(8, int(small))}]{second}[/size]"
 
 
 class KButton(Button):
@@ -62,10 +68,12 @@ class KButton(Button):
     value = ObjectProperty(None, allownone=True)
     fmt = ObjectProperty({})
     shrink = NumericProperty(1.0)
+    icon = StringProperty("")  # a kiosk.icons name, drawn above the text
+    pinned = BooleanProperty(False)  # stays put at the bottom of its screen: nothing may lie behind it
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit)
+        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit, icon=self._refit)
         app = App.get_running_app()
         if app is not None:
             app.bind(lang=self._refit)
@@ -73,6 +81,8 @@ class KButton(Button):
     def _refit(self, *_: Any) -> None:
         if self.shrink != 1.0:
             self.shrink = 1.0
+        else:  # the same text in a smaller button draws the same texture: no texture event to shrink on
+            Clock.schedule_once(lambda dt: self.on_texture_size(self, self.texture_size), 0)
 
     def on_texture_size(self, _w: Any, size: Any) -> None:
         if (size[1] > self.height - 2 or size[0] > self.width - 2) and self.shrink > 0.62 and self.height > 1:
@@ -80,13 +90,97 @@ class KButton(Button):
 
 
 class KLabel(Label):
+    """A bilingual label. `fit`: it takes the height its layout gives it and its text shrinks (to 60 %)
+    until it fits there, instead of growing with its text."""
+
     tid = StringProperty("")
     key = StringProperty("")
     zh = StringProperty("")
     en = StringProperty("")
     only = BooleanProperty(False)
-    role = OptionProperty("body", options=("body", "title", "small", "huge", "big", "header"))
+    role = OptionProperty("body", options=("body", "title", "small", "huge", "big", "header", "question"))
     fmt = ObjectProperty({})
+    inline = BooleanProperty(False)  # both languages on one line where they fit
+    icon = StringProperty("")
+    fit = BooleanProperty(False)
+    shrink = NumericProperty(1.0)
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit, fmt=self._refit)
+        app = App.get_running_app()
+        if app is not None:
+            app.bind(lang=self._refit)
+
+    def _refit(self, *_: Any) -> None:
+        if self.fit and self.shrink != 1.0:
+            self.shrink = 1.0
+        elif self.fit:
+            Clock.schedule_once(lambda dt: self.on_texture_size(self, self.texture_size), 0)
+
+    def on_texture_size(self, _w: Any, size: Any) -> None:
+        if self.fit and self.height > 1 and (size[1] > self.height + 1) and self.shrink > 0.62:
+            self.shrink = round(self.shrink - 0.06, 2)
+
+
+class StepDots(Widget):
+    """Where the visitor is in a flow: "3 / 6" and a dot per step (done and current filled)."""
+
+    tid = StringProperty("")
+    step = NumericProperty(0)
+    steps = NumericProperty(0)
+    text = StringProperty("")
+    color = ListProperty([0.05, 0.33, 0.64, 1])
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.bind(pos=self._draw, size=self._draw, step=self._draw, steps=self._draw, color=self._draw)
+
+    def _draw(self, *_: Any) -> None:
+        n, i = int(self.steps), int(self.step)
+        self.text = f"{i} / {n}" if n else ""
+        self.canvas.after.clear()
+        if n <= 0:
+            return
+        gap = self.width / n
+        r = max(2.0, min(gap * 0.3, self.height * 0.22))
+        x0 = self.x + gap / 2
+        y = self.center_y
+        with self.canvas.after:
+            for k in range(n):
+                Color(*self.color)
+                if k < i:
+                    Ellipse(pos=(x0 + k * gap - r, y - r), size=(2 * r, 2 * r))
+                else:
+                    Line(circle=(x0 + k * gap, y, r), width=1.2)
+
+
+class QuestionBar(BoxLayout):
+    """The question of a screen, in the one style of every screen, with the step indicator beside it."""
+
+    key = StringProperty("")
+    zh = StringProperty("")
+    en = StringProperty("")
+    fmt = ObjectProperty({})
+    step = NumericProperty(0)
+    steps = NumericProperty(0)
+    halign = StringProperty("left")
+    alert_zh = StringProperty("")  # shown in the question's place while set (a text screen's error: no room for both)
+    alert_en = StringProperty("")
+    alert_tid = StringProperty("error")
+    alert_color = ListProperty([0.69, 0.0, 0.13, 1])
+
+
+class ConfirmCell(ButtonBehavior, BoxLayout):
+    """One line read back on a confirm screen: what it is, the value, and a pencil; tapping it changes it."""
+
+    tid = StringProperty("")
+    value_tid = StringProperty("")
+    label_zh = StringProperty("")
+    label_en = StringProperty("")
+    value = StringProperty("")
+    step = StringProperty("")
+    disabled_look = BooleanProperty(False)
 
 
 class Header(BoxLayout):
@@ -98,12 +192,21 @@ class KPage(BoxLayout):
 
 
 class KScreen(Screen):
-    """A screen of the kiosk: a title, a way back, `refresh()` on entry, `wipe()` on idle."""
+    """A screen of the kiosk: a title, a way back, `refresh()` on entry, `wipe()` on idle.
+
+    One "next" action per visit: a handler that moves the visitor on (or stores something)
+    starts with `if not self.begin(): return`, so a second tap before the screen changes
+    does nothing; `resume()` (on entry, after an error shown here, when an overlay closes)
+    allows the next one. Every scrolled list is back at its top on entry.
+    """
 
     title_key = StringProperty("")
     show_back = BooleanProperty(True)
     show_home = BooleanProperty(True)
     scanner = BooleanProperty(False)  # accepts a USB scanner's keyboard input (badge QR, invitation QR)
+    acting = BooleanProperty(False)  # a "next" action started on this visit and has not come back
+    step = NumericProperty(0)  # where this screen is in its flow (0: not a step of a flow)
+    steps = NumericProperty(0)
 
     @property
     def app(self) -> Any:
@@ -114,9 +217,32 @@ class KScreen(Screen):
         # bound, not overridden: screens that define on_leave need not call up to this
         self.fbind("on_leave", self.release_textures)
 
+    def begin(self) -> bool:
+        """Start this visit's "next" action: False if one is already under way (a double tap)."""
+        if self.acting:
+            return False
+        self.acting = True
+        return True
+
+    def resume(self) -> None:
+        """The screen takes a new action (entered again, or it shows why the last one did not go on)."""
+        self.acting = False
+
     def on_pre_enter(self, *args: Any) -> None:
         self.restore_textures()
+        self.resume()
+        self.scroll_to_top()
         self.refresh()
+        self.step, self.steps = self.app.step_position(self.name)
+
+    def scroll_to_top(self) -> None:
+        """A list starts at its top for every visitor (never where the previous one left it)."""
+        from kivy.uix.scrollview import ScrollView
+
+        for w in self.walk(restrict=True):
+            if isinstance(w, ScrollView):
+                w.scroll_y = 1
+                w.scroll_x = 0
 
     def _labels(self) -> list[Label]:
         """The labels drawn by this screen, without the shared keyboard (it moves between screens)."""
@@ -169,6 +295,7 @@ class ButtonPool(GridLayout):
     tid_prefix = StringProperty("choice")
     max_buttons = NumericProperty(12)
     button_height = NumericProperty(0)  # 0: fill the grid's height
+    pinned = BooleanProperty(False)  # its buttons are pinned at the bottom of the screen
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -195,6 +322,8 @@ class ButtonPool(GridLayout):
                 b.only = bool(c.get("only", False))
                 b.tid = c.get("tid", f"{self.tid_prefix}_{i}")
                 b.disabled = bool(c.get("disabled", False))
+                b.icon = c.get("icon", "")
+                b.pinned = self.pinned
                 if b.parent is None:
                     self.add_widget(b)
             elif b.parent is not None:

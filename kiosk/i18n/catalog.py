@@ -45,7 +45,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ci.start.question": ("您好！请选择登记方式", "Hello! How would you like to check in?"),
     "ci.start.invite": ("我有邀请码", "I have an invitation code"),
     "ci.start.walkin": ("现场登记", "Register now"),
-    "ci.code.question": ("请输入8位邀请码，或扫描邀请二维码", "Please enter your 8-digit code, or scan your invitation QR code"),
+    "ci.code.question": ("请输入8位邀请码，或扫描二维码", "Please enter your 8-digit code, or scan the QR code"),
     "ci.code.find": ("查找邀请", "Find my invitation"),
     "ci.code.walkin": ("改为现场登记", "Register without code"),
     "ci.invite.title": ("请您核对预约信息", "Please check your invitation"),
@@ -261,6 +261,19 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "What you were doing did not finish. Please tap \"Try again\" to start over, "
                    "or ask the front desk for help. Thank you for your patience."),
     "saver.touch": ("请触摸屏幕开始", "Touch the screen to start"),
+    # ------------------------------------------------------------------ visitor flows (issue #16)
+    "common.field_full": ("已达到最多{n}个字符。", "That is the most this field takes ({n} characters)."),
+    "common.tap_to_change": ("如需修改，请点击该项。", "To change a line, please tap it."),
+    "ci.party.label": ("来访人数", "People visiting"),
+    "ci.done.wait_host": ("我们已通知被访人，请在大堂稍候。谢谢！",
+                          "We have let your host know; please wait in the lobby. Thank you."),
+    "tr.number": ("您的单号", "Your ticket number"),
+    "ci.code.placeholder": ("8位邀请码", "8-digit code"),
+    "co.last4.placeholder": ("手机号后4位", "Last 4 digits"),
+    "idle.title": ("还在吗？", "Still there?"),
+    "idle.body": ("为保护您的隐私，{n}秒后将清除已填写的内容并回到首页。",
+                  "To protect your privacy, what you entered will be cleared in {n} s."),
+    "idle.continue": ("我还在，继续", "I am here, continue"),
     # ------------------------------------------------------------------ simulator panel
     "sim.title": ("模拟器", "Simulator"),
 }

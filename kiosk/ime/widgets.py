@@ -399,7 +399,8 @@ class EntryDisplay(Label):
         super().__init__(**kw)
         self.font_name = cjk_font(font)
         self._bound: TextEntry | None = None
-        self.bind(entry=self._on_entry)
+        self.bind(entry=self._on_entry, width=lambda *_: self._update(self.entry),
+                  placeholder=lambda *_: self._update(self.entry))
         if self.entry is not None:
             self._on_entry(self, self.entry)
 
@@ -411,12 +412,20 @@ class EntryDisplay(Label):
             entry.bind(on_change=self._update)
         self._update(entry)
 
+    def _placeholder_size(self) -> float:
+        """The hint whole in a narrow field (portrait): smaller than the text typed, never cut. Estimated
+        from the characters (a CJK glyph is an em wide, a Latin one about half)."""
+        ems = sum(1.0 if ord(c) > 0x2E7F else 0.56 for c in self.placeholder) or 1.0
+        room = max(1.0, self.width * 0.9)
+        return max(14.0, min(float(self.font_size), room / ems))
+
     def _update(self, entry: TextEntry | None) -> None:
         if entry is None:
             self.text = ""
             return
         if not entry.text and not entry.composition:
-            self.text = f"[color=8a8f99]{escape_markup(self.placeholder)}[/color]"
+            size = int(self._placeholder_size())
+            self.text = f"[size={size}][color=8a8f99]{escape_markup(self.placeholder)}[/color][/size]"
             return
         text = escape_markup(entry.text)
         if entry.composition:

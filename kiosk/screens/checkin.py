@@ -1,8 +1,9 @@
 """Visitor check-in: one question per screen, read back, then the pass and the host's answer.
 
-Walk-in:   name -> mobile -> host (search as you type) -> purpose -> party -> company (optional)
-           -> work permit (contractors) -> privacy consent -> confirm -> pass
-Invited:   code (typed or QR scanned) -> invitation read back -> [permit] -> consent -> pass
+Walk-in:   name -> mobile -> host (search as you type) -> purpose and party size (one screen)
+           -> [company (optional) and work permit: contractors] -> privacy consent -> confirm -> pass
+Invited:   "I have an invitation code" on the name screen (or the QR code scanned there) -> code
+           -> invitation read back -> [permit] -> consent -> pass
 
 Each step is checked with `services.visitors.validate` (only the field of that step is
 reported) so the visitor hears of a problem where it can be fixed; the full form is
@@ -15,6 +16,7 @@ from typing import Any
 
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
 
 from kiosk import i18n
 from kiosk.flows import CHECKIN_FIELD_STEPS, next_step
@@ -26,6 +28,9 @@ from lobby.services.phone import mask_phone
 from kiosk.widgets import KScreen
 
 from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen, show_field_error
+
+PURPOSE_ICONS = {"meeting": "handshake", "delivery": "local_shipping", "interview": "work",
+                 "contractor": "construction", "viewing": "apartment", "other": "more_horiz"}
 
 HOST_POLL_S = 3.0
 
@@ -84,6 +89,8 @@ class HostScreen(KScreen):
         self.ids.scroll.scroll_y = 1
 
     def choose(self, host_id: str) -> None:
+        if not self.begin():
+            return
         self.set_typing(False)
         self.flow.set_host(host_id)
 
@@ -99,14 +106,14 @@ class HostScreen(KScreen):
         self.error_zh = self.error_en = ""
 
 
-class PartyScreen(KScreen):
+class PartyStepper(BoxLayout):
+    """How many people visit, on the purpose screen: − count +, 1 unless the visitor says more."""
+
     count = NumericProperty(1)
     maximum = NumericProperty(20)
-    error_zh = StringProperty("")
-    error_en = StringProperty("")
 
     def __init__(self, flow: CheckInFlow, **kw: Any) -> None:
-        super().__init__(title_key="ci.title", **kw)
+        super().__init__(**kw)
         self.flow = flow
         self.maximum = flow.cfg.visitors.max_party_size
 
@@ -115,28 +122,24 @@ class PartyScreen(KScreen):
 
     def step(self, delta: int) -> None:
         self.count = max(1, min(int(self.maximum), int(self.count) + delta))
-
-    def submit(self) -> None:
-        self.flow.set_party(int(self.count))
-
-    def wipe(self) -> None:
-        self.count = 1
-        self.error_zh = self.error_en = ""
+        self.flow.d.party_size = int(self.count)
 
 
 class ConsentScreen(KScreen):
     days = NumericProperty(30)
 
     def __init__(self, flow: CheckInFlow, **kw: Any) -> None:
-        super().__init__(title_key="ci.consent.title", **kw)
+        super().__init__(title_key="ci.title", **kw)
         self.flow = flow
         self.days = flow.cfg.privacy.visitor_retention_days
 
     def agree(self) -> None:
-        self.flow.consent(True)
+        if self.begin():
+            self.flow.consent(True)
 
     def decline(self) -> None:
-        self.flow.consent(False)
+        if self.begin():
+            self.flow.consent(False)
 
 
 class CheckinDoneScreen(ResultScreen):
@@ -148,6 +151,7 @@ class CheckinDoneScreen(ResultScreen):
         self.visit_id: str | None = None
         self._poll: Any = None
         self._base_status: tuple[str, str] = ("", "")
+        self._printing = False
 
     def show_visit(self, outcome: Any) -> None:
         view = outcome.value
@@ -168,8 +172,10 @@ class CheckinDoneScreen(ResultScreen):
                 actions.append({"key": "ci.done.card", "value": "card", "style": "primary", "tid": "card"})
             actions.append({"key": "ci.done.finish", "value": "home", "style": "secondary", "tid": "finish"})
             self.actions = actions
-            self._base_status = i18n.pair("ci.done.notified")
+            self._base_status = i18n.pair("ci.done.wait_host")
+            self.message_zh = self.message_en = ""  # it says the pass number and "host notified" once more
         self.status_zh, self.status_en = self._base_status
+        self._printing = False
 
     def refresh(self) -> None:
         super().refresh()
@@ -205,6 +211,9 @@ class CheckinDoneScreen(ResultScreen):
         if not self.visit_id:
             return
         if value == "print":
+            if self._printing:  # a second tap while it prints: one badge
+                return
+            self._printing = True
             self.status_zh, self.status_en = i18n.pair("common.wait")
             self.app.worker.run(self.app.services.print_badge, self.visit_id, then=self._printed)
         elif value == "card":
@@ -212,6 +221,7 @@ class CheckinDoneScreen(ResultScreen):
             self.status_zh, self.status_en = i18n.pair("ci.done.tap_now")
 
     def _printed(self, outcome: Any) -> None:
+        self._printing = False
         self.status_zh, self.status_en = outcome.message.zh, outcome.message.en
         self.app.event("badge_print", status=outcome.status)
 
@@ -241,13 +251,9 @@ class CheckInFlow(FormFlow):
         super().__init__(app)
         v = self.cfg.visitors
         reg = app.register
-        reg("ci_start", lambda: ChoiceScreen(
-            title_key="ci.title", question_key="ci.start.question", cols=2, cols_portrait=1,
-            choices=[{"key": "ci.start.invite", "value": "invite", "tid": "invite", "style": "primary"},
-                     {"key": "ci.start.walkin", "value": "walkin", "tid": "walkin", "style": "primary"}],
-            on_choose=self.start))
         reg("ci_code", lambda: TextScreen(
-            title_key="ci.title", question_key="ci.code.question", kind="code", max_length=64,
+            title_key="ci.title", question_key="ci.code.question", placeholder_key="ci.code.placeholder",
+            kind="code", max_length=64,
             layouts=("digits", "en"), optional=True, skip_key="ci.code.walkin", scanner=True,
             done=self.code_done))
         reg("ci_invite", lambda: ConfirmScreen(
@@ -255,18 +261,14 @@ class CheckInFlow(FormFlow):
             submit=self.invite_confirmed, change=lambda step: None))
         reg("ci_name", lambda: TextScreen(
             title_key="ci.title", question_key="ci.name.question", kind="name", max_length=v.name_max_len,
-            load=lambda: self.d.name, done=lambda t: self.field_done("name", t, "ci_name")))
+            load=lambda: self.d.name, done=lambda t: self.field_done("name", t, "ci_name"),
+            alt={"key": "ci.start.invite", "tid": "invite", "icon": "qr_code_scanner"}, on_alt=self.have_code,
+            scanner=True, scan=lambda code: self.code_done(code, scanned=True)))
         reg("ci_phone", lambda: TextScreen(
             title_key="ci.title", question_key="ci.phone.question", kind="phone", max_length=16,
             load=lambda: self.d.phone, done=lambda t: self.field_done("phone", t, "ci_phone")))
         reg("ci_host", lambda: HostScreen(self))
-        reg("ci_purpose", lambda: ChoiceScreen(
-            title_key="ci.title", question_key="ci.purpose.question", cols=3, cols_portrait=2,
-            choices=lambda: [{"zh": zh, "en": en, "value": key, "tid": f"purpose_{key}",
-                              "style": "selected" if key == self.d.purpose else "choice"}
-                             for key, (zh, en) in PURPOSES.items()],
-            on_choose=lambda value: self.field_done("purpose", value, "ci_purpose")))
-        reg("ci_party", lambda: PartyScreen(self))
+        reg("ci_purpose", self._purpose_screen)
         reg("ci_company", lambda: TextScreen(
             title_key="ci.title", question_key="ci.company.question", kind="text", max_length=v.company_max_len,
             optional=True, load=lambda: self.d.company,
@@ -280,15 +282,43 @@ class CheckInFlow(FormFlow):
             change=self.change))
         reg("ci_done", lambda: CheckinDoneScreen(self))
 
+    def _purpose_screen(self) -> ChoiceScreen:
+        screen = ChoiceScreen(
+            title_key="ci.title", question_key="ci.purpose.question", cols=3, cols_portrait=2,
+            choices=lambda: [{"zh": zh, "en": en, "value": key, "tid": f"purpose_{key}", "icon": PURPOSE_ICONS.get(key, ""),
+                              "style": "selected" if key == self.d.purpose else "choice"}
+                             for key, (zh, en) in PURPOSES.items()],
+            on_choose=self.set_purpose)
+        stepper = PartyStepper(self)
+        screen.ids.above.add_widget(stepper)
+        screen.bind(on_pre_enter=lambda *_: stepper.refresh())
+        return screen
+
     @property
     def d(self) -> Any:
         return self.app.drafts.checkin
 
+    def position(self, screen: str) -> tuple[int, int] | None:
+        """(step, steps) of a check-in screen for the step indicator."""
+        steps = self.d.invitation_steps() if (self.d.invitation is not None or screen == "ci_code") \
+            else self.d.steps()
+        return (steps.index(screen) + 1, len(steps)) if screen in steps else None
+
     # ------------------------------------------------------------------ steps
 
-    def start(self, how: str) -> None:
+    def start(self, how: str = "walkin") -> None:
         self.editing = False
         self.app.go("ci_code" if how == "invite" else "ci_name")
+
+    def have_code(self) -> None:
+        """"I have an invitation code" on the name screen."""
+        self.editing = False
+        self.app.go("ci_code")
+
+    def set_purpose(self, purpose: str) -> None:
+        if purpose != "contractor":
+            self.d.permit_no = None  # a work permit belongs to contractor work
+        self.field_done("purpose", purpose, "ci_purpose")
 
     def advance(self, current: str) -> None:
         if self.editing and current != "ci_purpose":
@@ -320,9 +350,6 @@ class CheckInFlow(FormFlow):
         hosts = {h.id: h for h in self.app.services.hosts("")}
         self.d.host_label = hosts[host_id].label if host_id in hosts else ""
         self.field_done("host_id", host_id, "ci_host")
-
-    def set_party(self, n: int) -> None:
-        self.field_done("party_size", n, "ci_party")
 
     def permit_done(self, text: str) -> None:
         if self.d.invitation is not None:
@@ -372,16 +399,19 @@ class CheckInFlow(FormFlow):
 
     # ------------------------------------------------------------------ invitation
 
-    def code_done(self, text: str) -> None:
+    def code_done(self, text: str, scanned: bool = False) -> None:
         if not text:  # "register without a code"
             self.app.replace("ci_name")
             return
         outcome = self.app.services.invitations.find(text)
         screen = self.app.screen("ci_code")
         if not outcome.ok:
-            screen.show_error(outcome.message.zh, outcome.message.en)
+            if self.app.current != "ci_code":  # scanned on the name screen: say it where a code is typed
+                self.app.screen(self.app.current).resume()
+                self.app.go("ci_code")
             if screen.entry is not None:
                 screen.entry.clear()
+            screen.show_error(outcome.message.zh, outcome.message.en)
             return
         screen.error_zh = screen.error_en = ""
         self.d.invitation = outcome.value

@@ -17,7 +17,8 @@ class CheckoutScreen(KScreen):
         self.flow = flow
 
     def on_scan(self, text: str) -> None:
-        self.flow.by_pass(text)
+        if self.begin():
+            self.flow.by_pass(text)
 
 
 class CheckoutFlow:
@@ -26,12 +27,16 @@ class CheckoutFlow:
         reg = app.register
         reg("co_start", lambda: CheckoutScreen(self))
         reg("co_last4", lambda: TextScreen(title_key="co.title", question_key="co.last4.question", kind="phone",
-                                           max_length=4, done=self.last4))
+                                           placeholder_key="co.last4.placeholder", max_length=4, done=self.last4))
         reg("co_choose", lambda: ChoiceScreen(title_key="co.title", question_key="co.choose.question", cols=2,
                                               cols_portrait=1, choices=self.choices, on_choose=self.chosen))
         reg("co_done", lambda: ResultScreen(title_key="co.title", show_back=False, heading_key="co.done.title",
                                             auto_home_s=8, actions=[{"key": "common.done", "value": "home",
                                                                      "style": "primary", "tid": "finish"}]))
+
+    def position(self, screen: str) -> tuple[int, int] | None:
+        steps = ["co_start", "co_last4", "co_choose"]
+        return (steps.index(screen) + 1, len(steps)) if screen in steps else None
 
     def by_pass(self, scanned: str) -> None:
         self.app.worker.run(self.app.services.visitors.check_out_by_pass, scanned, then=self.done)
@@ -42,9 +47,9 @@ class CheckoutFlow:
         if not outcome.ok:
             err = outcome.error_for("last4")
             msg = err if err is not None else outcome.message
-            screen.show_error(msg.zh, msg.en)
             if screen.entry is not None:
                 screen.entry.clear()
+            screen.show_error(msg.zh, msg.en)
             return
         screen.wipe()
         self.app.drafts.checkout_choices = list(outcome.value or [])

@@ -15,19 +15,25 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
 
 from kiosk.ime.keyboard import TextEntry
 from kiosk.ime.widgets import EntryDisplay
-from kiosk.widgets import KScreen
+from kiosk.widgets import ConfirmCell, KScreen
+
+WIDE_VALUE = 28  # a value longer than this is read back across the whole width
 
 
 def show_field_error(screen: Any, zh: str, en: str) -> None:
     """Put a validation message where the step's screen shows one: its error line,
     or the note above a choice grid."""
-    if hasattr(screen, "error_zh"):
+    if hasattr(screen, "show_error"):
+        screen.show_error(zh, en)
+    elif hasattr(screen, "error_zh"):
         screen.error_zh, screen.error_en = zh, en
     elif hasattr(screen, "note_zh"):
         screen.note_zh, screen.note_en = zh, en
+    screen.resume()  # the visitor corrects it here and goes on again
 
 
 class ChoiceScreen(KScreen):
@@ -54,7 +60,7 @@ class ChoiceScreen(KScreen):
         self.refresh()
 
     def choose(self, value: Any) -> None:
-        if self._on_choose is not None:
+        if self._on_choose is not None and self.begin():
             self._on_choose(value)
 
     def wipe(self) -> None:
@@ -78,56 +84,126 @@ class TextScreen(KScreen):
     placeholder_key = StringProperty("")
     skip_key = StringProperty("common.skip")
     entry = ObjectProperty(None, allownone=True)
+    full = BooleanProperty(False)  # the text has reached max_length: the screen says so
+    limit_zh = StringProperty("")
+    limit_en = StringProperty("")
+
+    alt_key = StringProperty("")  # another way on beside Next (e.g. "I have an invitation code")
+    alt_tid = StringProperty("")
+    alt_icon = StringProperty("")
 
     def __init__(self, done: Callable[[str], None], load: Callable[[], str | None] | None = None,
-                 layouts: tuple[str, ...] | None = None, **kw: Any) -> None:
+                 layouts: tuple[str, ...] | None = None, alt: dict[str, str] | None = None,
+                 on_alt: Callable[[], None] | None = None, scan: Callable[[str], None] | None = None,
+                 **kw: Any) -> None:
         super().__init__(**kw)
         self._done = done
         self._load = load
         self._layouts = layouts
+        self._on_alt = on_alt
+        self._scan = scan
+        if alt:
+            self.alt_key, self.alt_tid, self.alt_icon = alt["key"], alt.get("tid", "alt"), alt.get("icon", "")
+        self._error_text = ""  # the text the error shown is about (typing anything else clears it)
         self.display = EntryDisplay(font_name=self.app.font_file or "Roboto", markup=True)
         self.display.tid = "field"
         self.display.font_size = self.app.fs_big
-        self.app.bind(fs_big=lambda _a, v: setattr(self.display, "font_size", v))
+        self.app.bind(fs_big=lambda _a, v: setattr(self.display, "font_size", v), lang=self._on_lang)
         Clock.schedule_once(self._place, 0)
+        self.app.bind(portrait=lambda *_: self._place_buttons())
 
     def _place(self, _dt: float) -> None:
         self.ids.field_holder.add_widget(self.display, index=len(self.ids.field_holder.children))
+        self._place_buttons()
+
+    def _place_buttons(self) -> None:
+        """Beside the field in landscape; in portrait on a row of their own below it (the field keeps
+        its width). Only the buttons this screen shows move."""
+        holder, extra = self.ids.field_holder, self.ids.extra_row
+        for button in (self.ids.alt_button, self.ids.skip_button):
+            if button.parent is not None:
+                button.parent.remove_widget(button)
+        shown = [b for b in (self.ids.alt_button, self.ids.skip_button) if not b.disabled]
+        if self.app.portrait:
+            for button in shown:
+                button.size_hint_x = 1
+                extra.add_widget(button)
+        else:
+            for button in (self.ids.alt_button, self.ids.skip_button):
+                button.size_hint_x = None
+                holder.add_widget(button, index=1)  # before Next
 
     def refresh(self) -> None:
         if self.entry is None:
             value = (self._load() if self._load else None) or ""
             self.entry = TextEntry(kind=self.kind, max_length=int(self.max_length), layouts=self._layouts,
                                    text=value)
+            self.entry.bind(on_change=self._typed)
+            follow_language(self.entry, self.app.lang)
+        self._show_placeholder()
+        self.app.keyboard.attach(self, self.ids.kb_holder, self.entry, on_submit=self.submit)
+        self._typed(self.entry)
+
+    def _show_placeholder(self) -> None:
         self.display.placeholder = self.app.t(self.placeholder_key or self.question_key, self.app.lang)
         self.display.entry = None
         self.display.entry = self.entry
-        self.app.keyboard.attach(self, self.ids.kb_holder, self.entry, on_submit=self.submit)
+
+    def _on_lang(self, _app: Any, lang: str) -> None:
+        """The visitor switched language mid-flow: the field's hint and the keyboard follow."""
+        if self.entry is None:
+            return
+        follow_language(self.entry, lang)
+        self._show_placeholder()
+
+    def _typed(self, entry: TextEntry) -> None:
+        """What was typed changed: an error about the old text is stale; say when the field is full."""
+        if entry is not self.entry:
+            return
+        if self.error_zh and entry.text != self._error_text:
+            self.error_zh = self.error_en = ""
+        self.full = len(entry.text) >= int(self.max_length) > 0
+        if self.full:
+            from kiosk import i18n
+
+            self.limit_zh, self.limit_en = i18n.pair("common.field_full", n=int(self.max_length))
 
     def on_leave(self, *args: Any) -> None:
         # the keyboard stops following this entry; the entry itself stays until wipe() or done
         pass
 
     def submit(self) -> None:
-        if self.entry is None:
+        if self.entry is None or not self.begin():
             return
         text = self.entry.finish().strip()
         if not text and not self.optional:
             from kiosk import i18n
 
-            self.error_zh, self.error_en = i18n.pair("common.cannot_empty")
+            self.show_error(*i18n.pair("common.cannot_empty"))
             return
         self.error_zh = self.error_en = ""
         self._done(text)
 
     def on_scan(self, text: str) -> None:
-        """A USB scanner typed a code and Enter (an invitation QR code): as if typed and submitted."""
+        """A USB scanner typed a code and Enter (an invitation QR code): as if typed and submitted
+        (or handed to `scan`, e.g. the name screen takes an invitation's QR code)."""
+        if not self.begin():
+            return
+        if self._scan is not None:
+            self._scan(text.strip())
+            return
         if self.entry is not None:
             self.entry.clear()
         self.error_zh = self.error_en = ""
         self._done(text.strip())
 
+    def alt(self) -> None:
+        if self._on_alt is not None and self.begin():
+            self._on_alt()
+
     def skip(self) -> None:
+        if not self.begin():
+            return
         self.error_zh = self.error_en = ""
         if self.entry is not None:
             self.entry.clear()
@@ -135,6 +211,8 @@ class TextScreen(KScreen):
 
     def show_error(self, zh: str, en: str) -> None:
         self.error_zh, self.error_en = zh, en
+        self._error_text = self.entry.text if self.entry is not None else ""
+        self.resume()
 
     def reset(self) -> None:
         """Forget the field's text now (the value went into the draft or was submitted)."""
@@ -150,23 +228,31 @@ class TextScreen(KScreen):
         self.display.text = ""
         self.entry = None
         self.error_zh = self.error_en = ""
+        self._error_text = ""
+        self.full = False
 
 
-class ConfirmRow(BoxLayout):
-    label_zh = StringProperty("")
-    label_en = StringProperty("")
-    value = StringProperty("")
-    step = StringProperty("")
-    tid = StringProperty("")
+def follow_language(entry: TextEntry, lang: str) -> None:
+    """Show the keyboard layout of the display language: EN in English, 中 in Chinese (for a field whose
+    first layout is 中); a composition under way is left alone."""
+    if entry.composition:
+        return
+    names = entry.layout_names
+    if lang == "en" and entry.layout.name == "zh" and "en" in names:
+        entry.set_layout("en")
+    elif lang == "zh" and entry.layout.name == "en" and names[0] == "zh":
+        entry.set_layout("zh")
 
 
 class ConfirmScreen(KScreen):
-    """Lines read back before submitting; each has a "change" button back to its step."""
+    """Every line read back before submitting, all on screen at once (two columns; one in portrait),
+    with Confirm pinned below them; tapping a line goes back to its step to change it."""
 
     heading_key = StringProperty("ci.confirm.title")
     error_zh = StringProperty("")
     error_en = StringProperty("")
     busy = BooleanProperty(False)
+    changeable = BooleanProperty(False)  # some line can be changed (tapped)
 
     def __init__(self, lines: Callable[[], list[tuple[str, str, str, str]]], submit: Callable[[], None],
                  change: Callable[[str], None], **kw: Any) -> None:
@@ -174,37 +260,104 @@ class ConfirmScreen(KScreen):
         self._lines = lines
         self._submit = submit
         self._change = change
-        self._rows: list[ConfirmRow] = []
+        self._cells: list[ConfirmCell] = []
+        self._rows: list[BoxLayout] = []
+        self._shown: list[tuple[str, str, str, str]] = []
+        self._laid_height = 0.0
+        self._relayout = Clock.create_trigger(lambda dt: self._lay_out(), 0)
+        self.app.bind(portrait=lambda *_: self._relayout())
+        Clock.schedule_once(lambda dt: self.ids.rows.bind(size=self._rows_resized), 0)
 
     def refresh(self) -> None:
         self.busy = False
-        lines = self._lines()
+        self._shown = self._lines()
+        self.changeable = any(step for *_, step in self._shown)
+        self._lay_out()
+
+    def _cell(self, i: int) -> ConfirmCell:
+        while len(self._cells) <= i:
+            cell = ConfirmCell()
+            cell.bind(on_release=lambda c: self.change(c.step))
+            self._cells.append(cell)
+        return self._cells[i]
+
+    def _groups(self, cols: int, wide_ok: bool) -> list[tuple[list[int], bool]]:
+        """Lines paired into rows in their order; long values (when `wide_ok`) each on a row at the end."""
+        rows: list[tuple[list[int], bool]] = []
+        wide: list[tuple[list[int], bool]] = []
+        for i, (_zh, _en, value, _step) in enumerate(self._shown):
+            if wide_ok and cols > 1 and len(value) > WIDE_VALUE:
+                wide.append(([i], True))
+            elif rows and len(rows[-1][0]) < cols:
+                rows[-1][0].append(i)
+            else:
+                rows.append(([i], False))
+        return rows + wide
+
+    def _lay_out(self) -> None:
         box = self.ids.rows
-        while len(self._rows) < len(lines):
-            self._rows.append(ConfirmRow())
-        for i, row in enumerate(self._rows):
-            if i < len(lines):
-                zh, en, value, step = lines[i]
-                row.label_zh, row.label_en, row.value, row.step = zh, en, value, step
-                row.tid = f"line_{i}"
-                if row.parent is None:
-                    box.add_widget(row)
-            elif row.parent is not None:
-                box.remove_widget(row)
-                row.value = ""
+        cols = 1 if self.app.portrait else 2
+        room = box.height if box.height > 1 else self.app.tap * 4.8
+        groups = self._groups(cols, wide_ok=True)
+        if len(groups) * (self.app.tap + box.spacing) > room:
+            groups = self._groups(cols, wide_ok=False)  # no room for a row of its own: long values wrap
+        box.clear_widgets()
+        for row in self._rows:
+            row.clear_widgets()
+        while len(self._rows) < len(groups):
+            self._rows.append(BoxLayout(orientation="horizontal", size_hint_y=None))
+        for i, cell in enumerate(self._cells):
+            if i >= len(self._shown):
+                cell.value = ""
+        named: set[str] = set()
+        for row, (group, wide) in zip(self._rows, groups):
+            for i in group:
+                zh, en, value, step = self._shown[i]
+                cell = self._cell(i)
+                cell.label_zh, cell.label_en, cell.value, cell.step = zh, en, value, step
+                cell.tid = f"change_{step}" if step and step not in named else f"line_{i}"
+                named.add(step)  # two lines of one step (purpose and party size): the first is change_<step>
+                cell.value_tid = f"line_{i}_value"
+                cell.disabled = not step
+                row.add_widget(cell)
+            if not wide and len(group) < cols:
+                row.add_widget(Widget())  # a lone cell stays half wide
+            box.add_widget(row)
+        box.add_widget(Widget())  # what is left of the height stays below the rows
+        self._laid_height = box.height
+        self._size_rows()
+
+    def _rows_resized(self, *_: Any) -> None:
+        if self._shown and abs(self.ids.rows.height - self._laid_height) > 1:
+            self._relayout()  # the room changed: long values may get (or lose) a row of their own
+        else:
+            self._size_rows()
+
+    def _size_rows(self) -> None:
+        box = self.ids.rows
+        rows = [r for r in box.children if isinstance(r, BoxLayout)]
+        if not rows:
+            return
+        gap = box.spacing
+        fair = (box.height - gap * len(rows)) / len(rows)
+        height = max(self.app.tap, min(self.app.tap * 1.5, fair))
+        for row in rows:
+            row.spacing = self.app.pad * 0.6
+            row.height = height
 
     def change(self, step: str) -> None:
-        if step:
+        if step and self.begin():
             self._change(step)
 
     def submit(self) -> None:
-        if not self.busy:
+        if not self.busy and self.begin():
             self.busy = True
             self._submit()
 
     def wipe(self) -> None:
-        for row in self._rows:
-            row.value = ""
+        for cell in self._cells:
+            cell.value = ""
+        self._shown = []
         self.error_zh = self.error_en = ""
         self.busy = False
 

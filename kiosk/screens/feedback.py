@@ -16,6 +16,10 @@ from kiosk.widgets import KScreen
 from kiosk.screens.common import ChoiceScreen, ResultScreen
 
 
+REASON_ICONS = {"waiting": "hourglass_top", "attitude": "support_agent", "cleanliness": "cleaning_services",
+                "repair": "build", "noise": "volume_up", "other": "more_horiz"}
+
+
 class FacesScreen(KScreen):
     busy = BooleanProperty(False)
 
@@ -27,7 +31,7 @@ class FacesScreen(KScreen):
         self.busy = False
 
     def press(self, face: str) -> None:
-        if not self.busy:
+        if not self.busy and self.begin():
             self.busy = True
             self.flow.press(face)
 
@@ -57,11 +61,16 @@ class FeedbackFlow:
             return
         self.thanks(outcome)
 
+    def position(self, screen: str) -> tuple[int, int] | None:
+        steps = ["fb_faces", "fb_reason"]
+        return (steps.index(screen) + 1, len(steps)) if screen in steps else None
+
     def reasons(self) -> list[dict[str, Any]]:
         out = []
         for reason in self.app.cfg.feedback.unhappy_reasons:
             zh, en = reason_label(reason)
-            out.append({"zh": zh, "en": en, "value": reason, "tid": f"reason_{reason}"})
+            out.append({"zh": zh, "en": en, "value": reason, "tid": f"reason_{reason}",
+                        "icon": REASON_ICONS.get(reason, "")})
         return out
 
     def reason(self, reason: str | None) -> None:

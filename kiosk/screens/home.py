@@ -31,8 +31,12 @@ class HomeScreen(KScreen):
             self.notices = items
 
     def start(self, flow: str) -> None:
+        """A flow from its start, nothing of an earlier one kept; in the language chosen here."""
         app = self.app
         app.wipe_all()
         app.history.clear()
-        app.go({"checkin": "ci_start", "checkout": "co_start", "feedback": "fb_faces", "ticket": "tk_kind",
+        for f in getattr(app, "flows", {}).values():
+            if hasattr(f, "editing"):
+                f.editing = False
+        app.go({"checkin": "ci_name", "checkout": "co_start", "feedback": "fb_faces", "ticket": "tk_kind",
                 "track": "tr_entry"}[flow])

@@ -131,6 +131,50 @@ class ApologyOverlay(Overlay):
         app.home()
 
 
+class IdleWarning(Overlay):
+    """"还在吗？Still there?" with the seconds left before the idle wipe; any touch keeps the flow."""
+
+    seconds = NumericProperty(0)
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(tid="idle_warning", **kw)
+        self._deadline = 0.0
+        self._tick: Any = None
+
+    def start(self, seconds_left: float) -> None:
+        import time
+
+        self._deadline = time.monotonic() + seconds_left
+        self._update()
+        if self._tick is None:
+            self._tick = Clock.schedule_interval(lambda dt: self._update(), 0.25)
+
+    def _update(self) -> None:
+        import math
+        import time
+
+        left = max(0, math.ceil(self._deadline - time.monotonic()))
+        if left != self.seconds:
+            self.seconds = left
+
+    def on_touch_down(self, touch: Any) -> bool:
+        self.keep()
+        return True
+
+    def keep(self) -> None:
+        """The visitor is there: the warning goes and the flow stays as it was."""
+        app = App.get_running_app()
+        app.poke()
+        if app.overlay is self:
+            app.close_overlay()
+        app.event("idle_kept")
+
+    def closing(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+            self._tick = None
+
+
 class ScreenSaver(FloatLayout):
     """Black screen with the time and a hint that move every few seconds (no burn-in)."""
 

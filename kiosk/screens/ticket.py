@@ -22,6 +22,23 @@ from kiosk.widgets import KScreen
 from kiosk.screens.common import ChoiceScreen, ConfirmScreen, ResultScreen, TextScreen
 
 KIND_ORDER = ("repair", "complaint", "incident", "enquiry", "suggestion", "praise")
+KIND_ICONS = {"repair": "build", "complaint": "report", "incident": "warning", "enquiry": "help",
+              "suggestion": "lightbulb", "praise": "thumb_up"}
+CATEGORY_ICONS = {"engineering": "engineering", "security": "security", "cleaning": "cleaning_services",
+                  "greening": "park", "parking": "local_parking", "noise": "volume_up", "developer": "domain",
+                  "other": "more_horiz"}
+UNSURE = "?"  # the floor chosen as "not sure" (distinct from nothing chosen yet)
+
+
+def split_label(label: str) -> tuple[str, str]:
+    """A place written "消防楼梯 Fire stairs" as (zh, en): shown on two lines, one language each, never broken
+    inside one; a label in one language only is (label, label)."""
+    words = label.split(" ")
+    for i in range(1, len(words)):
+        head, tail = " ".join(words[:i]), " ".join(words[i:])
+        if any(ord(c) > 0x2E7F for c in head) and not any(ord(c) > 0x2E7F for c in tail):
+            return head, tail
+    return label, label
 
 
 def _cap(text: str) -> str:
@@ -44,11 +61,12 @@ class PlaceScreen(KScreen):
     def refresh(self) -> None:
         d = self.flow.d
         self.building = d.building or (self.buildings[0] if len(self.buildings) == 1 else "")
-        self.floor = d.floor or ""
+        self.floor = d.floor or (UNSURE if self.flow.editing and d.kind and not d.floor else "")
         self.area = d.area or ""
         self._draw()
 
     def _draw(self) -> None:
+        """Nothing looks chosen until the visitor chose it ("not sure" included)."""
         places = self.flow.app.cfg.places
         unsure = i18n.pair("tk.place.unsure")
         self.ids.buildings.show([{"zh": b, "only": True, "value": b, "tid": f"building_{i}",
@@ -57,11 +75,11 @@ class PlaceScreen(KScreen):
         self.ids.floors.show([{"zh": f, "only": True, "value": f, "tid": f"floor_{i}",
                                "style": "selected" if f == self.floor else "choice"}
                               for i, f in enumerate(places.floors)]
-                             + [{"zh": unsure[0], "en": unsure[1], "value": "", "tid": "floor_unsure",
-                                 "style": "selected" if not self.floor else "choice"}], self.set_floor)
-        self.ids.areas.show([{"zh": a, "only": True, "value": a, "tid": f"area_{i}",
+                             + [{"zh": unsure[0], "en": unsure[1], "value": UNSURE, "tid": "floor_unsure",
+                                 "style": "selected" if self.floor == UNSURE else "choice"}], self.set_floor)
+        self.ids.areas.show([{"zh": zh, "en": en, "only": zh == en, "value": a, "tid": f"area_{i}",
                               "style": "selected" if a == self.area else "choice"}
-                             for i, a in enumerate(places.areas)], self.set_area)
+                             for i, a in enumerate(places.areas) for zh, en in [split_label(a)]], self.set_area)
 
     def set_building(self, value: str) -> None:
         self.building = value
@@ -76,7 +94,9 @@ class PlaceScreen(KScreen):
         self._draw()
 
     def submit(self) -> None:
-        self.flow.set_place(self.building or None, self.floor or None, self.area or None)
+        if self.begin():
+            floor = None if self.floor in ("", UNSURE) else self.floor
+            self.flow.set_place(self.building or None, floor, self.area or None)
 
     def wipe(self) -> None:
         self.building = self.floor = self.area = ""
@@ -84,12 +104,14 @@ class PlaceScreen(KScreen):
 
 
 class TrackResultScreen(KScreen):
+    """A ticket looked up: its number, its status, every deadline still running (as large as the status:
+    on site and done, say), and the replies; all on screen with Done below them."""
+
     number = StringProperty("")
     status_zh = StringProperty("")
     status_en = StringProperty("")
     replies = StringProperty("")
-    due_zh = StringProperty("")
-    due_en = StringProperty("")
+    dues = ListProperty([])  # [(zh, en)] of the running clocks, earliest first
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(title_key="tr.title", **kw)
@@ -99,14 +121,21 @@ class TrackResultScreen(KScreen):
         self.number = view.ticket_no
         self.status_zh, self.status_en = outcome.message.zh, outcome.message.en
         self.replies = "\n".join(f"{r.at:%m-%d %H:%M}  {r.text}" for r in view.replies)
-        running = [c for c in view.clocks if c.state == "running"]
-        if running:
-            self.due_zh, self.due_en = running[0].due_text()  # a duration while the clock is unsynced
-        else:
-            self.due_zh = self.due_en = ""
+        running = sorted((c for c in view.clocks if c.state == "running"), key=lambda c: c.due)
+        self.dues = [c.due_text() for c in running]  # a duration ("2小时内") while the clock is unsynced
+        box = self.ids.dues
+        box.clear_widgets()
+        from kiosk.widgets import KLabel
+
+        for i, (zh, en) in enumerate(self.dues):
+            box.add_widget(KLabel(tid=f"track_due_{i}", zh=zh, en=en, inline=True, icon="", role="body",
+                                  halign="left"))
 
     def wipe(self) -> None:
-        self.number = self.status_zh = self.status_en = self.replies = self.due_zh = self.due_en = ""
+        self.number = self.status_zh = self.status_en = self.replies = ""
+        self.dues = []
+        if "dues" in self.ids:
+            self.ids.dues.clear_widgets()
 
 
 class TicketFlow(FormFlow):
@@ -120,12 +149,13 @@ class TicketFlow(FormFlow):
         reg("tk_kind", lambda: ChoiceScreen(
             title_key="tk.title", question_key="tk.kind.question", cols=3, cols_portrait=2,
             choices=lambda: [{"zh": KINDS[k][0], "en": _cap(KINDS[k][1]), "value": k, "tid": f"kind_{k}",
-                              "style": "selected" if k == self.d.kind else "choice"} for k in KIND_ORDER],
+                              "icon": KIND_ICONS[k], "style": "selected" if k == self.d.kind else "choice"}
+                             for k in KIND_ORDER],
             on_choose=self.set_kind))
         reg("tk_category", lambda: ChoiceScreen(
             title_key="tk.title", question_key="tk.category.question", cols=4, cols_portrait=2,
             choices=lambda: [{"zh": CATEGORY_LABELS.get(c, (c, c))[0], "en": CATEGORY_LABELS.get(c, (c, c))[1],
-                              "value": c, "tid": f"category_{c}",
+                              "value": c, "tid": f"category_{c}", "icon": CATEGORY_ICONS.get(c, ""),
                               "style": "selected" if c == self.d.category else "choice"}
                              for c in app.cfg.tickets.categories],
             on_choose=self.set_category))
@@ -135,8 +165,9 @@ class TicketFlow(FormFlow):
             load=lambda: self.d.description, done=lambda text: self.set_field("description", text, "tk_desc")))
         reg("tk_urgent", lambda: ChoiceScreen(
             title_key="tk.title", question_key="tk.urgent.question", cols=2, cols_portrait=1,
-            choices=[{"key": "tk.urgent.yes", "value": True, "tid": "urgent_yes", "style": "danger"},
-                     {"key": "tk.urgent.no", "value": False, "tid": "urgent_no", "style": "primary"}],
+            choices=[{"key": "tk.urgent.yes", "value": True, "tid": "urgent_yes", "style": "danger",
+                      "icon": "priority_high"},
+                     {"key": "tk.urgent.no", "value": False, "tid": "urgent_no", "style": "primary", "icon": "schedule"}],
             on_choose=lambda value: self.set_field("urgent", bool(value), "tk_urgent")))
         reg("tk_contact_name", lambda: TextScreen(
             title_key="tk.title", question_key="tk.contact.name", kind="name", max_length=t.contact_name_max_len,
@@ -159,6 +190,14 @@ class TicketFlow(FormFlow):
     @property
     def d(self) -> Any:
         return self.app.drafts.ticket
+
+    def position(self, screen: str) -> tuple[int, int] | None:
+        if screen in ("tr_entry", "tr_result"):
+            return None
+        steps = self.d.steps()
+        if screen == "tk_urgent" and screen not in steps:
+            steps = steps[:4] + ["tk_urgent"] + steps[4:]
+        return (steps.index(screen) + 1, len(steps)) if screen in steps else None
 
     # ------------------------------------------------------------------ steps
 

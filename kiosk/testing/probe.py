@@ -9,7 +9,8 @@
   with a CLOCK_MONOTONIC time (comparable across processes).
 - `<file>.sock`: a JSON-lines control socket for what input devices cannot do: look for
   a text in the app's memory (idle-wipe test), raise an error in a callback (apology
-  test), show the screen saver, report RSS, run simulated flows (memory benchmark).
+  test), show the screen saver, report RSS, run simulated flows (memory benchmark),
+  hold the worker threads busy until released (a slow store write: double-tap test).
 
 Nothing here runs unless the variable is set.
 """
@@ -37,6 +38,21 @@ from kiosk.testing.memory import rss_kb
 
 log = logging.getLogger(__name__)
 MARKUP = re.compile(r"\[/?(?:b|i|u|s|sub|sup|size|color|font|font_family|anchor|ref|text_language)(?:=[^\]]*)?\]")
+
+
+SIZE_TAG = re.compile(r"\[size=(\d+)\]")
+
+
+def rendered_lines(w: Any) -> list[str] | None:
+    """The lines a Kivy label drew (after wrapping and `shorten`), from its core label's layout."""
+    core = getattr(w, "_label", None)
+    cached = getattr(core, "_cached_lines", None)
+    if not cached:
+        return None
+    try:
+        return [plain("".join(word.text for word in line.words)) for line in cached]
+    except AttributeError:
+        return None
 
 
 def plain(text: str) -> str:
@@ -116,9 +132,10 @@ class TestProbe:
                 return
             x, y, ww, hh = rect
             cx_, cy_, cw, ch = clip
+            clipped = any(abs(a - b) > 0.5 for a, b in zip(clip, rect))  # not float noise: a stencil cut it
             entry = {"x": round(wx + x), "y": round(wy + height - (y + hh)), "w": round(ww), "h": round(hh),
                      "cx": round(wx + cx_ + cw / 2), "cy": round(wy + height - (cy_ + ch / 2)),
-                     "clipped": clip != rect, "disabled": bool(getattr(w, "disabled", False)),
+                     "clipped": clipped, "disabled": bool(getattr(w, "disabled", False)),
                      "button": isinstance(w, ButtonBehavior)}
             text = getattr(w, "text", None)
             if isinstance(text, str):
@@ -126,6 +143,21 @@ class TestProbe:
                 ts = getattr(w, "texture_size", None)
                 if ts is not None:
                     entry["tw"], entry["th"] = round(ts[0]), round(ts[1])
+                if text:
+                    lines = rendered_lines(w)
+                    if lines is not None:
+                        entry["lines"] = lines
+                    entry["fs"] = round(float(getattr(w, "font_size", 0) or 0), 1)
+                    sizes = [int(v) for v in SIZE_TAG.findall(text)]
+                    if sizes:
+                        entry["fs2"] = min(sizes)  # the second language's size (markup)
+            style = getattr(w, "style", None)
+            if isinstance(style, str):
+                entry["style"] = style
+            if getattr(w, "pinned", False):
+                entry["pinned"] = True
+            if clipped:  # the part a scroll view shows
+                entry["vis"] = [round(wx + cx_), round(wy + height - (cy_ + ch)), round(cw), round(ch)]
             widgets[name] = entry
 
         # what can be touched: the screen saver, else an overlay, else the screens (+ banner, sim panel)
@@ -149,9 +181,12 @@ class TestProbe:
                 add(tid, w)
             stack.extend(w.children)
         keys: dict[str, Any] = {}
+        keyboard_rect = None
         for kb in keyboards:
             if kb.parent is None or not _visible(kb):
                 continue
+            kx, ky, kw_, kh = _window_rect(kb)
+            keyboard_rect = {"x": round(wx + kx), "y": round(wy + height - (ky + kh)), "w": round(kw_), "h": round(kh)}
             cands = kb.candidate_texts()  # the pinyin candidates, or the writing pad's
             for kid, (x, y) in kb.key_centres().items():
                 item = {"cx": round(wx + x), "cy": round(wy + height - y)}
@@ -163,7 +198,8 @@ class TestProbe:
                 keys["key:_layout"] = {"text": "handwriting" if kb.handwriting else kb.entry.layout.name}
         return {"screen": app.sm.current, "overlay": app.overlay_name, "lang": app.lang, "touches": self.touches,
                 "window": [wx, wy, Window.width, Window.height], "busy": app.worker.pending,
-                "wipes": app.wipes, "widgets": widgets, "keys": keys}
+                "wipes": app.wipes, "widgets": widgets, "keys": keys, "keyboard": keyboard_rect,
+                "guarded": bool(getattr(app, "guarded", False))}
 
     def _write(self, _dt: float) -> None:
         busy = self.app.worker.pending
@@ -184,6 +220,7 @@ class TestProbe:
         os.replace(tmp, self.path)
 
     def event(self, name: str, **data: Any) -> None:
+        self._dirty = True  # e.g. "guard_over": the map says touches are taken again
         line = json.dumps({"ev": name, "t": time.monotonic(), **data}, ensure_ascii=False)
         with self._lock, self.events_path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
@@ -220,6 +257,23 @@ class TestProbe:
             def boom(_dt: float) -> None:
                 raise RuntimeError("test: an error in a UI callback")
             Clock.schedule_once(boom, 0)
+            return {"ok": True}
+        if cmd == "hold":  # both worker threads wait (as behind the gateway's write lock) until "release"
+            self._held = threading.Event()
+            pool = app.worker._pool
+            for _ in range(pool._max_workers):
+                pool.submit(self._held.wait, 30)
+            return {"ok": True}
+        if cmd == "release":
+            held = getattr(self, "_held", None)
+            if held is not None:
+                held.set()
+            return {"ok": True}
+        if cmd == "idle_soon":  # as if nobody had touched the screen until just before "Still there?"
+            app.last_activity = time.monotonic() - (app.cfg.kiosk.idle_timeout_s - app.warning_s()) - 0.2
+            return {"ok": True}
+        if cmd == "idle_for":  # as if nobody had touched the screen for `s` seconds
+            app.last_activity = time.monotonic() - float(request["s"])
             return {"ok": True}
         if cmd == "saver":
             app.show_saver()

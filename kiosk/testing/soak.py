@@ -73,8 +73,6 @@ class Soak:
     def _checkin(self, n: int) -> Iterator[None]:
         app = self.app
         yield from self._start("checkin")
-        app.screen("ci_start").choose("walkin")
-        yield
         name = app.screen("ci_name")
         _type(name, ("zhangwei", "wangfang", "liuyang")[n % 3])
         yield
@@ -92,10 +90,6 @@ class Soak:
         host.choose(hosts[n % len(hosts)].id)
         yield
         app.screen("ci_purpose").choose("meeting")
-        yield
-        app.screen("ci_party").submit()
-        yield
-        app.screen("ci_company").skip()
         yield
         app.screen("ci_consent").agree()
         yield

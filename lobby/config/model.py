@@ -382,8 +382,18 @@ class FloorPlanConfig(Section):
     points: list[FloorPlanPoint] = []
 
 
+def _check_colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9A-Fa-f]{6}", value):
+        raise ValueError('must be a colour written "#RRGGBB", e.g. "#0D54A3"')
+    return value.upper()
+
+
+Colour = Annotated[str, AfterValidator(_check_colour)]
+
+
 class KioskConfig(Section):
     idle_timeout_s: Seconds = 60
+    idle_warning_s: float = Field(45, ge=0, le=3600)  # "Still there?" this long before the wipe (0: none)
     screensaver_after_s: Seconds = 300
     dim_from: ClockTime = dt.time(23, 0)
     dim_to: ClockTime = dt.time(6, 0)
@@ -393,6 +403,8 @@ class KioskConfig(Section):
     feedback_place: Text = "大堂 Lobby"
     staff_cards: list[CardUid] = []  # local allowlist; central adds more with cards.update
     floor_plan: FloorPlanConfig = FloorPlanConfig()
+    brand_color: Colour = "#0D54A3"  # buttons and the header band; darkened on screen until white text reads on it
+    logo: str = ""  # a PNG on this Pi shown on the home screen and the screen saver; "": the site's name only
 
 
 class GpioConfig(Section):

@@ -56,7 +56,8 @@ CENTRAL: frozenset[str] = frozenset(
     | _keys("shifts.shifts[].", "name start end")
     | _keys("alerts.", "health_interval_s disk_min_free_pct cpu_temp_max_c clock_unsynced_max_min "
                        "clock_unsynced_boot_min outbox_oldest_max_min kiosk_stale_after_s")
-    | _keys("kiosk.", "idle_timeout_s screensaver_after_s dim_from dim_to thank_you_s feedback_place")
+    | _keys("kiosk.", "idle_timeout_s idle_warning_s screensaver_after_s dim_from dim_to thank_you_s feedback_place "
+                     "brand_color")
     | _keys("meters[].", "interval_s offline_after_failures max_jump_per_h billing_point leak_check leak_from leak_to "
                          "leak_interval_min comfort_check comfort_readings place")
     | _keys("buttons[].", "place meaning ticket_kind category urgent repeat_window_s stuck_after_s ack_steady_s")
@@ -84,7 +85,7 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("tickets.", "number_length lookup_max_failures lookup_failure_window_min lookup_delay_max_s")
     | _keys("privacy.", "export_dir visitor_retention_days ticket_contact_retention_days mask_phone_in_events "
                         "name_in_events")
-    | _keys("kiosk.", "font_path fullscreen staff_cards")
+    | _keys("kiosk.", "font_path fullscreen staff_cards logo")  # logo: a file path on the Pi
     | _keys("kiosk.floor_plan.", "image")  # a file path on the Pi
     | _keys("kiosk.floor_plan.points[].", "device x y label")  # where the site's devices are
     | _keys("gpio.", "pin_factory buzzer_pin status_led_pin")

@@ -290,17 +290,33 @@ class Kiosk:
         self._xdo.stdin.flush()
 
     def click(self, tid: str, timeout: float = WAIT_S) -> None:
-        """Wait until the widget is on screen and enabled, then click its centre."""
-        m = self.wait(lambda m: (tid in m["widgets"] and not m["widgets"][tid]["disabled"]) or tid in m["keys"],
-                      timeout, f"clickable {tid!r}")
+        """Wait until the widget is on screen and enabled (and the app takes touches again after a
+        change of screen), then click its centre."""
+        m = self.wait(lambda m: ((tid in m["widgets"] and not m["widgets"][tid]["disabled"]) or tid in m["keys"])
+                      and not m.get("guarded"), timeout, f"clickable {tid!r}")
         where = (m["screen"], m["overlay"])
         if where != self._where:  # a new screen: let its layout settle before trusting rectangles
             m = self._stable(tid)
             self._where = where
+        if m.get("guarded"):
+            m = self.wait(lambda mm: tid in mm["widgets"] or tid in mm["keys"], timeout, f"clickable {tid!r}")
+            m = self.wait(lambda mm: not mm.get("guarded"), timeout, "touches taken again")
         w = m["widgets"].get(tid) or m["keys"][tid]
         touches = m.get("touches", 0)
         self.xdo("mousemove", str(w["cx"]), str(w["cy"]), "click", "1")
         self._settle(touches)
+
+    def click_at(self, x: int, y: int, repeat: int = 1, delay_ms: int = 0) -> None:
+        """Raw clicks at a screen point, whatever is there (a second tap of a double tap); waits until
+        the app has seen them. The first waits until the app takes touches again after a change of screen."""
+        touches = self.wait(lambda m: not m.get("guarded"), WAIT_S, "touches taken again").get("touches", 0)
+        args = ["mousemove", str(x), str(y), "click"]
+        if repeat > 1:
+            args += ["--repeat", str(repeat), "--delay", str(delay_ms)]
+        self.xdo(*args, "1")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self.map().get("touches", 0) < touches + repeat:
+            time.sleep(0.01)
 
     def settled(self, quiet_s: float = 0.12, timeout: float = 10.0) -> dict[str, Any]:
         """The map once the app is idle and nothing has changed for quiet_s (layout and drawing done)."""

@@ -96,7 +96,6 @@ def ui(lobby: Lobby) -> Kiosk:
 def walk_in(k: Kiosk, pinyin: str, candidate: str, phone: str, host: str = "host_0") -> None:
     """Check-in screens up to the confirm screen, the name typed through pinyin."""
     k.click("checkin")
-    k.click("walkin")
     k.wait_screen("ci_name")
     k.type_letters(pinyin)
     k.choose_candidate(candidate)
@@ -108,11 +107,7 @@ def walk_in(k: Kiosk, pinyin: str, candidate: str, phone: str, host: str = "host
     k.wait_screen("ci_host")
     k.click(host)
     k.wait_screen("ci_purpose")
-    k.click("purpose_meeting")
-    k.wait_screen("ci_party")
-    k.click("next")
-    k.wait_screen("ci_company")
-    k.click("skip")
+    k.click("purpose_meeting")  # the party size (1) is on the purpose screen; no company asked of a meeting
     k.wait_screen("ci_consent")
     k.click("agree")
     k.wait_screen("ci_confirm")
@@ -383,7 +378,6 @@ def test_ui_lockdown_keys_and_errors(lobby: Lobby, ui: Kiosk) -> None:
 def test_ui_idle_timeout_wipes_a_half_filled_form(lobby: Lobby, ui: Kiosk) -> None:
     k = ui
     k.click("checkin")
-    k.click("walkin")
     k.wait_screen("ci_name")
     k.type_letters("wangfang")
     k.choose_candidate("王芳")

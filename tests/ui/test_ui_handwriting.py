@@ -60,7 +60,6 @@ def test_ui_handwriting_on_the_name_field(display: Any, tmp_path: Path) -> None:
     k = Kiosk(display(800, 480), config, tmp_path).start()
     try:
         k.click("checkin")
-        k.click("walkin")
         k.wait_screen("ci_name")
         k.click("key:handwrite")
         k.wait(lambda m: m["keys"].get("key:_layout", {}).get("text") == "handwriting" and "hw_pad" in m["widgets"],
@@ -110,7 +109,6 @@ def test_ui_no_handwriting_key_without_the_model(display: Any, tmp_path: Path,
     k = Kiosk(display(800, 480), config, tmp_path).start()
     try:
         k.click("checkin")
-        k.click("walkin")
         k.wait_screen("ci_name")
         m = k.wait(lambda m: "key:q" in m["keys"], what="the pinyin keys")
         assert "key:handwrite" not in m["keys"]

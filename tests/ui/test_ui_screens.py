@@ -17,7 +17,7 @@ import pytest
 from kiosk_driver import PIN, Kiosk, seed, write_config
 from layout_checks import problems
 
-SIZES = [(800, 480, "zh"), (800, 480, "en"), (1280, 800, "zh"), (1280, 800, "en"), (480, 800, "zh")]
+SIZES = [(800, 480, "zh"), (800, 480, "en"), (1280, 800, "zh"), (1280, 800, "en"), (480, 800, "zh"), (480, 800, "en")]
 SHORT = {(480, 800)}  # portrait: a shorter tour
 GUARD, STAFF, UNKNOWN = "7E11AA01", "5A3B9C01", "DEADBEEF"
 
@@ -54,6 +54,19 @@ def prepare_store(config: Path) -> None:
     store.close()
 
 
+def pinyin_keyboard(k: Kiosk) -> None:
+    """The field's keyboard in 中 (English shows EN first: pinyin is one tap away)."""
+    m = k.wait(lambda m: "key:_layout" in m["keys"], what="the keyboard")
+    for _ in range(3):
+        before = m["keys"]["key:_layout"]["text"]
+        if before == "zh":
+            return
+        k.click("key:toggle")
+        m = k.wait(lambda m, b=before: m["keys"].get("key:_layout", {}).get("text") not in (None, b),
+                   what="the next layout")
+    raise AssertionError("no pinyin layout on this keyboard")
+
+
 def tour(k: Kiosk, shot: Callable[[str], None], full: bool = True) -> None:
     """Every screen once, in the order a visitor, a guard and a member of staff meet them.
 
@@ -69,8 +82,8 @@ def tour(k: Kiosk, shot: Callable[[str], None], full: bool = True) -> None:
 
     # ---- check-in with an invitation code that does not exist, then as a walk-in (a contractor)
     k.click("checkin")
-    k.wait_screen("ci_start")
-    shot("ci_start")
+    k.wait_screen("ci_name")
+    shot("ci_name")
     if full:
         k.click("invite")
         k.wait_screen("ci_code")
@@ -80,9 +93,8 @@ def tour(k: Kiosk, shot: Callable[[str], None], full: bool = True) -> None:
         k.wait_widget("error")
         shot("ci_code_unknown")
         k.click("skip")
-    else:
-        k.click("walkin")
     k.wait_screen("ci_name")
+    pinyin_keyboard(k)
     k.type_letters("wang")
     k.wait(lambda m: m["keys"].get("key:cand0", {}).get("text"), what="candidates")
     shot("ci_name_pinyin")
@@ -100,16 +112,14 @@ def tour(k: Kiosk, shot: Callable[[str], None], full: bool = True) -> None:
     shot("ci_host_search")
     k.click("host_0")
     k.wait_screen("ci_purpose")
+    k.click("plus")  # the party size is asked with the purpose
+    k.wait(lambda m: m["widgets"]["count"]["text"] == "2", what="two people")
     shot("ci_purpose")
     k.click("purpose_contractor" if full else "purpose_meeting")
-    k.wait_screen("ci_party")
-    k.click("plus")
-    shot("ci_party")
-    k.click("next")
-    k.wait_screen("ci_company")
-    shot("ci_company")
-    k.click("skip")
-    if full:
+    if full:  # the company (optional) and the work permit: contractors only
+        k.wait_screen("ci_company")
+        shot("ci_company")
+        k.click("skip")
         k.wait_screen("ci_permit")
         k.type_code("p2026")
         shot("ci_permit")
@@ -198,9 +208,15 @@ def tour(k: Kiosk, shot: Callable[[str], None], full: bool = True) -> None:
     shot("tk_place")
     k.click("next")
     k.wait_screen("tk_desc")
+    pinyin_keyboard(k)
     k.type_letters("zaoyin")
     k.click("key:cand0")
     shot("tk_desc")
+    k.control("idle_soon")  # nobody touched the screen for a while: "Still there?"
+    k.wait(lambda m: m["overlay"] == "idle_warning", what="the idle warning")
+    shot("idle_warning")
+    k.click("idle_continue")
+    k.wait(lambda m: m["overlay"] == "" and m["screen"] == "tk_desc", what="the flow kept")
     k.click("next")
     k.wait_screen("tk_contact_name")
     shot("tk_contact_name")
@@ -288,7 +304,7 @@ def test_ui_every_screen(width: int, height: int, lang: str, display: Any, tmp_p
         count += 1
         m = k.settled()
         k.screenshot(f"{width}x{height}-{lang}-{count:02d}-{name}")
-        issues = problems(m, min_target)
+        issues = problems(m, min_target, strict=not m["screen"].startswith("staff"))
         if issues:
             found[name] = issues
 
