@@ -76,3 +76,22 @@ def test_drivers_import_nothing_of_the_product() -> None:
     graph = grimp.build_graph(*PACKAGES, cache_dir=None)
     for upper in ("kiosk", "lobby", "mqtt_bridge"):
         assert not graph.chain_exists(importer="drivers", imported=upper, as_packages=True), upper
+
+
+MAX_CLASS_LINES = 310  # "no class past ~300 lines": split by job (a mixin per concern, a helper class) past it
+PRODUCT_PACKAGES = ("kiosk", "lobby", "mqtt_bridge", "drivers")
+
+
+def test_no_class_is_past_about_300_lines() -> None:
+    import ast
+
+    too_big: list[str] = []
+    for package in PRODUCT_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and node.end_lineno is not None:
+                    lines = node.end_lineno - node.lineno + 1
+                    if lines > MAX_CLASS_LINES:
+                        too_big.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not too_big, "split these by job:\n" + "\n".join(too_big)
