@@ -24,43 +24,20 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lobby.cli.backup_files import PARTIAL_PREFIX, BackupFile, list_backups  # noqa: F401 - doctor reads them here
+from lobby.cli.backup_target import after_card_copy
 from lobby.cli.safefile import secure
 from lobby.config import state_path
 from mqtt_bridge.fsync import fsync_path
 from lobby.cli.common import add_config_argument, load_or_explain
 
 PAGES_PER_STEP = 256  # 1 MB with 4 KiB pages: each step is a few milliseconds
-_NAME = re.compile(r"^lobby-(\d{8}T\d{6}Z)-s(\d+)(?:-(\d+))?\.db$")
-PARTIAL_PREFIX = ".lobby-backup-"
-
-
-@dataclass(frozen=True)
-class BackupFile:
-    path: Path
-    taken: str  # UTC time in the name
-    seq: int  # the store's event counter when copied
-    n: int  # tie-breaker within one second
-
-
-def list_backups(folder: Path) -> list[BackupFile]:
-    """The backups in `folder`, newest (highest seq, then time) first."""
-    found = []
-    try:
-        entries = list(folder.iterdir())
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return []
-    for entry in entries:
-        match = _NAME.match(entry.name)
-        if match and entry.is_file():
-            found.append(BackupFile(entry, match[1], int(match[2]), int(match[3] or 0)))
-    return sorted(found, key=lambda b: (b.seq, b.taken, b.n), reverse=True)
 
 
 class BackupError(RuntimeError):
@@ -190,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
     except (BackupError, sqlite3.Error, OSError) as exc:
         print(f"backup failed, no new copy was made and no old copy was removed: {exc}", file=sys.stderr)
         return 1
-    from lobby.cli.backup_target import after_card_copy  # it imports this module
-
     target = args.target or cfg.store.backup_target
     try:
         placed, warning = after_card_copy(target, report.path, source, usb_dir=state_path(cfg, cfg.store.backup_usb_dir),

@@ -29,7 +29,7 @@ from mqtt_bridge.alerts import AlertEngine, Severity
 from mqtt_bridge.fsync import fsync_path
 from mqtt_bridge.store import Store
 
-from lobby.cli.backup_cmd import PARTIAL_PREFIX, list_backups
+from lobby.cli.backup_files import PARTIAL_PREFIX, list_backups
 from lobby.gateway.backup_upload import file_sha256, register_upload
 
 USB_ALERT = "backup.usb_missing"
