@@ -24,43 +24,20 @@ import contextlib
 import datetime as dt
 import json
 import os
-import re
 import sqlite3
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lobby.cli.backup_files import PARTIAL_PREFIX, BackupFile, list_backups  # noqa: F401 - doctor reads them here
+from lobby.cli.backup_target import after_card_copy
 from lobby.cli.safefile import secure
 from lobby.config import state_path
 from mqtt_bridge.fsync import fsync_path
 from lobby.cli.common import add_config_argument, load_or_explain
 
 PAGES_PER_STEP = 256  # 1 MB with 4 KiB pages: each step is a few milliseconds
-_NAME = re.compile(r"^lobby-(\d{8}T\d{6}Z)-s(\d+)(?:-(\d+))?\.db$")
-PARTIAL_PREFIX = ".lobby-backup-"
-
-
-@dataclass(frozen=True)
-class BackupFile:
-    path: Path
-    taken: str  # UTC time in the name
-    seq: int  # the store's event counter when copied
-    n: int  # tie-breaker within one second
-
-
-def list_backups(folder: Path) -> list[BackupFile]:
-    """The backups in `folder`, newest (highest seq, then time) first."""
-    found = []
-    try:
-        entries = list(folder.iterdir())
-    except (FileNotFoundError, NotADirectoryError, PermissionError):
-        return []
-    for entry in entries:
-        match = _NAME.match(entry.name)
-        if match and entry.is_file():
-            found.append(BackupFile(entry, match[1], int(match[2]), int(match[3] or 0)))
-    return sorted(found, key=lambda b: (b.seq, b.taken, b.n), reverse=True)
 
 
 class BackupError(RuntimeError):
@@ -172,6 +149,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="copies to keep in that folder, newest first (default: [store] backup_keep)")
     parser.add_argument("--pages", type=int, default=PAGES_PER_STEP, metavar="N",
                         help=f"pages copied per step (default {PAGES_PER_STEP})")
+    parser.add_argument("--target", choices=("card", "usb", "central"),
+                        help="where the copy goes besides the card (default: [store] backup_target)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
@@ -188,11 +167,27 @@ def run(args: argparse.Namespace) -> int:
     except (BackupError, sqlite3.Error, OSError) as exc:
         print(f"backup failed, no new copy was made and no old copy was removed: {exc}", file=sys.stderr)
         return 1
+    target = args.target or cfg.store.backup_target
+    try:
+        placed, warning = after_card_copy(target, report.path, source, usb_dir=state_path(cfg, cfg.store.backup_usb_dir),
+                                          state_dir=Path(cfg.state_dir), keep=keep,
+                                          busy_timeout_ms=cfg.store.busy_timeout_ms)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        print(f"the copy {report.path.name} is on the card, but sending it to the {target} target failed: {exc}",
+              file=sys.stderr)
+        return 1
     if args.json:
-        print(json.dumps(report.as_dict()))
+        print(json.dumps({**report.as_dict(), **placed}))
     else:
         print(f"backed up {source} to {report.path} ({report.bytes / 1e6:.1f} MB, {report.seconds:.1f} s, "
               f"integrity ok, seq {report.seq})")
         print(f"kept {len(report.kept)} copies in {dest}" +
               (f"; removed {', '.join(report.removed)}" if report.removed else ""))
+        if placed.get("usb"):
+            print(f"copied to the backup stick: {placed['usb']} (kept {len(placed['usb_kept'])} there)")
+        if target == "central":
+            print(f"queued for upload to central: {placed['backup_id']} in {placed['chunks']} chunks "
+                  "(the gateway sends them)")
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0

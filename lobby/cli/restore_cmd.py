@@ -5,7 +5,10 @@ The procedure (the operator guide has it for staff):
 1. Stop everything that uses the store:
    ``sudo systemctl stop lobby-kiosk lobby-gateway lobby-backup.timer lobby-purge.timer``
    (restore refuses while any process has the store open, and names it).
-2. ``sudo -u lobby lobby restore /var/lib/lobby/backups/lobby-...db`` (or as root).
+2. ``sudo -u lobby lobby restore /var/lib/lobby/backups/lobby-...db`` (or as root). From the
+   backup stick (``[store] backup_target = "usb"``): mount it (``sudo mount /media/lobby-backup``)
+   and, as root, ``sudo lobby restore /media/lobby-backup/lobby-...db``; from central: the file
+   central reassembled from the ``backup.chunk`` events, copied onto the Pi.
    The backup is checked first (integrity_check, schema not newer than this software).
    The current store is checkpointed and renamed ``lobby.db.before-restore-<time>``
    (with its -wal/-shm if it could not be checkpointed), never deleted.

@@ -104,7 +104,11 @@ class StoreConfig(Section):
     bulk_max_mb: int = Field(512, ge=1, le=100_000)
     disk_min_free_mb: int = Field(64, ge=1, le=100_000)  # critical alert below this
     backup_dir: str = "backups"
-    backup_keep: int = Field(7, ge=1, le=365)
+    backup_keep: int = Field(7, ge=1, le=365)  # copies kept in backup_dir, and on the stick with target "usb"
+    # where the nightly backup goes besides backup_dir: "card" (only there), "usb" (a copy on the stick
+    # mounted at backup_usb_dir) or "central" (uploaded in chunks on the bulk lane, TLS link)
+    backup_target: Literal["card", "usb", "central"] = "card"
+    backup_usb_dir: str = "/media/lobby-backup"  # a mount point on another device than state_dir
     command_log_max_rows: int = Field(5000, ge=100, le=1_000_000)  # the command log (answers to retried ids) ...
     command_log_max_mb: float = Field(2, gt=0, le=1000)  # ... is trimmed, oldest first, past either bound
 

@@ -78,7 +78,7 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("mqtt.tls.", "enabled ca_file cert_file key_file insecure_skip_verify")
     | _keys("mqtt.discovery.", "enabled prefix")
     | _keys("store.", "path busy_timeout_ms bulk_max_rows bulk_max_mb disk_min_free_mb backup_dir backup_keep "
-                      "command_log_max_rows command_log_max_mb")
+                      "backup_target backup_usb_dir command_log_max_rows command_log_max_mb")
     | _keys("security.", "allow_remote_config allow_tls_off allow_remote_broker config_probation_s staff_pin_hash "
                          "pin_max_attempts pin_lockout_min")
     | _keys("visitors.", "code_max_failures code_failure_window_min code_delay_max_s max_live_codes")

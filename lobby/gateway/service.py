@@ -18,6 +18,7 @@ from drivers.health import DeviceHealth
 
 from lobby.config import Config
 from lobby.runtime import Runtime
+from lobby.gateway.backup_upload import TICK_S, BackupUploader
 from lobby.gateway.health import HealthMonitor
 from lobby.gateway.scheduler import Scheduler
 
@@ -47,6 +48,9 @@ class GatewayService:
                                     self.device_health, broker=lambda: self.runtime.bridge.broker)
         self.scheduler.every("health", cfg.alerts.health_interval_s, self.health.run_once, first_after_s=2.0)
         self.scheduler.daily("facility.kpi", dt.time(0, 10), lambda day: self.health.daily_kpi(day))
+        if cfg.store.backup_target == "central":  # `lobby backup` registers each copy; this sends it
+            uploader = BackupUploader(self.store)
+            self.scheduler.every("backup.upload", TICK_S, uploader.tick, first_after_s=3.0)
 
     def add(self, component: Component) -> None:
         self.components.append(component)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from referencing import Registry
 
 BASE_URI = "https://schemas.lobby.local/"
-EVENT_KINDS = ("visitor", "feedback", "ticket", "patrol", "meter", "alert", "button", "health")
+EVENT_KINDS = ("visitor", "feedback", "ticket", "patrol", "meter", "alert", "button", "health", "backup")
 
 
 def _all_files() -> dict[str, Any]:
