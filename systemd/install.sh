@@ -520,7 +520,7 @@ EOF
 # --- 8. console and display ------------------------------------------------------------------
 
 # A reader on the Pi's own UART ([[readers]] connstring or device on /dev/serial0, /dev/ttyAMA0,
-# /dev/ttyS0): Raspberry Pi OS puts a login console there (console=serial0,115200 in cmdline.txt),
+# /dev/ttyS0, or a name 90-lobby-site.rules gives the UART, e.g. /dev/lobby-nfc): Raspberry Pi OS puts a login console there (console=serial0,115200 in cmdline.txt),
 # whose boot messages and getty would garble the reader's frames. raspi-config's own functions
 # take it off (Bookworm: do_serial_cons 1 = console off; do_serial_hw 0 = UART hardware on,
 # enable_uart=1), from the next boot. Without such a reader nothing is changed.
@@ -528,11 +528,19 @@ uart_reader_console() {
   local cmdline="$1" py uart="" line
   py="$(python_for_tools)"
   [ -n "$py" ] && [ -r "$ROOT$CONF" ] || return 0
-  if ! uart="$("$py" - "$ROOT$CONF" <<'PY'
+  if ! uart="$("$py" - "$ROOT$CONF" "$ROOT$UDEV_DIR/90-lobby-site.rules" <<'PY'
 import re, sys, tomllib
 with open(sys.argv[1], "rb") as fh:
     cfg = tomllib.load(fh)
-pattern = re.compile(r"(?:^|:)(/dev/(?:serial[01]|ttyAMA[0-9]+|ttyS0))(?:$|[:,])")
+names = ["serial[01]", "ttyAMA[0-9]+", "ttyS0"]
+try:  # the site's udev names for the UART, e.g. KERNEL=="ttyAMA0", SYMLINK+="lobby-nfc"
+    with open(sys.argv[2], encoding="utf-8") as fh:
+        for line in fh:
+            if not line.lstrip().startswith("#") and re.search(r'KERNEL=="(?:ttyAMA[0-9]+|ttyS0)"', line):
+                names += [re.escape(n) for n in re.findall(r'SYMLINK\+="([A-Za-z0-9_./-]+)"', line)]
+except FileNotFoundError:
+    pass
+pattern = re.compile(r"(?:^|:)(/dev/(?:%s))(?:$|[:,])" % "|".join(names))
 for reader in cfg.get("readers", []):
     for key in ("connstring", "device"):
         match = pattern.search(str(reader.get(key) or ""))

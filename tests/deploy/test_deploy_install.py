@@ -205,3 +205,14 @@ def test_no_uart_reader_leaves_the_serial_console(tmp_path: Path) -> None:
         out = run_install("--root", str(root)).stdout
         assert "raspi-config" not in out, connstring
         assert "console=serial0,115200" in (root / "boot/firmware/cmdline.txt").read_text()
+
+
+def test_a_udev_name_for_the_uart_counts_as_the_uart(tmp_path: Path) -> None:
+    root = _uart_root(tmp_path, "pn532_uart:/dev/lobby-nfc")
+    rules = root / "etc/udev/rules.d/90-lobby-site.rules"
+    rules.parent.mkdir(parents=True)
+    rules.write_text((SYSTEMD / "udev/90-lobby-site.rules").read_text())
+    assert "raspi-config" not in run_install("--root", str(root)).stdout  # the example's UART rule is commented out
+    rules.write_text(rules.read_text().replace('# KERNEL=="ttyAMA0", SYMLINK+="lobby-nfc"', 'KERNEL=="ttyAMA0", SYMLINK+="lobby-nfc"'))
+    out = run_install("--root", str(root)).stdout
+    assert "would run: raspi-config nonint do_serial_cons 1" in out and "/dev/lobby-nfc" in out
