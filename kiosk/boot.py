@@ -3,7 +3,8 @@
 Kiosk lockdown starts here: no Escape-to-exit, no multitouch simulation dots, no
 settings panel, no argument parsing by Kivy, no Kivy log files; the window is full
 screen in production and a borderless window at (0, 0) when `fullscreen = false`
-(the demo, the tests).
+(the demo, the tests). `kiosk.rotation` turns the window's content and its input
+from the first frame on (a portrait-mounted panel).
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def prepare(cfg: Config, *, size: tuple[int, int] | None = None, fullscreen: boo
     KivyConfig.set("graphics", "maxfps", "60")
     KivyConfig.set("graphics", "multisamples", "0")
     KivyConfig.set("graphics", "resizable", "0")
+    # The panel as mounted: the window is created turned, so the first frame is already upright, and
+    # Kivy maps every pointer and touch position back through the same turn (WindowBase.rotation).
+    # One mechanism for both start-up modes (KMS/DRM and cage): the compositor's output is left as is.
+    KivyConfig.set("graphics", "rotation", str(cfg.kiosk.rotation))
     if full:
         KivyConfig.set("graphics", "fullscreen", "auto")
         KivyConfig.set("graphics", "borderless", "1")

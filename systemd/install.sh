@@ -518,6 +518,59 @@ EOF
 }
 
 # --- 8. console and display ------------------------------------------------------------------
+
+# A reader on the Pi's own UART ([[readers]] connstring or device on /dev/serial0, /dev/ttyAMA0,
+# /dev/ttyS0, or a name 90-lobby-site.rules gives the UART, e.g. /dev/lobby-nfc): Raspberry Pi OS puts a login console there (console=serial0,115200 in cmdline.txt),
+# whose boot messages and getty would garble the reader's frames. raspi-config's own functions
+# take it off (Bookworm: do_serial_cons 1 = console off; do_serial_hw 0 = UART hardware on,
+# enable_uart=1), from the next boot. Without such a reader nothing is changed.
+uart_reader_console() {
+  local cmdline="$1" py uart="" line
+  py="$(python_for_tools)"
+  [ -n "$py" ] && [ -r "$ROOT$CONF" ] || return 0
+  if ! uart="$("$py" - "$ROOT$CONF" "$ROOT$UDEV_DIR/90-lobby-site.rules" <<'PY'
+import re, sys, tomllib
+with open(sys.argv[1], "rb") as fh:
+    cfg = tomllib.load(fh)
+names = ["serial[01]", "ttyAMA[0-9]+", "ttyS0"]
+try:  # the site's udev names for the UART, e.g. KERNEL=="ttyAMA0", SYMLINK+="lobby-nfc"
+    with open(sys.argv[2], encoding="utf-8") as fh:
+        for line in fh:
+            if not line.lstrip().startswith("#") and re.search(r'KERNEL=="(?:ttyAMA[0-9]+|ttyS0)"', line):
+                names += [re.escape(n) for n in re.findall(r'SYMLINK\+="([A-Za-z0-9_./-]+)"', line)]
+except FileNotFoundError:
+    pass
+pattern = re.compile(r"(?:^|:)(/dev/(?:%s))(?:$|[:,])" % "|".join(names))
+for reader in cfg.get("readers", []):
+    for key in ("connstring", "device"):
+        match = pattern.search(str(reader.get(key) or ""))
+        if match:
+            print(match[1])
+            sys.exit(0)
+PY
+)"; then
+    warn "could not read [[readers]] from $CONF: the serial console is left as it is"
+    return 0
+  fi
+  [ -n "$uart" ] || return 0
+  line="$(head -n 1 "$ROOT$cmdline")"
+  local config_txt="${cmdline%cmdline.txt}config.txt"
+  if grep -qE '(^| )console=(serial[01]|ttyAMA[0-9]+|ttyS0)(,|$| )' <<<"$line"; then
+    say "a reader is on the UART ($uart): the serial console comes off from the next boot"
+    if [ -n "$ROOT" ] || command -v raspi-config >/dev/null; then
+      run raspi-config nonint do_serial_cons 1
+    else
+      warn "no raspi-config: remove console=serial0,115200 from $cmdline by hand, then reboot"
+    fi
+  fi
+  if ! grep -qsE '^enable_uart=1' "$ROOT$config_txt"; then
+    if [ -n "$ROOT" ] || command -v raspi-config >/dev/null; then
+      run raspi-config nonint do_serial_hw 0
+    else
+      warn "no raspi-config: add enable_uart=1 to $config_txt for the reader on $uart, then reboot"
+    fi
+  fi
+}
 console() {
   local cmdline=""
   for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do
@@ -534,6 +587,7 @@ console() {
       say "screen blanking off from the next boot (consoleblank=0 in $cmdline)"
     fi
   fi
+  [ -n "$cmdline" ] && uart_reader_console "$cmdline"
   if [ "$ROLE" = kiosk ]; then
     # The kiosk needs the console: no desktop session may hold the screen.
     if [ -n "$ROOT" ]; then

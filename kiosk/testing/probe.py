@@ -1,7 +1,8 @@
 """Test mode (environment LOBBY_KIOSK_TEST_MAP=<file>): what UI tests and the benchmark see.
 
 - `<file>`: a JSON map of the current screen's named widgets (`tid`) with their rectangles
-  in X screen coordinates (origin top-left), text (markup removed), whether disabled, the
+  in X screen coordinates (origin top-left; under `kiosk.rotation` the rectangle the widget
+  covers on the turned screen, so w and h swap at 90/270), text (markup removed), whether disabled, the
   visible part inside scroll views, the on-screen keyboard's keys ("key:<id>") and
   candidates ("key:cand0" ... with their text); rewritten whenever something changed.
   Tests click with xdotool by name from it.
@@ -68,6 +69,30 @@ def _visible(w: Any) -> bool:
     return w.width > 0 and w.height > 0
 
 
+def to_screen(x: float, y: float) -> tuple[float, float]:
+    """A point in Kivy's window coordinates (origin bottom-left, turned by Window.rotation) to where
+    it is on the X screen (origin top-left). The inverse of the mapping Kivy applies to pointer and
+    touch positions (MotionEvent.to_absolute_pos over the window's unturned system_size), so a
+    click there reaches the widget at (x, y)."""
+    sw, sh = Window.system_size
+    r = Window.rotation
+    if r == 90:
+        sx, sy = sw - y, sh - x
+    elif r == 180:
+        sx, sy = sw - x, y
+    elif r == 270:
+        sx, sy = y, x
+    else:
+        sx, sy = x, sh - y
+    return Window.left + sx, Window.top + sy
+
+
+def _screen_rect(rect: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    x, y, w, h = rect
+    (ax, ay), (bx, by) = to_screen(x, y), to_screen(x + w, y + h)
+    return min(ax, bx), min(ay, by), abs(bx - ax), abs(by - ay)
+
+
 def _window_rect(w: Any) -> tuple[float, float, float, float]:
     x, y = w.to_window(w.x, w.y)
     return x, y, float(w.width), float(w.height)
@@ -121,8 +146,6 @@ class TestProbe:
 
     def snapshot(self) -> dict[str, Any]:
         app = self.app
-        wx, wy = Window.left, Window.top
-        height = Window.height
         widgets: dict[str, Any] = {}
 
         def add(name: str, w: Any) -> None:
@@ -130,11 +153,11 @@ class TestProbe:
             clip = _clip(w, rect)
             if clip is None:
                 return
-            x, y, ww, hh = rect
+            x, y, ww, hh = _screen_rect(rect)
             cx_, cy_, cw, ch = clip
+            cx, cy = to_screen(cx_ + cw / 2, cy_ + ch / 2)
             clipped = any(abs(a - b) > 0.5 for a, b in zip(clip, rect))  # not float noise: a stencil cut it
-            entry = {"x": round(wx + x), "y": round(wy + height - (y + hh)), "w": round(ww), "h": round(hh),
-                     "cx": round(wx + cx_ + cw / 2), "cy": round(wy + height - (cy_ + ch / 2)),
+            entry = {"x": round(x), "y": round(y), "w": round(ww), "h": round(hh), "cx": round(cx), "cy": round(cy),
                      "clipped": clipped, "disabled": bool(getattr(w, "disabled", False)),
                      "button": isinstance(w, ButtonBehavior)}
             text = getattr(w, "text", None)
@@ -157,7 +180,7 @@ class TestProbe:
             if getattr(w, "pinned", False):
                 entry["pinned"] = True
             if clipped:  # the part a scroll view shows
-                entry["vis"] = [round(wx + cx_), round(wy + height - (cy_ + ch)), round(cw), round(ch)]
+                entry["vis"] = [round(v) for v in _screen_rect(clip)]
             widgets[name] = entry
 
         # what can be touched: the screen saver, else an overlay, else the screens (+ banner, sim panel)
@@ -186,10 +209,12 @@ class TestProbe:
             if kb.parent is None or not _visible(kb):
                 continue
             kx, ky, kw_, kh = _window_rect(kb)
-            keyboard_rect = {"x": round(wx + kx), "y": round(wy + height - (ky + kh)), "w": round(kw_), "h": round(kh)}
+            sx, sy, sw, sh = _screen_rect((kx, ky, kw_, kh))
+            keyboard_rect = {"x": round(sx), "y": round(sy), "w": round(sw), "h": round(sh)}
             cands = kb.candidate_texts()  # the pinyin candidates, or the writing pad's
             for kid, (x, y) in kb.key_centres().items():
-                item = {"cx": round(wx + x), "cy": round(wy + height - y)}
+                cx, cy = to_screen(x, y)
+                item = {"cx": round(cx), "cy": round(cy)}
                 if kid.startswith("cand"):
                     i = int(kid[4:])
                     item["text"] = cands[i] if i < len(cands) else ""
@@ -197,7 +222,9 @@ class TestProbe:
             if kb.entry is not None:
                 keys["key:_layout"] = {"text": "handwriting" if kb.handwriting else kb.entry.layout.name}
         return {"screen": app.sm.current, "overlay": app.overlay_name, "lang": app.lang, "touches": self.touches,
-                "window": [wx, wy, Window.width, Window.height], "busy": app.worker.pending,
+                # the window on the X screen (unturned), and the size the app lays out in (turned)
+                "window": [Window.left, Window.top, *Window.system_size], "size": list(Window.size),
+                "rotation": Window.rotation, "busy": app.worker.pending,
                 "wipes": app.wipes, "widgets": widgets, "keys": keys, "keyboard": keyboard_rect,
                 "guarded": bool(getattr(app, "guarded", False))}
 

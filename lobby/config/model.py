@@ -404,6 +404,8 @@ class KioskConfig(Section):
     thank_you_s: Seconds = 3
     font_path: str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
     fullscreen: bool = True
+    # the panel as mounted: turns the picture and the touch input (clockwise, degrees); 90/270 for portrait
+    rotation: Literal[0, 90, 180, 270] = 0
     feedback_place: Text = "大堂 Lobby"
     staff_cards: list[CardUid] = []  # local allowlist; central adds more with cards.update
     floor_plan: FloorPlanConfig = FloorPlanConfig()

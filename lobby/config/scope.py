@@ -85,7 +85,7 @@ ONSITE: frozenset[str] = frozenset(
     | _keys("tickets.", "number_length lookup_max_failures lookup_failure_window_min lookup_delay_max_s")
     | _keys("privacy.", "export_dir visitor_retention_days ticket_contact_retention_days mask_phone_in_events "
                         "name_in_events")
-    | _keys("kiosk.", "font_path fullscreen staff_cards logo")  # logo: a file path on the Pi
+    | _keys("kiosk.", "font_path fullscreen rotation staff_cards logo")  # logo: a file path on the Pi
     | _keys("kiosk.floor_plan.", "image")  # a file path on the Pi
     | _keys("kiosk.floor_plan.points[].", "device x y label")  # where the site's devices are
     | _keys("gpio.", "pin_factory buzzer_pin status_led_pin")

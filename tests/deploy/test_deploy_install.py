@@ -170,3 +170,49 @@ def test_the_sites_time_servers_go_to_timesyncd_and_away_again(tmp_path: Path) -
     run_install("--root", str(root))
     run_install("--root", str(root), "--uninstall")
     assert not dropin.exists()
+
+
+def _uart_root(tmp_path: Path, connstring: str, config_txt: str = "") -> Path:
+    root = _pi_root(tmp_path)
+    (root / "boot/firmware/config.txt").write_text(config_txt)
+    conf = root / "etc/lobby/lobby.toml"
+    conf.parent.mkdir(parents=True)
+    conf.write_text((REPO / "config/example.toml").read_text().replace(
+        'connstring = "pn532_uart:/dev/lobby-nfc"', f'connstring = "{connstring}"', 1))
+    return root
+
+
+def test_a_reader_on_the_uart_takes_the_serial_console_off(tmp_path: Path) -> None:
+    root = _uart_root(tmp_path, "pn532_uart:/dev/ttyAMA0")
+    out = run_install("--root", str(root)).stdout
+    assert "would run: raspi-config nonint do_serial_cons 1" in out  # console=serial0,115200 off
+    assert "would run: raspi-config nonint do_serial_hw 0" in out  # enable_uart=1
+    assert "/dev/ttyAMA0" in out
+    # raspi-config edits cmdline.txt on the Pi; under --root it only is described
+    assert (root / "boot/firmware/cmdline.txt").read_text() == CMDLINE.rstrip("\n") + " consoleblank=0\n"
+
+
+def test_serial0_reader_with_console_already_off_and_uart_on_changes_nothing_more(tmp_path: Path) -> None:
+    root = _uart_root(tmp_path, "pn532_uart:/dev/serial0", config_txt="[all]\nenable_uart=1\n")
+    (root / "boot/firmware/cmdline.txt").write_text("console=tty1 root=PARTUUID=0c4b-02 rootwait\n")
+    out = run_install("--root", str(root)).stdout
+    assert "raspi-config" not in out
+
+
+def test_no_uart_reader_leaves_the_serial_console(tmp_path: Path) -> None:
+    for connstring in ("pn532_uart:/dev/lobby-nfc", "pn532_uart:/dev/ttyUSB0", "pn532_i2c:/dev/i2c-1"):
+        root = _uart_root(tmp_path / connstring.replace("/", "_").replace(":", "_"), connstring)
+        out = run_install("--root", str(root)).stdout
+        assert "raspi-config" not in out, connstring
+        assert "console=serial0,115200" in (root / "boot/firmware/cmdline.txt").read_text()
+
+
+def test_a_udev_name_for_the_uart_counts_as_the_uart(tmp_path: Path) -> None:
+    root = _uart_root(tmp_path, "pn532_uart:/dev/lobby-nfc")
+    rules = root / "etc/udev/rules.d/90-lobby-site.rules"
+    rules.parent.mkdir(parents=True)
+    rules.write_text((SYSTEMD / "udev/90-lobby-site.rules").read_text())
+    assert "raspi-config" not in run_install("--root", str(root)).stdout  # the example's UART rule is commented out
+    rules.write_text(rules.read_text().replace('# KERNEL=="ttyAMA0", SYMLINK+="lobby-nfc"', 'KERNEL=="ttyAMA0", SYMLINK+="lobby-nfc"'))
+    out = run_install("--root", str(root)).stdout
+    assert "would run: raspi-config nonint do_serial_cons 1" in out and "/dev/lobby-nfc" in out

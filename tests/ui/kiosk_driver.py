@@ -155,7 +155,8 @@ class Kiosk:
     """The kiosk process and what a test does with it."""
 
     def __init__(self, xvfb: Xvfb, config: Path, workdir: Path, lang: str = "zh", simulate: bool = True,
-                 sim_panel: bool = False) -> None:
+                 sim_panel: bool = False, wrap: tuple[str, ...] = ()) -> None:
+        self.wrap = wrap  # a command the app runs under, e.g. ("unshare", "--net") for a machine without network
         self.xvfb = xvfb
         self.config = config
         self.workdir = workdir
@@ -185,7 +186,7 @@ class Kiosk:
         if self.simulate:
             argv.append("--simulate")
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, env=env, cwd=str(REPO), stdout=self.log.open("wb"),
+        self.proc = subprocess.Popen([*self.wrap, *argv], env=env, cwd=str(REPO), stdout=self.log.open("wb"),
                                      stderr=subprocess.STDOUT)
         self.wait(lambda m: m["screen"] == "home" and self.ready(), timeout, "the kiosk's home screen")
         # the first pointer event only brings the window under the pointer; nothing is clicked

@@ -212,3 +212,10 @@ def test_key_lines_follow_tables_arrays_and_skip_multiline_strings() -> None:
     lines = key_lines(text)
     assert lines["mqtt.host"] == 7 and lines["mqtt.tls.enabled"] == 9
     assert lines["meters[0]"] == 10 and lines["meters[1].id"] == 13 and "meters[2]" not in lines
+
+
+def test_kiosk_rotation_is_a_quarter_turn() -> None:
+    assert parse_config(MINIMAL, "t.toml").kiosk.rotation == 0
+    assert parse_config(MINIMAL + "[kiosk]\nrotation = 270\n", "t.toml").kiosk.rotation == 270
+    lines = problems_of(MINIMAL + "[kiosk]\nrotation = 45\n")
+    assert any("kiosk.rotation" in line for line in lines), lines
