@@ -50,7 +50,7 @@ def _start_kiosk(sup: Supervisor, config: Path, env: dict[str, str], state_dir: 
     """The kiosk in a window, or without a display on a virtual screen whose picture is saved as a file."""
     from lobby.demo import headless
 
-    argv = _lobby("--log-level", "INFO", "kiosk", "--config", str(config), "--simulate",
+    argv = _lobby("--log-level", "WARNING", "kiosk", "--config", str(config), "--simulate",
                   "--size", "{}x{}".format(*KIOSK_SIZE))
     if _has_display():
         sup.start("kiosk", argv, env)
@@ -91,13 +91,13 @@ def run(args: argparse.Namespace) -> int:
     broker = start_broker(state_dir / "broker", port)
     sup.say("demo", f"local broker (mosquitto) on 127.0.0.1:{port}")
     env = {"LOBBY_CLOCK_SYNCED": os.environ.get("LOBBY_CLOCK_SYNCED", "1"), "PYTHONUNBUFFERED": "1"}
-    sup.start("gateway", _lobby("--log-level", "INFO", "gateway", "--config", str(config), "--simulate"), env)
+    sup.start("gateway", _lobby("--log-level", "WARNING", "gateway", "--config", str(config), "--simulate"), env)
     sup.say("demo", "gateway started on simulated meters, NFC readers and GPIO (lobby gateway --simulate)")
     if not args.no_kiosk:
         _start_kiosk(sup, config, env, state_dir, stopping)
     if not args.no_scenario:
         sup.start("scenario", _lobby("--log-level", "WARNING", "demo-scenario", "--config", str(config)), env)
-    sup.start("central", _lobby("--log-level", "WARNING", "watch", "--config", str(config)), env)
+    sup.start("central", _lobby("--log-level", "WARNING", "watch", "--config", str(config), "--brief"), env)
     sup.say("demo", "[central] lines show what the central system receives; Ctrl-C stops the demo")
     started = time.monotonic()
     try:
@@ -118,5 +118,7 @@ def run(args: argparse.Namespace) -> int:
             broker.wait(2)
         except Exception:  # noqa: BLE001
             broker.kill()
+        if sup.console.repeats:
+            sup.say("demo", f"({sup.console.repeats} repeated warning line(s) were shown once only)")
         sup.say("demo", "stopped")
     return 0

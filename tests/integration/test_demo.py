@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -90,3 +91,29 @@ def test_demo_without_a_display_shows_the_kiosk_as_a_picture(tmp_path: Path) -> 
         rest, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0, rest
     assert "Traceback" not in "\n".join(lines) + rest
+
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+
+
+def test_demo_console_is_quiet(tmp_path: Path) -> None:
+    """~30 s of the demo (kiosk, gateway, scripted day): central's traffic and real problems only. No traceback,
+    no line from the kivy or paho loggers, no warning twice; the scripted malformed command is announced."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    done = subprocess.run([sys.executable, "-m", "lobby.cli", "demo", "--state-dir", str(tmp_path / "demo"),
+                           "--port", str(free_port()), "--seconds", "30"], cwd=ROOT, capture_output=True, text=True,
+                          env=env, timeout=120)
+    output = done.stdout + done.stderr
+    lines = output.splitlines()
+    print(f"{len(lines)} console lines in a 30 s demo run")
+    assert done.returncode == 0, output[-3000:]
+    assert "Traceback" not in output
+    chatter = [line for line in lines if re.search(r"\b(kivy|paho)[\w.]*: ", line)]
+    assert not chatter, chatter
+    problems = [_STAMP.sub("", line) for line in lines if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)
+                and "/result" not in line]
+    repeated = sorted({line for line in problems if problems.count(line) > 1})
+    assert not repeated, repeated
+    assert any("cmd/directory.update/result" in line and " ok" in line for line in lines), output[-3000:]
