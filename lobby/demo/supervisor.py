@@ -58,14 +58,20 @@ class Supervisor:
         return [c for c in self.children if c.proc.poll() is not None]
 
     def stop_all(self, grace_s: float = 3.0) -> None:
-        for child in reversed(self.children):
+        """Every child; a virtual screen (xvfb) only after the programs drawing on it have stopped."""
+        first = [c for c in self.children if c.name != "xvfb"]
+        self._stop(first, grace_s)
+        self._stop([c for c in self.children if c not in first], grace_s)
+
+    def _stop(self, children: list[Child], grace_s: float) -> None:
+        for child in reversed(children):
             if child.proc.poll() is None:
                 try:
                     os.killpg(child.proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + grace_s
-        for child in self.children:
+        for child in children:
             remaining = max(0.0, deadline - time.monotonic())
             try:
                 child.proc.wait(timeout=remaining)
