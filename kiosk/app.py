@@ -87,7 +87,6 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
     c_brand_dark = ListProperty([0.06, 0.18, 0.35, 1])  # the header band
     logo = StringProperty("")  # kiosk.logo when it can be read
     icon_font = StringProperty("")  # kiosk/icons: Material Symbols, the glyphs the kiosk uses
-    sim_space = NumericProperty(0)  # room kept in the header for the simulator panel's handle
     clock_text = StringProperty("")
     date_text = StringProperty("")
     evac_visible = BooleanProperty(False)
@@ -167,8 +166,13 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         if self.simulate and os.environ.get("LOBBY_KIOSK_SIM_PANEL", "1") != "0":
             from kiosk.testing.simpanel import SimPanel
 
+            # beside the app, not over it: the app lays itself out in what the panel's strip leaves
             self.sim_panel = SimPanel(self)
-            self.root_layout.add_widget(self.sim_panel)
+            window = BoxLayout(orientation="horizontal")
+            window.add_widget(self.root_layout)
+            window.add_widget(self.sim_panel)
+            self.show("home", push=False)
+            return window
         self.show("home", push=False)
         return self.root_layout
 

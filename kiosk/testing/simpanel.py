@@ -1,9 +1,13 @@
 """The on-screen simulator panel (`lobby kiosk --simulate` only; never in production).
 
-A small "SIM" tab at the right edge opens a column of buttons that present simulated
-cards on the kiosk's PN532 simulator (through its control socket, so the real
-LibnfcReader reads them) and press the gateway's mock GPIO buttons (through
-`<state_dir>/sim/gpio.sock` when the gateway runs with --simulate).
+A drawer in a strip of its own at the right edge of the window, beside the app, never
+over it: the app lays itself out in the rest of the window (kiosk/app.py puts both in one
+horizontal box), so no product control (the keyboard's Done key, a screen's corner) can
+be under the panel. Closed, the strip is a thin "SIM" handle; open, it widens into a
+column of buttons (and the app's area narrows) that present simulated cards on the
+kiosk's PN532 simulator (through its control socket, so the real LibnfcReader reads them)
+and press the gateway's mock GPIO buttons (through `<state_dir>/sim/gpio.sock` when the
+gateway runs with --simulate).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import logging
 import time
 from typing import Any
 
+from kivy.graphics import Color, Rectangle
 from kivy.properties import BooleanProperty
+from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.scrollview import ScrollView
 
 from drivers.sim.paths import gpio_socket, reader_socket, sim_dir
@@ -56,18 +61,31 @@ def click_gpio(cfg: Any, button_id: str) -> None:
         client.click(button_id)
 
 
-class SimPanel(FloatLayout):
+HANDLE_W = 0.55  # of app.tap: the closed strip (a thin handle)
+DRAWER_W = 3.4  # of app.tap: the open drawer's column
+
+
+class SimPanel(BoxLayout):
+    """The strip at the window's right edge: a handle, and the drawer's column when open."""
+
     open = BooleanProperty(False)
+    tid = "sim_panel"  # the probe reports the strip's rectangle (tests: nothing of the product under it)
 
     def __init__(self, app: Any, **kw: Any) -> None:
-        super().__init__(**kw)
+        super().__init__(orientation="horizontal", size_hint_x=None, **kw)
         self.app = app
         self.cfg = app.cfg
-        self.toggle = KButton(zh="SIM", only=True, style="secondary", tid="sim_toggle", size_hint=(None, None),
-                              size=(app.tap * 1.1, app.tap * 0.8), pos_hint={"right": 1, "y": 0})
+        with self.canvas.before:
+            Color(0.22, 0.24, 0.28, 1)
+            self._bg = Rectangle(pos=self.pos, size=self.size)
+        self.bind(pos=self._paint, size=self._paint)
+        self.handle_box = AnchorLayout(anchor_x="center", anchor_y="center", size_hint_x=None)
+        self.toggle = KButton(zh="SIM", only=True, style="secondary", tid="sim_toggle", size_hint=(1, None),
+                              font_size=app.fs_small)
         self.toggle.bind(on_release=lambda *_: self.set_open(not self.open))
-        self.add_widget(self.toggle)
-        self.scroll = ScrollView(size_hint=(None, None), do_scroll_x=False)
+        self.handle_box.add_widget(self.toggle)
+        self.add_widget(self.handle_box)
+        self.scroll = ScrollView(do_scroll_x=False)
         self.column = BoxLayout(orientation="vertical", size_hint_y=None, spacing=4, padding=4)
         self.column.bind(minimum_height=self.column.setter("height"))
         self.scroll.add_widget(self.column)
@@ -84,26 +102,24 @@ class SimPanel(FloatLayout):
             b.bind(on_release=lambda _b, u=uid: self.tap(u))
             self.column.add_widget(b)
         app.bind(tap=self._resize)
-        self.bind(size=self._resize)
+        self._resize()
+
+    def _paint(self, *_: Any) -> None:
+        self._bg.pos, self._bg.size = self.pos, self.size
 
     def _resize(self, *_: Any) -> None:
-        self.toggle.size = (self.app.tap * 1.1, self.app.tap * 0.8)
-        self.scroll.size = (self.app.tap * 4.2, max(100, self.height - self.app.tap * 1.2))
-        self.scroll.pos = (self.right - self.scroll.width, self.app.tap * 0.9)
+        tap = self.app.tap
+        self.handle_box.width = tap * HANDLE_W
+        self.toggle.height = tap * 2
+        self.width = tap * (HANDLE_W + (DRAWER_W if self.open else 0))
 
     def set_open(self, value: bool) -> None:
         self.open = value
         if value and self.scroll.parent is None:
             self.add_widget(self.scroll)
-            self._resize()
         elif not value and self.scroll.parent is not None:
             self.remove_widget(self.scroll)
-
-    def on_touch_down(self, touch: Any) -> bool:
-        # only the panel's own buttons take touches; the rest of the screen stays usable
-        if self.toggle.collide_point(*touch.pos) or (self.scroll.parent and self.scroll.collide_point(*touch.pos)):
-            return super().on_touch_down(touch)
-        return False
+        self._resize()
 
     def tap(self, uid: str) -> None:
         if self.reader_id is None:

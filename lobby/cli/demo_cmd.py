@@ -1,7 +1,8 @@
 """`lobby demo`: the whole product on simulated hardware with a local broker.
 
 It starts a local mosquitto (the embedded default broker), the gateway with
---simulate, the kiosk when there is a display (headless otherwise), and a
+--simulate, the kiosk (in a window; without a display on a virtual screen whose
+picture is saved to <state_dir>/screens/latest.png, lobby/demo/headless.py), and a
 scripted day in the lobby that drives the simulated hardware, then prints what
 central receives, one line per message. Ctrl-C stops everything within seconds
 and exits 0.
@@ -16,6 +17,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lobby.demo.supervisor import Supervisor
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +37,40 @@ def _lobby(*args: str) -> list[str]:
     return [sys.executable, "-m", "lobby.cli", *args]
 
 
+# the product's 800x480 plus the simulator panel's handle beside it (kiosk/testing/simpanel.py: 0.55 tap)
+KIOSK_SIZE = (833, 480)
+
+
 def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _start_kiosk(sup: Supervisor, config: Path, env: dict[str, str], state_dir: Path,
+                 stopping: threading.Event) -> None:
+    """The kiosk in a window, or without a display on a virtual screen whose picture is saved as a file."""
+    from lobby.demo import headless
+
+    argv = _lobby("--log-level", "WARNING", "kiosk", "--config", str(config), "--simulate",
+                  "--size", "{}x{}".format(*KIOSK_SIZE))
+    if _has_display():
+        sup.start("kiosk", argv, env)
+        sup.say("demo", "kiosk started in a window (lobby kiosk --simulate); the SIM handle at its right "
+                        "edge opens the simulator panel: cards and buttons")
+        return
+    number = headless.free_display()
+    xvfb = headless.xvfb_argv(number, *KIOSK_SIZE)
+    if xvfb is None:
+        sup.say("demo", "no display and no Xvfb: the kiosk is not started (./dev.sh demo installs Xvfb); "
+                        "the scripted day uses the same lobby services")
+        return
+    screen = sup.start("xvfb", xvfb, quiet=True)
+    if not headless.wait_for_display(number, screen.proc, stopping):
+        sup.say("demo", f"no display, and Xvfb :{number} did not start: the kiosk is not started")
+        return
+    sup.start("kiosk", argv, {**env, "DISPLAY": f":{number}"})
+    picture = state_dir / "screens" / "latest.png"
+    headless.Screenshots(number, picture, stopping).start()
+    sup.say("demo", headless.how_to_see(number, picture))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,16 +91,13 @@ def run(args: argparse.Namespace) -> int:
     broker = start_broker(state_dir / "broker", port)
     sup.say("demo", f"local broker (mosquitto) on 127.0.0.1:{port}")
     env = {"LOBBY_CLOCK_SYNCED": os.environ.get("LOBBY_CLOCK_SYNCED", "1"), "PYTHONUNBUFFERED": "1"}
-    sup.start("gateway", _lobby("--log-level", "INFO", "gateway", "--config", str(config), "--simulate"), env)
+    sup.start("gateway", _lobby("--log-level", "WARNING", "gateway", "--config", str(config), "--simulate"), env)
     sup.say("demo", "gateway started on simulated meters, NFC readers and GPIO (lobby gateway --simulate)")
-    if not args.no_kiosk and _has_display():
-        sup.start("kiosk", _lobby("--log-level", "INFO", "kiosk", "--config", str(config), "--simulate"), env)
-        sup.say("demo", "kiosk started in a window (lobby kiosk --simulate)")
-    elif not args.no_kiosk:
-        sup.say("demo", "no display: the kiosk is not started (headless); the scripted day uses the same lobby services")
+    if not args.no_kiosk:
+        _start_kiosk(sup, config, env, state_dir, stopping)
     if not args.no_scenario:
         sup.start("scenario", _lobby("--log-level", "WARNING", "demo-scenario", "--config", str(config)), env)
-    sup.start("central", _lobby("--log-level", "WARNING", "watch", "--config", str(config)), env)
+    sup.start("central", _lobby("--log-level", "WARNING", "watch", "--config", str(config), "--brief"), env)
     sup.say("demo", "[central] lines show what the central system receives; Ctrl-C stops the demo")
     started = time.monotonic()
     try:
@@ -76,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
                 break
             stopping.wait(0.2)
     finally:
+        stopping.set()
         sup.say("demo", "stopping ...")
         sup.stop_all(grace_s=3.0)
         broker.terminate()
@@ -83,5 +118,7 @@ def run(args: argparse.Namespace) -> int:
             broker.wait(2)
         except Exception:  # noqa: BLE001
             broker.kill()
+        if sup.console.repeats:
+            sup.say("demo", f"({sup.console.repeats} repeated warning line(s) were shown once only)")
         sup.say("demo", "stopped")
     return 0

@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="broker port (default: from the config)")
     parser.add_argument("--username", help="login for watching (the gateway's own login may not read events)")
     parser.add_argument("--password-file", help="file holding the password for --username")
+    parser.add_argument("--brief", action="store_true",
+                        help="one line per event: no batch headings, no retained state/ copies of events")
     parser.add_argument("--count", type=int, default=0, help="exit after this many events (0: run until Ctrl-C)")
     parser.add_argument("--seconds", type=float, default=0, help="exit after this long (0: run until Ctrl-C)")
 
@@ -28,6 +30,12 @@ def _ranges(seqs: list[int]) -> str:
 
     parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in seq_ranges(seqs)[:10]]
     return ", ".join(parts) + (" ..." if len(seqs) > 10 else "")
+
+
+def brief(text: str) -> str:
+    """Without the lines that repeat an event: a batch's heading and the retained state/ copy."""
+    return "\n".join(line for line in text.splitlines()
+                     if not line.startswith("state/") and not (line.startswith("batch/") and " batch of " in line))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
                     print(json.dumps({"topic": topic, "retained": retained,
                                       "payload": payload.decode("utf-8", "replace")}, ensure_ascii=False))
                 else:
-                    print(describe(topic, payload, topics.base) + (" (retained)" if retained else "") + note)
+                    text = describe(topic, payload, topics.base) + (" (retained)" if retained else "") + note
+                    text = brief(text) if args.brief else text
+                    if text:
+                        print(text)
                 sys.stdout.flush()
                 if args.count and events >= args.count:
                     break

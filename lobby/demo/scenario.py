@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -47,7 +48,9 @@ class Central:
         self.client.loop_start()
 
     def command(self, name: str, data: dict) -> None:
-        payload = {"id": f"demo-{int(time.time())}-{next(self.ids)}", "ts": "2026-11-25T10:00:00Z", "data": data}
+        # sent now: the gateway refuses commands older than mqtt.command_max_age_s
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        payload = {"id": f"demo-{int(time.time())}-{next(self.ids)}", "ts": now, "data": data}
         self.client.publish(f"{self.base}/cmd/{name}", json.dumps(payload, ensure_ascii=False), qos=1)
 
     def close(self) -> None:
@@ -205,7 +208,7 @@ def steps(cfg: Config, central: Central, say: Callable[[str], None]) -> list[Ste
         Step("a tenant rates the service: very happy", lambda: lobby.feedback(say)),
         Step("a tenant reports a repair at the touchscreen", lambda: lobby.complaint(say)),
         Step("the visitor leaves", lambda: lobby.check_out(say)),
-        Step("a malformed command is answered with an error, nothing breaks",
+        Step("central sends a deliberately malformed command: the ERROR result below is expected, nothing breaks",
              lambda: central.client.publish(f"{central.base}/cmd/ping", b"{not json", qos=1)),
     ]
     return script

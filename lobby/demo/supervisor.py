@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import IO
 
+from lobby.demo.console import Console
+
 
 @dataclass
 class Child:
@@ -27,6 +29,7 @@ class Child:
 class Supervisor:
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     children: list[Child] = field(default_factory=list)
+    console: Console = field(default_factory=Console)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def say(self, name: str, line: str) -> None:
@@ -47,20 +50,28 @@ class Supervisor:
     def _pump(self, child: Child) -> None:
         assert child.proc.stdout is not None
         for raw in iter(child.proc.stdout.readline, b""):
-            self.say(child.name, raw.decode("utf-8", "replace").rstrip())
+            line = self.console.keep(raw.decode("utf-8", "replace").rstrip())
+            if line is not None:
+                self.say(child.name, line)
 
     def dead(self) -> list[Child]:
         return [c for c in self.children if c.proc.poll() is not None]
 
     def stop_all(self, grace_s: float = 3.0) -> None:
-        for child in reversed(self.children):
+        """Every child; a virtual screen (xvfb) only after the programs drawing on it have stopped."""
+        first = [c for c in self.children if c.name != "xvfb"]
+        self._stop(first, grace_s)
+        self._stop([c for c in self.children if c not in first], grace_s)
+
+    def _stop(self, children: list[Child], grace_s: float) -> None:
+        for child in reversed(children):
             if child.proc.poll() is None:
                 try:
                     os.killpg(child.proc.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + grace_s
-        for child in self.children:
+        for child in children:
             remaining = max(0.0, deadline - time.monotonic())
             try:
                 child.proc.wait(timeout=remaining)
