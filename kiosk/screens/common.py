@@ -266,7 +266,9 @@ class ConfirmScreen(KScreen):
         self._laid_height = 0.0
         self._relayout = Clock.create_trigger(lambda dt: self._lay_out(), 0)
         self.app.bind(portrait=lambda *_: self._relayout())
-        Clock.schedule_once(lambda dt: self.ids.rows.bind(size=self._rows_resized), 0)
+        # Bound now, not a frame later: a screen built on its first visit is entered and laid out
+        # in the same frame, and a resize missed then left long values wrapped in a half-wide cell.
+        self.ids.rows.bind(size=self._rows_resized)
 
     def refresh(self) -> None:
         self.busy = False
