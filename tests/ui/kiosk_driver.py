@@ -368,16 +368,20 @@ class Kiosk:
         for ch in text:
             self.click(f"key:{ch}")
 
-    def type_code(self, text: str) -> None:
-        """Letters and digits, switching between the keyboard's layouts (EN / 123) as needed."""
+    def type_code(self, text: str) -> int:
+        """Letters and digits, switching between the keyboard's layouts (EN / 123) as needed;
+        returns how many switches that took."""
+        switches = 0
         for ch in text.lower():
             for _ in range(3):
                 if f"key:{ch}" in self.map()["keys"]:
                     break
                 before = self.map()["keys"].get("key:_layout", {}).get("text")
                 self.click("key:toggle")
+                switches += 1
                 self.wait(lambda m, b=before: m["keys"].get("key:_layout", {}).get("text") != b, 5, "another layout")
             self.click(f"key:{ch}")
+        return switches
 
     def choose_candidate(self, text: str) -> None:
         m = self.wait(lambda m: any(v.get("text") == text for k, v in m["keys"].items() if k.startswith("key:cand")),
