@@ -15,12 +15,20 @@
 #        Switch back to the previous release (or NAME) and restart. Rolling back twice rolls forward.
 #   lobby-release gate [--gate-timeout S] [--rollback-on-fail]
 #        Healthy: `lobby doctor --only store,config` passes as the lobby user and the enabled
-#        services are active.
+#        services are active; where lobby-gateway is in use also `--only started`: the gateway
+#        process running this release published its gateway.started with this release's version
+#        and the broker acknowledged it, after the switch (the time of the `current` link).
 #   lobby-release list | current | name [--source DIR]
 #
 #   --root DIR   everything under DIR: releases are really unpacked and installed there, but
 #                systemctl and runuser are only printed ("would run: ...") and the gate runs the
 #                doctor as the calling user against DIR/etc/lobby/lobby.toml
+#
+# Test hook (--root only; ignored on a real system): LOBBY_RELEASE_RESTART_CMD, a shell command
+# run instead of printing "would run: systemctl restart ...", with LOBBY_RELEASE_ROOT,
+# LOBBY_RELEASE_CURRENT (the release now current) and LOBBY_RELEASE_UNITS in its environment.
+# A test restarts its own gateway process on the switched release with it; the gate then also
+# waits for that gateway's acknowledged gateway.started (--only started), as on a real Pi.
 #
 # Layout: /opt/lobby/releases/NAME/ (a virtual environment with bin/lobby, RELEASE, requirements.txt)
 #         /opt/lobby/current -> releases/NAME       the release in use (swapped atomically)
@@ -43,6 +51,7 @@ NAME_OVERRIDE=""
 LOCK=""
 WHEELHOUSE=""
 TO=""
+RESTART_CMD="${LOBBY_RELEASE_RESTART_CMD:-}"   # --root only: see the test hook above
 HERE="$(cd "$(dirname "$(readlink -f "$0")")" && pwd)"
 PY="${PYTHON:-python3}"
 
@@ -88,6 +97,8 @@ if [ -n "$ROOT" ]; then
   mkdir -p "$ROOT"
   ROOT="$(cd "$ROOT" && pwd)"
   [ "$ROOT" != "/" ] || { echo "lobby-release: --root / is the real system; leave --root out" >&2; exit 64; }
+else
+  RESTART_CMD=""   # the test hook never replaces systemctl on a real system
 fi
 case "$KEEP" in ''|*[!0-9]*) die "--keep takes a number" ;; esac
 [ "$KEEP" -ge 2 ] || die "--keep must be at least 2 (the current release and the one to roll back to)"
@@ -307,7 +318,11 @@ restart_services() {
   local units
   mapfile -t units < <(units_in_use)
   [ ${#units[@]} -gt 0 ] || return 0
-  if [ -n "$ROOT" ]; then
+  if [ -n "$ROOT" ] && [ -n "$RESTART_CMD" ]; then
+    say "restarting ${units[*]} with LOBBY_RELEASE_RESTART_CMD (--root test hook)"
+    LOBBY_RELEASE_ROOT="$ROOT" LOBBY_RELEASE_CURRENT="$(current_name)" LOBBY_RELEASE_UNITS="${units[*]}" \
+      bash -c "$RESTART_CMD" || warn "LOBBY_RELEASE_RESTART_CMD failed"
+  elif [ -n "$ROOT" ]; then
     echo "would run: systemctl reset-failed ${units[*]}"
     echo "would run: systemctl restart ${units[*]}"
   elif [ -d /run/systemd/system ]; then
@@ -316,15 +331,37 @@ restart_services() {
   fi
 }
 
-# healthy: the doctor's store and config checks pass as the lobby user, and the services are active.
-probe() {
-  local log="$1"
+# gateway_watched: the gate also waits for the gateway's acknowledged gateway.started on this release:
+# where lobby-gateway is enabled and restarted by this run (in --root mode: when the test hook
+# restarts a gateway).
+gateway_watched() {
+  [ "$RESTART" = 1 ] || return 1
   if [ -n "$ROOT" ]; then
-    "$L/bin/lobby" doctor --only store,config --config "$ROOT$CONF" >"$log" 2>&1 || return 1
+    [ -n "$RESTART_CMD" ]
+  else
+    [ -d /run/systemd/system ] && systemctl is-enabled --quiet lobby-gateway.service 2>/dev/null
+  fi
+}
+
+gate_checks() {  # the doctor's checks the gate runs
+  if gateway_watched; then echo store,config,started; else echo store,config; fi
+}
+
+# healthy: the doctor's checks pass as the lobby user (store and config; started: the gateway
+# published its gateway.started on this release since the switch and the broker acknowledged it),
+# and the services are active.
+probe() {
+  local log="$1" only switched
+  only="$(gate_checks)"
+  switched="$(stat -c %.3Y "$L/current" 2>/dev/null || date +%s)"   # when `current` was last switched
+  if [ -n "$ROOT" ]; then
+    LOBBY_RELEASE_SWITCHED_AT="$switched" "$L/bin/lobby" doctor --only "$only" --config "$ROOT$CONF" >"$log" 2>&1 \
+      || return 1
     echo "would run: systemctl is-active $(units_in_use | tr '\n' ' ')" >>"$log"
     return 0
   fi
-  runuser -u "$LOBBY_USER" -- "$L/bin/lobby" doctor --only store,config --config "$CONF" >"$log" 2>&1 || return 1
+  runuser -u "$LOBBY_USER" -- env LOBBY_RELEASE_SWITCHED_AT="$switched" \
+    "$L/bin/lobby" doctor --only "$only" --config "$CONF" >"$log" 2>&1 || return 1
   if [ "$RESTART" = 1 ] && [ -d /run/systemd/system ]; then
     local unit
     for unit in $(units_in_use); do
@@ -334,11 +371,11 @@ probe() {
 }
 
 gate() {  # gate: 0 when healthy within GATE_TIMEOUT s (twice in a row, 3 s apart, on a real system)
-  local log deadline streak=0 need=2
-  [ -n "$ROOT" ] && need=1
+  local log deadline streak=0 need=2 pause=3
+  [ -n "$ROOT" ] && need=1 pause=1
   log="$(mktemp)"
   deadline=$(( $(date +%s) + GATE_TIMEOUT ))
-  say "health gate: lobby doctor --only store,config and the services, for up to ${GATE_TIMEOUT} s"
+  say "health gate: lobby doctor --only $(gate_checks) and the services, for up to ${GATE_TIMEOUT} s"
   while :; do
     if probe "$log"; then
       streak=$((streak + 1))
@@ -351,7 +388,7 @@ gate() {  # gate: 0 when healthy within GATE_TIMEOUT s (twice in a row, 3 s apar
       streak=0
     fi
     [ "$(date +%s)" -lt "$deadline" ] || break
-    sleep 3
+    sleep "$pause"
   done
   warn "$(current_name) did not report healthy within ${GATE_TIMEOUT} s:"
   sed 's/^/    /' "$log" >&2

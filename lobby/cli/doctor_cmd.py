@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     parser.add_argument("--only", metavar="NAMES", default="",
                         help="run only these checks, comma separated: store, disk, serial, meter, nfc, gpio, "
-                             "printer, broker, clock, fonts, backups (or e.g. 'serial rs485-1')")
+                             "printer, broker, clock, fonts, backups (or e.g. 'serial rs485-1'); 'started' (only when "
+                             "named): the gateway started on this release and the broker acknowledged it")
     parser.add_argument("--devices", choices=("auto", "yes", "no"), default="auto",
                         help="open the devices: auto (not those a running service has open), yes, or no")
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = _not_checkable(salvaged, only)
     if only and not plan(cfg, only) and not skipped:
         print(f"lobby doctor: no check matches --only {args.only!r}; the checks are: config, store, disk, serial "
-              "(and its meters), nfc, gpio, printer, broker, clock, fonts, backups", file=sys.stderr)
+              "(and its meters), nfc, gpio, printer, broker, clock, fonts, backups, started", file=sys.stderr)
         return 2
     only_config = bool(args.only.strip()) and not only
     results = [] if only_config else run_checks(Context(cfg, path, args.devices), only, skip_modules=set(skipped))

@@ -18,13 +18,14 @@ from lobby.doctor import (
     nfc_check,
     printer_check,
     serial_check,
+    started_check,
     store_check,
 )
 from lobby.doctor.base import Check, Context, Result, Status, fail
 
 # In the order the lines are printed.
 CHECKS = (store_check, disk_check, serial_check, nfc_check, gpio_check, printer_check, broker_check,
-          clock_check, calendar_check, fonts_check, backups_check)
+          clock_check, calendar_check, fonts_check, backups_check, started_check)
 TOTAL_BUDGET_S = 14.0
 
 
@@ -34,10 +35,14 @@ def module_name(module: object) -> str:
 
 
 def plan(cfg: Config, only: Sequence[str] = (), skip_modules: set[str] = frozenset()) -> list[Check]:
-    found = [check for module in CHECKS if module_name(module) not in skip_modules for check in module.checks(cfg)]
+    """The checks to run. A module marked OPT_IN (started) runs only when `only` names it."""
+    aliases = {"meter": "serial", "meters": "serial", "reader": "nfc", "readers": "nfc", "mqtt": "broker"}
+    wanted = [aliases.get(w.strip().lower(), w.strip().lower()) for w in only if w.strip()]
+    named = {w.split(" ")[0] for w in wanted}
+    found = [check for module in CHECKS if module_name(module) not in skip_modules
+             and (not getattr(module, "OPT_IN", False) or module_name(module) in named)
+             for check in module.checks(cfg)]
     if only:
-        aliases = {"meter": "serial", "meters": "serial", "reader": "nfc", "readers": "nfc", "mqtt": "broker"}
-        wanted = [aliases.get(w.strip().lower(), w.strip().lower()) for w in only if w.strip()]
         found = [c for c in found if any(c.name == w or c.name.startswith(w + " ") or c.name.split(" ")[0] == w
                                          for w in wanted)]
     return found
