@@ -68,7 +68,9 @@ case "${1:-}" in
     shift
     ensure_debian_packages
     ensure_venv
-    exec "$VENV/bin/python" -m pytest -n 2 --dist loadgroup "$@"
+    # Three workers on two cores: most tests wait on processes, brokers and screens (the CPU is
+    # busy ~60 % of a two-worker run), so a third worker overlaps the waits: 16 min -> 11.5 min.
+    exec "$VENV/bin/python" -m pytest -n 3 --dist loadgroup "$@"
     ;;
   *)
     echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2
