@@ -30,11 +30,14 @@
 #   --source DIR                 the project tree (default: the folder above this script)
 #
 # What it does, in order: Debian packages; groups and the system user `lobby`; the
-# release in /opt/lobby/releases (and lgpio linked in from apt), /usr/local/sbin/lobby-release; shared
-# files in /opt/lobby/share/lobby; /etc/lobby and lobby.toml; /var/lib/lobby; udev rules
-# and the pn533 blacklist; systemd units, timers and drop-ins; the hardware watchdog
-# (system.conf.d/lobby-watchdog.conf, bcm2835_wdt); console blanking off; time
-# zone; enable and (re)start; `lobby config check` and `lobby doctor`.
+# release in /opt/lobby/releases (and lgpio linked in from apt), /usr/local/sbin/lobby-release;
+# shared files in /opt/lobby/share/lobby; /etc/lobby and lobby.toml; /var/lib/lobby; udev
+# rules and the pn533 blacklist; systemd units, timers and drop-ins; the site's time
+# servers ([time] ntp_servers, a timesyncd drop-in); the hardware watchdog
+# (system.conf.d/lobby-watchdog.conf, bcm2835_wdt); the polkit rule for central's restart
+# and reboot commands; the serial console off when a reader is on the Pi's UART
+# (raspi-config nonint); console blanking off; time zone; enable and (re)start;
+# `lobby config check` and `lobby doctor`.
 set -euo pipefail
 
 ROOT=""
