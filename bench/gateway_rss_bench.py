@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import BASE_CONFIG  # noqa: E402
+from tests.helpers.site_config import site_toml  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
 from tests.helpers.gateway_rig import many_meters  # noqa: E402
 
@@ -128,8 +128,7 @@ def import_steps() -> list[tuple[str, int, list[str]]]:
 def run_gateway(work: Path, port: int, extra: str, settle_s: float, samples_s: float) -> dict[str, float]:
     work.mkdir(parents=True, exist_ok=True)
     config = work / "lobby.toml"
-    config.write_text(BASE_CONFIG.format(state_dir=work / "state", port=port, extra=extra,
-                                         mqtt_extra="", discovery="false"))
+    config.write_text(site_toml(work / "state", port, extra=extra))
     env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",
                              "--config", str(config), "--simulate"], cwd=ROOT, env=env)

@@ -308,6 +308,14 @@ class TestProbe:
         if cmd == "dim":
             app.dim_layer.opacity = 1 if request.get("on", True) else 0
             return {"ok": True}
+        if cmd == "frame_time":  # draw and present the window n times now: seconds per frame
+            samples = []
+            for _ in range(int(request.get("n", 30))):
+                t0 = time.perf_counter()
+                Window.dispatch("on_draw")
+                Window.flip()
+                samples.append(time.perf_counter() - t0)
+            return {"ok": True, "screen": app.sm.current, "samples": samples}
         if cmd == "state":
             return {"ok": True, "screen": app.sm.current, "overlay": app.overlay_name, "wipes": app.wipes,
                     "rss_kb": rss_kb(), "screens": len(app.sm.screens)}
