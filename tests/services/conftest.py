@@ -14,7 +14,11 @@ import pytest
 
 from lobby.services import LobbyServices
 from mqtt_bridge.clock import ManualClock
-from lobby.config import Config, parse_config
+from lobby.config import Config, load_config, parse_config
+from lobby.runtime import Runtime
+from mqtt_bridge.timebase import utc_now
+from tests.helpers.broker import Broker
+from tests.helpers.central import Central
 from mqtt_bridge.store import Store
 from tests.services.services_helpers import CARD_KEY, SHANGHAI, base_config, invalid_events, seed_directory
 
@@ -80,3 +84,20 @@ def badge_printer(sim_printer, renderer):  # noqa: ANN001, ANN201
 
     with BadgePrinter(sim_printer, renderer=renderer, tz=SHANGHAI) as printer:
         yield printer
+
+
+@pytest.fixture
+def on_broker(broker: Broker, write_config) -> Iterator[tuple[Runtime, Central, LobbyServices, ManualClock]]:  # noqa: ANN001
+    """A whole gateway runtime on a real mosquitto, central watching it, the lobby services on its store
+    with a hand-driven clock; central must have seen no invalid message by the end."""
+    path: Path = write_config(broker.port)
+    rt = Runtime(load_config(path), path)
+    central = Central(broker.port, rt.cfg.base_topic)
+    rt.start()
+    central.wait_for(lambda: f"{rt.cfg.base_topic}/status" in central.retained, what="gateway online")
+    clock = ManualClock(utc_now())
+    services = LobbyServices(rt.store, rt.cfg, card_key=rt.card_key, clock=clock, alerts=rt.alerts)
+    yield rt, central, services, clock
+    rt.stop()
+    central.close()
+    assert central.invalid == [], central.invalid

@@ -6,39 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from lobby.config import load_config
-from lobby.runtime import Runtime
-from lobby.services import LobbyServices, TicketForm
-from mqtt_bridge.clock import ManualClock
-from mqtt_bridge.timebase import utc_now
-from tests.helpers.broker import Broker
-from tests.helpers.central import Central
+from lobby.services import TicketForm
 
 COMPLAINT = TicketForm(kind="complaint", category="noise", description="楼上噪音", contact_phone="13700001234")
 
 
-@pytest.fixture
-def setup(broker: Broker, write_config) -> Iterator[tuple[Runtime, Central, LobbyServices, ManualClock]]:  # noqa: ANN001
-    path: Path = write_config(broker.port)
-    rt = Runtime(load_config(path), path)
-    central = Central(broker.port, rt.cfg.base_topic)
-    rt.start()
-    central.wait_for(lambda: f"{rt.cfg.base_topic}/status" in central.retained, what="gateway online")
-    clock = ManualClock(utc_now())
-    services = LobbyServices(rt.store, rt.cfg, card_key=rt.card_key, clock=clock, alerts=rt.alerts)
-    yield rt, central, services, clock
-    rt.stop()
-    central.close()
-    assert central.invalid == [], central.invalid
-
-
-def test_central_sees_each_escalation_level_on_the_retained_alert(setup) -> None:  # noqa: ANN001
-    rt, central, services, clock = setup
+def test_central_sees_each_escalation_level_on_the_retained_alert(on_broker) -> None:  # noqa: ANN001
+    rt, central, services, clock = on_broker
     number = services.tickets.create(COMPLAINT).value.ticket_no
     key = f"ticket.overdue:{number.lower()}:first_reply"
     topic = f"{rt.cfg.base_topic}/alerts/{key}"
@@ -59,8 +34,8 @@ def test_central_sees_each_escalation_level_on_the_retained_alert(setup) -> None
     assert central.events_of("alert.escalated")[0]["data"]["detail"]["level"] == 2
 
 
-def test_central_gets_the_corrected_deadline_of_a_ticket_filed_unsynced(setup) -> None:  # noqa: ANN001
-    rt, central, services, clock = setup
+def test_central_gets_the_corrected_deadline_of_a_ticket_filed_unsynced(on_broker) -> None:  # noqa: ANN001
+    rt, central, services, clock = on_broker
     clock.jump_wall(hours=-3)
     clock.set_synced(False)
     number = services.tickets.create(COMPLAINT).value.ticket_no
@@ -78,8 +53,8 @@ def test_central_gets_the_corrected_deadline_of_a_ticket_filed_unsynced(setup) -
     assert abs((due - clock.instant().wall).total_seconds() - (110 * 60)) < 1
 
 
-def test_survey_results_from_central_are_checked_and_published(setup) -> None:  # noqa: ANN001
-    _rt, central, _services, _clock = setup
+def test_survey_results_from_central_are_checked_and_published(on_broker) -> None:  # noqa: ANN001
+    _rt, central, _services, _clock = on_broker
     result = central.command("survey.result", {"survey_id": "2026-h2", "handed_out_on": "2026-11-02",
                                                "units_occupied": 300, "handed_out": 300, "returned": 200,
                                                "satisfied": 150})

@@ -3,33 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 
-from lobby.services import CheckInForm, LobbyServices, TicketForm
-from mqtt_bridge.clock import ManualClock
-from lobby.config import load_config
-from lobby.runtime import Runtime
+from lobby.services import CheckInForm, TicketForm
 from mqtt_bridge.timebase import utc_now
-from tests.helpers.broker import Broker
 from tests.helpers.central import Central
-
-
-@pytest.fixture
-def setup(broker: Broker, write_config) -> Iterator[tuple[Runtime, Central, LobbyServices, ManualClock]]:  # noqa: ANN001
-    path: Path = write_config(broker.port)
-    rt = Runtime(load_config(path), path)
-    central = Central(broker.port, rt.cfg.base_topic)
-    rt.start()
-    central.wait_for(lambda: f"{rt.cfg.base_topic}/status" in central.retained, what="gateway online")
-    clock = ManualClock(utc_now())
-    services = LobbyServices(rt.store, rt.cfg, card_key=rt.card_key, clock=clock, alerts=rt.alerts)
-    yield rt, central, services, clock
-    rt.stop()
-    central.close()
-    assert central.invalid == [], central.invalid
 
 
 def wait_event(central: Central, type_: str, count: int = 1) -> list[dict]:
@@ -37,8 +15,8 @@ def wait_event(central: Central, type_: str, count: int = 1) -> list[dict]:
     return central.events_of(type_)
 
 
-def test_lobby_flows_end_to_end(setup) -> None:  # noqa: ANN001
-    rt, central, services, clock = setup
+def test_lobby_flows_end_to_end(on_broker) -> None:  # noqa: ANN001
+    rt, central, services, clock = on_broker
     assert central.command("directory.update", {"entries": [
         {"id": "h-1203", "unit": "12F-1203", "company": "华润置地", "person": "李娜"}]})["ok"]
 
