@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-
 from lobby.services import CheckInForm, TicketForm
 from mqtt_bridge.timebase import utc_now
 from tests.helpers.central import Central
