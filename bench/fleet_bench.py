@@ -2,10 +2,24 @@
 
     .venv/bin/python bench/fleet_bench.py [--gateways 200] [--procs 4] [--duration 20]
                                           [--time-scale 60] [--real-bridges 4] [--json FILE]
+                                          [--cluster]
 
 One mosquitto on loopback (the tests' broker helper, $SYS every second). Central is two
 MQTT 5 consumers sharing one subscription ($share/central/lobby/+/+/events/+ and batch/+), as
 docs/scaling.md recommends for central services.
+
+--cluster runs the same fleet against three RabbitMQ nodes with the MQTT plugin
+(tests/helpers/rabbit_cluster.py; as root, ~30 s to start). RabbitMQ 3.10 refuses MQTT 5,
+so central is two MQTT 3.1.1 consumers with persistent sessions (clean_session = False,
+QoS 1; a quorum queue each) on nodes 2 and 3, each subscribed to its own partition of the
+sites with explicit per-site filters (lobby/<site>/+/events/+ and batch/+: consumer A the
+even-numbered sites, B the odd ones). The gateways are spread over the three nodes round
+robin; the real bridges list the three nodes in `[mqtt] hosts` (rotated so each starts on
+its own node) with `broker_kind = "rabbitmq"`. The baselines run against the cluster: the
+single client on node 1, the gateway alone on node 1. The nodes' throughput comes from
+RabbitMQ's own counters (rabbit_global_counters, read with `rabbitmqctl eval` at the start
+and the end of the fleet's window, summed over the nodes; the MQTT plugin of 3.10 publishes
+and consumes through internal AMQP 0-9-1 channels, so they are counted there).
 
 1. Baseline, single client: one paho client publishes event-sized messages at QoS 1 with
    20 in flight as fast as it can; PUBACKs per second. Then one gateway alone at the
@@ -92,8 +106,22 @@ def percentile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- central
 
 
-def consumer(port: int, ready: Any, stop: Any, out: Any, index: int) -> None:
-    """One of central's consumers: a shared MQTT 5 subscription; latency per message."""
+def partition_filters(sites: list[str]) -> list[tuple[str, int]]:
+    """Explicit per-site filters (QoS 1) for a consumer that owns these sites."""
+    return [(f"lobby/{site}/+/{kind}/+", 1) for site in sites for kind in ("events", "batch")]
+
+
+def site_partition(site: str, parts: int = 2) -> int:
+    """Which consumer owns a site: by its number (site-007 -> odd -> B); a site without one -> A."""
+    digits = "".join(ch for ch in site.rsplit("-", 1)[-1] if ch.isdigit())
+    return int(digits) % parts if digits else 0
+
+
+def consumer(port: int, ready: Any, stop: Any, out: Any, index: int, sites: list[str] | None = None) -> None:
+    """One of central's consumers; latency per message.
+
+    sites None: a shared MQTT 5 subscription (mosquitto). Otherwise MQTT 3.1.1 with a
+    persistent session (clean_session False, QoS 1) subscribed to these sites only (RabbitMQ)."""
     latencies: dict[str, list[float]] = {}
     count = 0
     last = time.monotonic()
@@ -118,11 +146,17 @@ def consumer(port: int, ready: Any, stop: Any, out: Any, index: int) -> None:
                 count += 1
                 latencies.setdefault(gateway, []).append((now - sent_ns) / 1e6)
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"central-{index}", protocol=mqtt.MQTTv5)
+    if sites is None:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"central-{index}", protocol=mqtt.MQTTv5)
+        filters = [(SHARE, 1), (SHARE_BATCHES, 1)]
+    else:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"central-{index}", protocol=mqtt.MQTTv311,
+                             clean_session=False)
+        filters = partition_filters(sites)
     client.on_message = on_message
     subscribed = threading.Event()
     client.on_subscribe = lambda *a: subscribed.set()
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe([(SHARE, 1), (SHARE_BATCHES, 1)])
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(filters)
     client.connect("127.0.0.1", port, keepalive=30)
     client.loop_start()
     subscribed.wait(10)
@@ -134,7 +168,7 @@ def consumer(port: int, ready: Any, stop: Any, out: Any, index: int) -> None:
     client.disconnect()
     client.loop_stop()
     with lock:
-        out.put({"count": count, "latencies": latencies})
+        out.put({"index": index, "count": count, "latencies": latencies})
 
 
 class SysMonitor:
@@ -170,10 +204,51 @@ class SysMonitor:
         self.client.loop_stop()
 
 
+class RabbitCounters:
+    """RabbitMQ's own counters on every node of the cluster, read with `rabbitmqctl eval`
+    (a short-lived Erlang VM each, ~0.4 s: read twice, at the start and the end of the window).
+
+    The MQTT plugin of 3.10 goes through internal AMQP 0-9-1 channels: PUBLISHes in are
+    `messages_received_total` of protocol amqp091, deliveries to consumers are the queues'
+    `messages_delivered_total`."""
+
+    EXPR = ("M = rabbit_global_counters:overview(), A = maps:get([{protocol,amqp091}], M), "
+            "D = lists:sum([maps:get(messages_delivered_total, maps:get([{protocol,amqp091},{queue_type,Q}], M)) "
+            "|| Q <- [rabbit_classic_queue, rabbit_quorum_queue]]), "
+            "{maps:get(messages_received_total, A), D}.")
+
+    def __init__(self, nodes: list[Any]) -> None:
+        self.nodes = nodes
+        self.snaps: list[tuple[float, list[tuple[int, int]]]] = []
+
+    def _read(self, node: Any) -> tuple[int, int]:
+        import re
+
+        text = node.ctl("eval", self.EXPR, timeout=30, check=False)
+        numbers = [int(x) for x in re.findall(r"-?\d+", text)]
+        return (numbers[0], numbers[1]) if len(numbers) >= 2 else (-1, -1)
+
+    def snapshot(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            values = list(pool.map(self._read, self.nodes))
+        self.snaps.append(((t0 + time.monotonic()) / 2, values))
+
+    def rate(self, which: int) -> float:
+        if len(self.snaps) < 2:
+            return float("nan")
+        (t0, a), (t1, b) = self.snaps[0], self.snaps[-1]
+        if any(v[which] < 0 for v in a + b) or t1 <= t0:
+            return float("nan")
+        return (sum(v[which] for v in b) - sum(v[which] for v in a)) / (t1 - t0)
+
+
 # --------------------------------------------------------------------------- gateways (paho)
 
 
-def gateway_worker(port: int, names: list[tuple[str, str]], duration: float, scale: float, seed: int,
+def gateway_worker(names: list[tuple[str, str, int]], duration: float, scale: float, seed: int,
                    start_at: float, out: Any) -> None:
     """Simulated gateways: one paho client each, the contract's topics, QoS 1, the mix above."""
     rng = random.Random(seed)
@@ -186,7 +261,7 @@ def gateway_worker(port: int, names: list[tuple[str, str]], duration: float, sca
         with ack_lock:
             acked += 1
 
-    for site, gw in names:
+    for site, gw, port in names:
         base = f"lobby/{site}/{gw}"
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"lobby-{gw}")
         client.will_set(f"{base}/status", b'{"state":"offline"}', qos=1, retain=True)
@@ -236,9 +311,11 @@ def gateway_worker(port: int, names: list[tuple[str, str]], duration: float, sca
 # --------------------------------------------------------------------------- gateways (the product)
 
 
-def real_bridge_worker(port: int, names: list[tuple[str, str]], duration: float, scale: float, seed: int,
-                       start_at: float, workdir: str, out: Any) -> None:
-    """The real store + outbox + Bridge per gateway; events committed at the same mix."""
+def real_bridge_worker(names: list[tuple[str, str, int]], duration: float, scale: float, seed: int,
+                       start_at: float, workdir: str, hosts: list[str] | None, out: Any) -> None:
+    """The real store + outbox + Bridge per gateway; events committed at the same mix.
+
+    hosts (a cluster's nodes): `[mqtt] hosts` starting at the gateway's own node, broker_kind rabbitmq."""
     from lobby.config import parse_config
     from lobby.runtime import Runtime
     from mqtt_bridge.store import Lane
@@ -247,9 +324,14 @@ def real_bridge_worker(port: int, names: list[tuple[str, str]], duration: float,
     os.environ.setdefault("LOBBY_CLOCK_SYNCED", "1")
     rng = random.Random(seed)
     runtimes = []
-    for site, gw in names:
-        text = site_toml(state_dir=f"{workdir}/{gw}", port=port, extra="", mqtt_extra="",
-                                  discovery="false")
+    for site, gw, port in names:
+        if hosts:
+            first = hosts.index(f"127.0.0.1:{port}")
+            text = site_toml(state_dir=f"{workdir}/{gw}", hosts=hosts[first:] + hosts[:first], extra="",
+                             mqtt_extra='broker_kind = "rabbitmq"', discovery="false")
+        else:
+            text = site_toml(state_dir=f"{workdir}/{gw}", port=port, extra="", mqtt_extra="",
+                             discovery="false")
         text = text.replace('site_id = "tower-a"', f'site_id = "{site}"').replace('gateway_id = "gw-test"',
                                                                                   f'gateway_id = "{gw}"')
         runtime = Runtime(parse_config(text, f"{gw}.toml"), None)
@@ -328,13 +410,15 @@ def single_client_max(port: int, seconds: float, size: int) -> float:
 # --------------------------------------------------------------------------- run
 
 
-def run_phase(target: Any, port: int, names: list[tuple[str, str]], procs: int, duration: float, scale: float,
-              extra: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+def run_phase(target: Any, ports: list[int], names: list[tuple[str, str]], procs: int, duration: float,
+              scale: float, extra: tuple[Any, ...] = (), connect_s: float = 0.02) -> list[dict[str, Any]]:
+    """Gateways placed on the broker's nodes round robin (one port: all on it), spread over procs."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    start_at = time.time() + 2.0 + 0.02 * len(names)  # time to connect every client first
-    chunks = [names[i::procs] for i in range(procs)] if procs > 1 else [names]
-    workers = [ctx.Process(target=target, args=(port, chunk, duration, scale, 1000 + i, start_at, *extra, out))
+    start_at = time.time() + 2.0 + connect_s * len(names)  # time to connect every client first
+    placed = [(site, gw, ports[i % len(ports)]) for i, (site, gw) in enumerate(names)]
+    chunks = [placed[i::procs] for i in range(procs)] if procs > 1 else [placed]
+    workers = [ctx.Process(target=target, args=(chunk, duration, scale, 1000 + i, start_at, *extra, out))
                for i, chunk in enumerate(chunks) if chunk]
     for w in workers:
         w.start()
@@ -366,64 +450,111 @@ def main() -> int:
     parser.add_argument("--baseline-seconds", type=float, default=5.0, help="the single client's run")
     parser.add_argument("--alone-seconds", type=float, default=8.0, help="one gateway alone at the fleet's rate")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--cluster", action="store_true",
+                        help="three RabbitMQ nodes (MQTT plugin) instead of one mosquitto; run as root")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
-    broker = Broker(workdir / "broker", extra="sys_interval 1").start()
+    fleet_names = gateway_names(args.gateways)
+    real_names = gateway_names(args.real_bridges, prefix="gw-real")
+    real_names = [(f"site-real-{i // GATEWAYS_PER_SITE:03d}", gw) for i, (_, gw) in enumerate(real_names)]
     ctx = mp.get_context("spawn")
     stop, out = ctx.Event(), ctx.Queue()
     readies = [ctx.Event() for _ in range(2)]
-    consumers = [ctx.Process(target=consumer, args=(broker.port, readies[i], stop, out, i)) for i in range(2)]
-    for c in consumers:
-        c.start()
-    for r in readies:
-        r.wait(30)
-    monitor = SysMonitor(broker.port)
+    broker: Any = None
+    rabbit: Any = None
+    monitor: Any = None
+    counters: RabbitCounters | None = None
+    hosts: list[str] | None = None
+    if args.cluster:
+        from tests.helpers.rabbit_cluster import RabbitCluster
+
+        t_start = time.monotonic()
+        rabbit = RabbitCluster(workdir / "rabbitmq").start()
+        print(f"cluster: {len(rabbit.nodes)} RabbitMQ nodes up in {time.monotonic() - t_start:.0f} s "
+              f"(MQTT ports {', '.join(str(n.mqtt_port) for n in rabbit.nodes)})")
+        ports = [n.mqtt_port for n in rabbit.nodes]
+        hosts = [n.endpoint for n in rabbit.nodes]
+        # Central: consumer A on node 2 with the even-numbered sites, B on node 3 with the odd ones
+        # (the baseline's site-base and the lone gateway's site-solo have no number: A's).
+        sites = sorted({s for s, _ in fleet_names + real_names} | {"site-solo", "site-base"})
+        partitions = [[s for s in sites if site_partition(s) == i] for i in range(2)]
+        consumers = [ctx.Process(target=consumer, args=(ports[1 + i], readies[i], stop, out, i, partitions[i]))
+                     for i in range(2)]
+        counters = RabbitCounters(rabbit.nodes)
+    else:
+        broker = Broker(workdir / "broker", extra="sys_interval 1").start()
+        ports = [broker.port]
+        consumers = [ctx.Process(target=consumer, args=(broker.port, readies[i], stop, out, i)) for i in range(2)]
+    connect_s = 0.05 if args.cluster else 0.02  # a RabbitMQ MQTT connection costs more to set up
     try:
+        for c in consumers:
+            c.start()
+        for r in readies:
+            r.wait(30)
+        if not args.cluster:
+            monitor = SysMonitor(broker.port)
         per_gw_rate = PER_MINUTE * args.time_scale / 60.0
         print(f"mix: {PER_MINUTE:.2f} messages per gateway per simulated minute; time scale {args.time_scale:g} "
               f"-> {per_gw_rate:.2f} msg/s per gateway")
 
-        single = single_client_max(broker.port, args.baseline_seconds, 420)
+        single = single_client_max(ports[0], args.baseline_seconds, 420)
         print(f"baseline: one client, as fast as it can (QoS 1, 20 in flight): {single:,.0f} msg/s")
 
-        run_phase(gateway_worker, broker.port, [("site-solo", "gw-solo")], 1, args.alone_seconds, args.time_scale)
-        fleet_names = gateway_names(args.gateways)
-        real_names = gateway_names(args.real_bridges, prefix="gw-real")
-        real_names = [(f"site-real-{i // GATEWAYS_PER_SITE:03d}", gw) for i, (_, gw) in enumerate(real_names)]
+        run_phase(gateway_worker, ports[:1], [("site-solo", "gw-solo")], 1, args.alone_seconds, args.time_scale)
         threads = []
         results: dict[str, list[dict[str, Any]]] = {}
         if real_names:
             t = threading.Thread(target=lambda: results.__setitem__("real", run_phase(
-                real_bridge_worker, broker.port, real_names, 1, args.duration, args.time_scale,
-                (str(workdir / "stores"),))))
+                real_bridge_worker, ports, real_names, 1, args.duration, args.time_scale,
+                (str(workdir / "stores"), hosts), connect_s)))
             threads.append(t)
         t = threading.Thread(target=lambda: results.__setitem__("fleet", run_phase(
-            gateway_worker, broker.port, fleet_names, args.procs, args.duration, args.time_scale)))
+            gateway_worker, ports, fleet_names, args.procs, args.duration, args.time_scale, (), connect_s)))
         threads.append(t)
-        mono0 = time.monotonic() + (2.0 + 0.02 * len(fleet_names))
+        mono0 = time.monotonic() + (2.0 + connect_s * len(fleet_names))
         for t in threads:
             t.start()
+        mono1 = mono0 + args.duration
+        if counters is not None:  # the nodes' counters at the start and just before the end of the window
+            time.sleep(max(0.0, mono0 - time.monotonic()))  # (while every gateway is still connected)
+            counters.snapshot()
+            time.sleep(max(0.0, mono1 - 1.0 - time.monotonic()))
+            counters.snapshot()
         for t in threads:
             t.join()
-        mono1 = mono0 + args.duration
         time.sleep(1.5)
     finally:
         stop.set()
-    gathered = [out.get(timeout=60) for _ in consumers]
-    for c in consumers:
-        c.join(10)
+    try:
+        gathered = sorted((out.get(timeout=90) for _ in consumers), key=lambda part: part["index"])
+        for c in consumers:
+            c.join(10)
+    finally:
+        if rabbit is not None:
+            rabbit.stop()
     latencies: dict[str, list[float]] = {}
     for part in gathered:
         for gw, values in part["latencies"].items():
             latencies.setdefault(gw, []).extend(values)
     received = sum(part["count"] for part in gathered)
     share_split = [part["count"] for part in gathered]
-    broker_in = monitor.rate("received", mono0, mono1)
-    broker_out = monitor.rate("sent", mono0, mono1)
-    connected = monitor.peak("connected")
-    monitor.close()
-    broker.stop()
+    if counters is not None:
+        broker_in, broker_out = counters.rate(0), counters.rate(1)
+        # clients placed on each node: the gateways round robin, the real bridges' first host, central
+        per_node = [sum(1 for i in range(len(fleet_names)) if i % len(ports) == n)
+                    + sum(1 for i in range(len(real_names)) if i % len(ports) == n) + (1 if n in (1, 2) else 0)
+                    for n in range(len(ports))]
+        connected = sum(per_node)
+        source = f"RabbitMQ counters, {len(per_node)} nodes"
+    else:
+        broker_in = monitor.rate("received", mono0, mono1)
+        broker_out = monitor.rate("sent", mono0, mono1)
+        connected = monitor.peak("connected")
+        monitor.close()
+        broker.stop()
+        per_node = [connected]
+        source = "mosquitto $SYS"
 
     sent_fleet = sum(r["sent"] for r in results.get("fleet", []))
     sent_real = sum(r["sent"] for r in results.get("real", []))
@@ -432,12 +563,13 @@ def main() -> int:
     real = summarise(latencies, {gw for _, gw in real_names})
     offered = (len(fleet_names) + len(real_names)) * per_gw_rate
     figures = {
+        "broker": "rabbitmq-3-node-cluster" if args.cluster else "mosquitto",
         "gateways": len(fleet_names), "real_bridges": len(real_names), "time_scale": args.time_scale,
         "messages_per_gateway_per_min": PER_MINUTE, "offered_msg_s": offered,
         "equivalent_real_time_gateways": (len(fleet_names) + len(real_names)) * args.time_scale,
         "single_client_max_msg_s": single, "alone": solo, "fleet": fleet, "real": real,
         "broker_publish_in_msg_s": broker_in, "broker_publish_out_msg_s": broker_out,
-        "clients_connected_peak": connected, "sent_fleet": sent_fleet, "sent_real": sent_real,
+        "clients_connected_peak": connected, "clients_connected_per_node": per_node, "sent_fleet": sent_fleet, "sent_real": sent_real,
         "received_by_central": received, "shared_subscription_split": share_split,
         "ratio_broker_in_to_single_client": broker_in / single if single else float("nan"),
         "ratio_fleet_p50_to_alone_p50": fleet["p50_ms"] / solo["p50_ms"] if solo["p50_ms"] else float("nan"),
@@ -446,10 +578,12 @@ def main() -> int:
     }
     print(f"fleet: {len(fleet_names)} simulated + {len(real_names)} real gateways for {args.duration:g} s "
           f"(= {figures['equivalent_real_time_gateways']:,.0f} gateways in real time), offered {offered:,.0f} msg/s")
-    print(f"  broker (mosquitto $SYS): PUBLISH in {broker_in:,.0f}/s, out {broker_out:,.0f}/s, "
-          f"{connected} clients connected at peak")
+    print(f"  broker ({source}): PUBLISH in {broker_in:,.0f}/s, out {broker_out:,.0f}/s, "
+          + (f"{connected} clients placed ({per_node} per node)" if args.cluster
+             else f"{connected} clients connected at peak"))
+    split_label = "consumer split (even / odd sites)" if args.cluster else "shared subscription split"
     print(f"  sent {sent_fleet + sent_real:,} events, central received {fleet['messages'] + real['messages']:,} "
-          f"of them ({received:,} messages in the whole run, shared subscription split {share_split})")
+          f"of them ({received:,} messages in the whole run, {split_label} {share_split})")
     for label, s in (("one gateway alone", solo), ("fleet (paho gateways)", fleet),
                      ("fleet (real outbox+bridge)", real)):
         print(f"  {label:28} latency p50 {s['p50_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms  "
