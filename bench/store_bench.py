@@ -101,7 +101,7 @@ class Outbox:
             self.store.emit(*self.events[0], Lane.BULK)
         else:
             with self.store.transaction() as tx:
-                append_events(tx.conn, self.events, Lane.BULK)
+                append_events(tx.conn, self.events, Lane.BULK, records=False)  # as the meter recorder does
         return self.batch
 
     def close(self) -> None:

@@ -104,7 +104,7 @@ class CycleRecorder:
                                                "reason": port_reason})))
         try:
             with self.store.transaction() as tx:
-                append_events(tx.conn, events, Lane.BULK)
+                append_events(tx.conn, events, Lane.BULK, records=False)
                 tx.conn.executemany(
                     "INSERT INTO meter_latest (meter_id, read_ts, ok, failed_polls, health, reason, data) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (meter_id) DO UPDATE SET read_ts = excluded.read_ts, "

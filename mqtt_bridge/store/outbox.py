@@ -87,7 +87,30 @@ _C_ENCODE = (c_make_encoder(None, _ENCODER.default, encode_basestring, None, ":"
              if c_make_encoder is not None else None)
 
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a declared dependency; the stdlib encoder still works
+    _orjson = None  # type: ignore[assignment]
+
+# orjson: compact UTF-8 like the stdlib's encoder, ten times faster (every appended event's data
+# is encoded once). Dates and dataclasses are passed to `default`, which refuses them as the
+# stdlib does; non-string keys become strings as the stdlib makes them. Integers past 64 bits
+# and lone surrogates make orjson refuse, and the stdlib encoder then decides, as before.
+# One difference: NaN and infinities are written null (valid JSON) where the stdlib wrote NaN.
+_ORJSON_OPTIONS = (_orjson.OPT_NON_STR_KEYS | _orjson.OPT_PASSTHROUGH_DATETIME | _orjson.OPT_PASSTHROUGH_DATACLASS
+                   | _orjson.OPT_PASSTHROUGH_SUBCLASS) if _orjson is not None else 0
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def encode_data(data: dict[str, Any]) -> str:
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(data, default=_refuse, option=_ORJSON_OPTIONS).decode()
+        except TypeError:  # orjson.JSONEncodeError: the stdlib encoder decides (and raises if it must)
+            pass
     if _C_ENCODE is None:  # a Python without the C accelerator
         return _ENCODER.encode(data)
     return "".join(_C_ENCODE(data, 0))
@@ -128,12 +151,24 @@ def append_event(conn: sqlite3.Connection, kind: str, type_: str, data: dict[str
     return record
 
 
+def _encode_many(events: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """Every event's data as JSON text: orjson for the batch at once, or each through encode_data."""
+    if _orjson is not None:
+        dumps, options = _orjson.dumps, _ORJSON_OPTIONS
+        try:
+            return [dumps(data, default=_refuse, option=options).decode() for _, _, data in events]
+        except TypeError:  # one odd value: each through encode_data, which falls back for it alone
+            pass
+    return [encode_data(data) for _, _, data in events]
+
+
 def append_events(conn: sqlite3.Connection, events: list[tuple[str, str, dict[str, Any]]],
-                  lane: Lane = Lane.BULK, stamp: Stamp | None = None) -> list[EventRecord]:
+                  lane: Lane = Lane.BULK, stamp: Stamp | None = None, records: bool = True) -> list[EventRecord]:
     """Append many (kind, type, data) events in the caller's transaction: one seq block.
 
     The per-event work is kept to what each event needs: its JSON text, its id (made
-    for the whole batch at once, :func:`uuid7_many`), its row and its record.
+    for the whole batch at once, :func:`uuid7_many`), its row and, unless `records` is
+    False (a meter poll cycle needs none back), its record.
     """
     if not events:
         return []
@@ -141,7 +176,7 @@ def append_events(conn: sqlite3.Connection, events: list[tuple[str, str, dict[st
         raise RuntimeError("append_events must run inside a store transaction")
     stamp = stamp or Stamp.now()
     lane = _LANES[lane]
-    texts = [encode_data(data) for _, _, data in events]
+    texts = _encode_many(events)
     count = len(texts)
     last = _take_seq(conn, lane, count, sum(map(len, texts)) if lane is Lane.BULK else 0)
     first = last - count + 1
@@ -152,12 +187,13 @@ def append_events(conn: sqlite3.Connection, events: list[tuple[str, str, dict[st
     rows = [(seq, id_, kind, type_, lane_int, ts, boot_id, mono_ns, synced_int, text)
             for seq, id_, (kind, type_, _), text in zip(range(first, last + 1), uuid7_many(count), events, texts)]
     conn.executemany(_INSERT, rows)
-    new = EventRecord.__new__
-    records = [new(EventRecord, seq, id_, kind, type_, lane, ts, boot_id, mono_ns, synced, text)
-               for seq, id_, kind, type_, _, _, _, _, _, text in rows]
     if not synced:
         note_unsynced(conn, stamp, first, last, count)
-    return records
+    if not records:
+        return []
+    new = EventRecord.__new__
+    return [new(EventRecord, seq, id_, kind, type_, lane, ts, boot_id, mono_ns, synced, text)
+            for seq, id_, kind, type_, _, _, _, _, _, text in rows]
 
 
 def note_unsynced(conn: sqlite3.Connection, stamp: Stamp, first_seq: int, last_seq: int, count: int) -> None:

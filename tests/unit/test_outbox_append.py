@@ -7,6 +7,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -45,7 +46,7 @@ def test_a_batch_past_the_counter_borrows_the_next_milliseconds() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=20,
 )
@@ -53,8 +54,25 @@ json_values = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(), json_values, max_size=6))
-def test_encoded_data_is_what_json_dumps_gives(data: dict) -> None:
-    assert outbox.encode_data(data) == json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+def test_encoded_data_reads_back_as_what_json_dumps_gives(data: dict) -> None:
+    """Compact UTF-8 JSON with the same meaning (orjson spells some floats differently: 1e16, not 1e+16)."""
+    text = outbox.encode_data(data)
+    expected = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(text) == json.loads(expected)
+
+
+def test_odd_values_are_encoded_as_before_or_refused_as_before() -> None:
+    huge = {"n": 10 ** 30}  # past 64 bits: orjson refuses, the stdlib encoder writes it
+    assert outbox.encode_data(huge) == '{"n":1000000000000000000000000000000}'
+    lone = {"t": "a\ud800b"}  # a lone surrogate: the stdlib encoder, as before
+    assert outbox.encode_data(lone) == json.dumps(lone, separators=(",", ":"), ensure_ascii=False)
+    assert outbox.encode_data({1: "x"}) == '{"1":"x"}'
+    assert outbox.encode_data({"name": "电表", "v": [1, 2.5]}) == '{"name":"电表","v":[1,2.5]}'  # compact, UTF-8
+    assert outbox.encode_data({"v": float("nan"), "w": float("inf")}) == '{"v":null,"w":null}'  # valid JSON
+    import datetime as dt
+
+    with pytest.raises(TypeError):
+        outbox.encode_data({"at": dt.datetime(2026, 12, 6)})  # refused, as the stdlib refuses it
 
 
 def test_batch_rows_hold_what_the_records_say(tmp_path: Path) -> None:
@@ -132,3 +150,13 @@ def test_an_old_store_swaps_the_lane_index_in_place(tmp_path: Path) -> None:
         assert names == {"outbox_critical"}
         assert [r.seq for r in outbox.fetch(store.connection(), Lane.CRITICAL, 0, 10)] == [1]
         assert store.integrity_check() == "ok"
+
+
+def test_a_batch_with_one_odd_value_is_encoded_event_by_event(tmp_path: Path) -> None:
+    events = [("meter", "meter.reading", {"v": 1}), ("meter", "meter.reading", {"v": 10 ** 30}),
+              ("meter", "meter.reading", {"v": 3})]
+    with Store(tmp_path / "s.db") as store:
+        with store.transaction() as tx:
+            assert outbox.append_events(tx.conn, events, Lane.BULK, records=False) == []
+        rows = outbox.fetch(store.connection(), Lane.BULK, 0, 10)
+    assert [json.loads(r.data)["v"] for r in rows] == [1, 10 ** 30, 3]
