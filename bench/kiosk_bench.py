@@ -276,7 +276,14 @@ def main() -> int:
         if args.flows:
             k.control("soak", flows=min(50, args.flows))  # warm every code path once
             rss_warm = k.control("rss")["rss_kb"]
-            result = k.control("soak", flows=args.flows, timeout=7200)
+            # in chunks: one control request must answer within the control socket's 10 minutes
+            done = 0
+            result = {"flows": 0, "seconds": 0, "rss_kb": rss_warm}
+            while done < args.flows:
+                chunk = min(100, args.flows - done)
+                part = k.control("soak", flows=chunk, first=done, timeout=7200)
+                done += chunk
+                result = {"flows": done, "seconds": result["seconds"] + part["seconds"], "rss_kb": part["rss_kb"]}
         rss_end = result["rss_kb"]
         k.stop()
     finally:
