@@ -423,3 +423,21 @@ class Kiosk:
         subprocess.run([IMPORT, "-display", self.xvfb.display, "-window", "root", str(path)], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return path
+
+
+def ticket_through_description(k: Kiosk, kind: str, category: str, pinyin: str) -> None:
+    """Home -> a ticket's kind, category, place (floor 1, the first area) and a description typed in
+    pinyin (its first candidate), then next: the kiosk asks urgent, a contact or confirm after it."""
+    k.click("ticket")
+    k.wait_screen("tk_kind")
+    k.click(f"kind_{kind}")
+    k.wait_screen("tk_category")
+    k.click(f"category_{category}")
+    k.wait_screen("tk_place")
+    k.click("floor_1")
+    k.click("area_0")
+    k.click("next")
+    k.wait_screen("tk_desc")
+    k.type_letters(pinyin)
+    k.click("key:cand0")
+    k.click("next")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiosk_driver import REPO, Kiosk, seed, write_config
+from kiosk_driver import REPO, Kiosk, seed, ticket_through_description, write_config
 
 from lobby.config import load_config, state_path
 from mqtt_bridge.store import Store
@@ -110,19 +110,7 @@ def unhappy(k: Kiosk) -> None:
 
 def ticket(kind: str, category: str) -> Any:
     def flow(k: Kiosk) -> None:
-        k.click("ticket")
-        k.wait_screen("tk_kind")
-        k.click(f"kind_{kind}")
-        k.wait_screen("tk_category")
-        k.click(f"category_{category}")
-        k.wait_screen("tk_place")
-        k.click("floor_1")
-        k.click("area_0")
-        k.click("next")
-        k.wait_screen("tk_desc")
-        k.type_letters("loushui")
-        k.click("key:cand0")
-        k.click("next")
+        ticket_through_description(k, kind, category, "loushui")
         while True:
             screen = k.wait(lambda m: m["screen"] in ("tk_urgent", "tk_contact_name", "tk_contact_phone",
                                                       "tk_confirm"), what="next step")["screen"]

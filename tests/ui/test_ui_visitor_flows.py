@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiosk_driver import DIRECTORY, Kiosk, seed, write_config
+from kiosk_driver import DIRECTORY, Kiosk, seed, ticket_through_description, write_config
 from layout_checks import cut_text
 
 from lobby.config import load_config, state_path
@@ -158,19 +158,7 @@ def shown_whole(m: dict[str, Any], names: list[str], pinned: str) -> list[str]:
 
 def ticket_to_confirm(k: Kiosk, *, kind: str = "repair", category: str = "engineering") -> None:
     """Home -> a ticket's confirm screen: a place, a description, urgent, a contact name and phone."""
-    k.click("ticket")
-    k.wait_screen("tk_kind")
-    k.click(f"kind_{kind}")
-    k.wait_screen("tk_category")
-    k.click(f"category_{category}")
-    k.wait_screen("tk_place")
-    k.click("floor_1")
-    k.click("area_0")
-    k.click("next")
-    k.wait_screen("tk_desc")
-    k.type_letters("deng")
-    k.click("key:cand0")
-    k.click("next")
+    ticket_through_description(k, kind, category, "deng")
     while True:
         m = k.wait(lambda m: m["screen"] in ("tk_urgent", "tk_contact_name", "tk_contact_phone", "tk_confirm"),
                    what="next step")
