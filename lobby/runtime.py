@@ -71,7 +71,8 @@ class Runtime:
         started = self.store.emit("health", "gateway.started", {"version": version, "config_version": self.cfg.version})
         self.started_seq = started.seq
         self.store.set_meta(STARTED_META, json.dumps({"seq": started.seq, "version": version, "boot_id": BOOT_ID,
-                                                      "config_version": self.cfg.version, "ts": rfc3339(utc_now())}))
+                                                      "mono_ns": started.mono_ns, "config_version": self.cfg.version,
+                                                      "ts": rfc3339(utc_now())}))
         self._probation_at_start()
         self.bridge.start()
 

@@ -52,6 +52,7 @@ LOCK=""
 WHEELHOUSE=""
 TO=""
 RESTART_CMD="${LOBBY_RELEASE_RESTART_CMD:-}"   # --root only: see the test hook above
+SWITCHED_UPTIME="" SWITCHED_BOOT=""   # set by switch_to: the boot clock at the switch, for the gate
 HERE="$(cd "$(dirname "$(readlink -f "$0")")" && pwd)"
 PY="${PYTHON:-python3}"
 
@@ -302,6 +303,10 @@ switch_to() {  # switch_to NAME: make releases/NAME current, the one left behind
     swap "$L/previous" "releases/$old"
   fi
   ensure_bin_link
+  # the boot's own clock at the switch, for the gate: a wall clock stepped by NTP in between
+  # cannot make a start look earlier or later than the switch (lobby/doctor/started_check.py)
+  SWITCHED_UPTIME="$(cut -d' ' -f1 /proc/uptime 2>/dev/null || true)"
+  SWITCHED_BOOT="$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || true)"
   printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$name" >> "$RELEASES/.history"
   say "current release: $name${old:+ (previous: $old)}"
 }
@@ -355,12 +360,14 @@ probe() {
   only="$(gate_checks)"
   switched="$(stat -c %.3Y "$L/current" 2>/dev/null || date +%s)"   # when `current` was last switched
   if [ -n "$ROOT" ]; then
-    LOBBY_RELEASE_SWITCHED_AT="$switched" "$L/bin/lobby" doctor --only "$only" --config "$ROOT$CONF" >"$log" 2>&1 \
-      || return 1
+    LOBBY_RELEASE_SWITCHED_AT="$switched" LOBBY_RELEASE_SWITCHED_UPTIME="$SWITCHED_UPTIME" \
+      LOBBY_RELEASE_SWITCHED_BOOT="$SWITCHED_BOOT" \
+      "$L/bin/lobby" doctor --only "$only" --config "$ROOT$CONF" >"$log" 2>&1 || return 1
     echo "would run: systemctl is-active $(units_in_use | tr '\n' ' ')" >>"$log"
     return 0
   fi
   runuser -u "$LOBBY_USER" -- env LOBBY_RELEASE_SWITCHED_AT="$switched" \
+    LOBBY_RELEASE_SWITCHED_UPTIME="$SWITCHED_UPTIME" LOBBY_RELEASE_SWITCHED_BOOT="$SWITCHED_BOOT" \
     "$L/bin/lobby" doctor --only "$only" --config "$CONF" >"$log" 2>&1 || return 1
   if [ "$RESTART" = 1 ] && [ -d /run/systemd/system ]; then
     local unit

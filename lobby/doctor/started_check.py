@@ -10,9 +10,14 @@ the budget) and writes the event's seq and version into meta `gateway.started`. 
 outbox row is deleted only once the broker acknowledged it, so "the row is gone" is the
 round trip through the broker.
 
-"Since the switch": the time `$LOBBY_RELEASE_SWITCHED_AT` (seconds since the epoch, set by
-lobby-release), or else, when this doctor runs from /opt/lobby/releases/NAME, the time the
-`current` link beside it was last switched. Without either, any start of this version counts.
+"Since the switch", by the boot's own clock when lobby-release gives it: the seconds since boot
+at the switch (`$LOBBY_RELEASE_SWITCHED_UPTIME`, /proc/uptime) and that boot's id
+(`$LOBBY_RELEASE_SWITCHED_BOOT`). The gateway records the same clock (CLOCK_BOOTTIME) with its
+start, so a wall clock stepped by the first NTP sync in between changes nothing; a start
+recorded in another boot came before the switch (the gate runs in the switch's boot). Without them (`lobby-release gate` alone), by the wall clock:
+`$LOBBY_RELEASE_SWITCHED_AT` (seconds since the epoch), or else, when this doctor runs from
+/opt/lobby/releases/NAME, the time the `current` link beside it was last switched. Without any,
+any start of this version counts.
 
 Opt-in: a plain `lobby doctor` does not run it (a kiosk-only Pi, or a stopped gateway, is not
 a fault); `lobby doctor --only started` does.
@@ -33,6 +38,23 @@ NAME = "started"
 OPT_IN = True  # run only when named in --only (lobby/doctor/runner.py)
 STARTED_META = "gateway.started"  # lobby.runtime.STARTED_META (not imported: that pulls in the whole bridge)
 SWITCHED_ENV = "LOBBY_RELEASE_SWITCHED_AT"
+SWITCHED_UPTIME_ENV = "LOBBY_RELEASE_SWITCHED_UPTIME"
+SWITCHED_BOOT_ENV = "LOBBY_RELEASE_SWITCHED_BOOT"
+
+
+def started_after_switch_by_boot_clock(started: dict) -> bool | None:
+    """Whether this start came after the switch, by the boot's clock; None when that cannot be told."""
+    uptime, boot = os.environ.get(SWITCHED_UPTIME_ENV, "").strip(), os.environ.get(SWITCHED_BOOT_ENV, "").strip()
+    mono_ns, started_boot = started.get("mono_ns"), started.get("boot_id")
+    if not uptime or not boot or not isinstance(mono_ns, int) or not isinstance(started_boot, str):
+        return None
+    try:
+        at_switch = float(uptime)
+    except ValueError:
+        return None
+    if started_boot != boot:
+        return False  # the gate runs in the switch's boot: a start recorded in another boot came before it
+    return mono_ns / 1e9 >= at_switch - 0.01
 
 
 def checks(cfg: Config) -> list[Check]:
@@ -105,13 +127,20 @@ def run(ctx: Context) -> list[Result]:
     if started.get("version") != version:
         return [fail(NAME, f"The gateway that started last runs {started.get('version')}, not this release "
                            f"{version}: it has not been restarted on it yet.", fix_start, **details)]
-    since = switched_at()
-    at = _epoch(str(started.get("ts", "")))
-    if since is not None:
-        details["switched_at"] = since
-        if at is None or at < since - 0.01:  # its ts is in whole milliseconds
-            return [fail(NAME, f"The gateway last started on {version} at {started.get('ts')}, before the switch "
-                               f"to it: it has not been restarted since.", fix_start, **details)]
+    before_switch = f"The gateway last started on {version} at {started.get('ts')}, before the switch to it: " \
+                    "it has not been restarted since."
+    by_boot = started_after_switch_by_boot_clock(started)
+    if by_boot is not None:
+        details["judged_by"] = "boot clock"
+        if not by_boot:
+            return [fail(NAME, before_switch, fix_start, **details)]
+    else:
+        since = switched_at()
+        at = _epoch(str(started.get("ts", "")))
+        if since is not None:
+            details["switched_at"] = since
+            if at is None or at < since - 0.01:  # its ts is in whole milliseconds
+                return [fail(NAME, before_switch, fix_start, **details)]
     if pending:
         return [fail(NAME, f"The gateway started on {version} (event {seq}), but the broker has not acknowledged "
                            "its gateway.started yet.",

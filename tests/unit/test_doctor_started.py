@@ -13,24 +13,27 @@ from lobby.doctor import Context, Status
 from lobby.doctor import started_check
 from lobby.doctor.runner import plan
 from mqtt_bridge.store import Store
-from mqtt_bridge.timebase import rfc3339, utc_now
+from mqtt_bridge.timebase import BOOT_ID, monotonic_ns, rfc3339, utc_now
 from mqtt_bridge.version import VERSION
 from tests.helpers.site_config import site_toml
 
 
 @pytest.fixture
 def ctx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    monkeypatch.delenv(started_check.SWITCHED_ENV, raising=False)
+    for name in (started_check.SWITCHED_ENV, started_check.SWITCHED_UPTIME_ENV, started_check.SWITCHED_BOOT_ENV):
+        monkeypatch.delenv(name, raising=False)
     cfg = parse_config(site_toml(tmp_path / "state"), "test.toml")
     return Context(cfg, tmp_path / "lobby.toml", devices="no")
 
 
-def _start(tmp_path: Path, version: str = VERSION) -> tuple[Store, int]:
+def _start(tmp_path: Path, version: str = VERSION, ts: str | None = None) -> tuple[Store, int]:
     """What lobby.runtime.Runtime.start records; the store is left open (the row is not acknowledged yet)."""
     store = Store(tmp_path / "state" / "lobby.db")
-    seq = store.emit("health", "gateway.started", {"version": version, "config_version": 1}).seq
-    store.set_meta(started_check.STARTED_META, json.dumps({"seq": seq, "version": version, "ts": rfc3339(utc_now())}))
-    return store, seq
+    started = store.emit("health", "gateway.started", {"version": version, "config_version": 1})
+    store.set_meta(started_check.STARTED_META, json.dumps({
+        "seq": started.seq, "version": version, "boot_id": BOOT_ID, "mono_ns": started.mono_ns,
+        "ts": ts or rfc3339(utc_now())}))
+    return store, started.seq
 
 
 def _verdict(ctx: Context) -> tuple[Status, str]:
@@ -62,4 +65,27 @@ def test_passes_only_once_acknowledged_on_this_version(ctx: Context, tmp_path: P
     assert status is Status.FAIL and "before the switch" in message
     monkeypatch.setenv(started_check.SWITCHED_ENV, f"{time.time() - 60:.3f}")
     assert _verdict(ctx)[0] is Status.OK
+    store.close()
+
+
+def test_the_boot_clock_decides_when_the_wall_clock_was_stepped(ctx: Context, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first NTP sync steps the wall clock between the switch and the start: a start stamped
+    "2001" by the wall clock is still after the switch by the boot's clock, and the reverse."""
+    (tmp_path / "state").mkdir()
+    switched_uptime = monotonic_ns() / 1e9
+    store, seq = _start(tmp_path, ts="2001-01-01T00:00:00.000Z")  # a wall clock far behind
+    with store.transaction() as tx:
+        tx.execute("DELETE FROM outbox WHERE seq = ?", (seq,))  # acknowledged
+    monkeypatch.setenv(started_check.SWITCHED_ENV, f"{time.time():.3f}")  # the wall clock says: before
+    monkeypatch.setenv(started_check.SWITCHED_UPTIME_ENV, f"{switched_uptime:.2f}")
+    monkeypatch.setenv(started_check.SWITCHED_BOOT_ENV, BOOT_ID)
+    assert _verdict(ctx)[0] is Status.OK  # the boot clock says: after
+    monkeypatch.setenv(started_check.SWITCHED_UPTIME_ENV, f"{monotonic_ns() / 1e9 + 60:.2f}")
+    status, message = _verdict(ctx)
+    assert status is Status.FAIL and "before the switch" in message  # switched after this start
+    monkeypatch.setenv(started_check.SWITCHED_UPTIME_ENV, f"{switched_uptime:.2f}")
+    monkeypatch.setenv(started_check.SWITCHED_BOOT_ENV, "another-boot")
+    status, message = _verdict(ctx)
+    assert status is Status.FAIL and "before the switch" in message  # recorded in an earlier boot
     store.close()
