@@ -189,6 +189,14 @@ class Gateway:
         with Store(self.db) as store:
             return int(store.scalar("SELECT count(*) FROM outbox"))
 
+    def wait_outbox_empty(self, timeout: float = 30) -> int:
+        """Rows left once central has everything: the PUBACK that deletes the last row may still be on
+        its way back when central's copy arrives. The count left after `timeout` (0 when emptied)."""
+        deadline = time.monotonic() + timeout
+        while (left := self.outbox_rows()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
     def log_tail(self) -> str:
         path = self.root / f"{self.cfg.site.gateway_id}.log"
         return path.read_text(errors="replace")[-2000:] if path.exists() else ""
@@ -258,7 +266,7 @@ def test_a_node_killed_mid_stream_loses_nothing_and_the_gateway_moves(cluster: R
         assert status_at_n2["state"] == "online" and status_at_n2["broker"] == n2.endpoint
 
         last_a, last_b = a.drain(), b.drain()
-        assert a.outbox_rows() == 0 and b.outbox_rows() == 0  # every row PUBACKed and deleted
+        assert a.wait_outbox_empty() == 0 and b.wait_outbox_empty() == 0  # every row PUBACKed and deleted
         lost_acked = _lost(a.central, acked_before_kill)
         lost_a = a.central.tracker.missing(last_a)
         lost_b = b.central.tracker.missing(last_b)
