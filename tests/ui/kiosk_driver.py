@@ -441,3 +441,24 @@ def ticket_through_description(k: Kiosk, kind: str, category: str, pinyin: str) 
     k.type_letters(pinyin)
     k.click("key:cand0")
     k.click("next")
+
+
+def start_checkin(k: Kiosk) -> None:
+    """Home -> the first question of a walk-in check-in (the name)."""
+    k.click("checkin")
+    k.wait(lambda m: m["screen"] in ("ci_start", "ci_name"), what="check-in started")
+    if k.map()["screen"] == "ci_start":
+        k.click("walkin")
+    k.wait_screen("ci_name")
+
+
+def checkin_to_host(k: Kiosk) -> None:
+    """Home -> a walk-in check-in's host question: the name `wang` (its first candidate) and a mobile."""
+    start_checkin(k)
+    k.type_letters("wang")
+    k.click("key:cand0")
+    k.click("next")
+    k.wait_screen("ci_phone")
+    k.type_letters("13800138000")
+    k.click("next")
+    k.wait_screen("ci_host")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiosk_driver import REPO, Kiosk, seed, ticket_through_description, write_config
+from kiosk_driver import REPO, Kiosk, checkin_to_host, seed, ticket_through_description, write_config
 
 from lobby.config import load_config, state_path
 from mqtt_bridge.store import Store
@@ -44,18 +44,7 @@ def measure(k: Counting, flow: Any, done: str) -> dict[str, Any]:
 
 
 def walk_in(k: Kiosk) -> None:
-    k.click("checkin")
-    k.wait(lambda m: m["screen"] in ("ci_start", "ci_name"), what="check-in started")
-    if k.map()["screen"] == "ci_start":
-        k.click("walkin")
-    k.wait_screen("ci_name")
-    k.type_letters("wang")
-    k.click("key:cand0")
-    k.click("next")
-    k.wait_screen("ci_phone")
-    k.type_letters("13800138000")
-    k.click("next")
-    k.wait_screen("ci_host")
+    checkin_to_host(k)
     k.click("host_0")
     k.wait_screen("ci_purpose")
     k.click("purpose_meeting")

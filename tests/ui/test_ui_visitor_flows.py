@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kiosk_driver import DIRECTORY, Kiosk, seed, ticket_through_description, write_config
+from kiosk_driver import (DIRECTORY, Kiosk, checkin_to_host, seed, start_checkin, ticket_through_description,
+                          write_config)
 from layout_checks import cut_text
 
 from lobby.config import load_config, state_path
@@ -87,25 +88,9 @@ def ui(lobby: Lobby) -> Kiosk:
 
 # ---------------------------------------------------------------------- helpers
 
-def start_checkin(k: Kiosk) -> None:
-    """Home -> the first question of a walk-in check-in (the name)."""
-    k.click("checkin")
-    k.wait(lambda m: m["screen"] in ("ci_start", "ci_name"), what="check-in started")
-    if k.map()["screen"] == "ci_start":
-        k.click("walkin")
-    k.wait_screen("ci_name")
-
-
 def walk_in_to_confirm(k: Kiosk, *, purpose: str = "meeting", company: str = "", permit: str = "",
                        party: int = 1) -> None:
-    start_checkin(k)
-    k.type_letters("wang")
-    k.click("key:cand0")
-    k.click("next")
-    k.wait_screen("ci_phone")
-    k.type_letters("13800138000")
-    k.click("next")
-    k.wait_screen("ci_host")
+    checkin_to_host(k)
     k.click("host_0")
     k.wait_screen("ci_purpose")
     for n in range(2, party + 1):
@@ -457,14 +442,7 @@ def test_ui_corrected_phone_loses_its_error_at_once(lobby: Lobby, ui: Kiosk) -> 
 
 def test_ui_lists_start_at_their_top(lobby: Lobby, ui: Kiosk) -> None:
     k = ui
-    start_checkin(k)
-    k.type_letters("wang")
-    k.click("key:cand0")
-    k.click("next")
-    k.wait_screen("ci_phone")
-    k.type_letters("13800138000")
-    k.click("next")
-    k.wait_screen("ci_host")
+    checkin_to_host(k)
     first = k.settled()["widgets"]["host_0"]
     assert len([n for n in k.map()["widgets"] if n.startswith("host_")]) < len(DIRECTORY) + len(MORE_HOSTS)
     for _ in range(10):
