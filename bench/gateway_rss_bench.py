@@ -39,11 +39,12 @@ from tests.helpers.site_config import site_toml  # noqa: E402
 from tests.helpers.broker import Broker  # noqa: E402
 from tests.helpers.gateway_rig import many_meters  # noqa: E402
 
-# The modules `lobby gateway` imports, in the order it imports them.
+# The modules `lobby gateway` imports, in the order it imports them ("module:function" is a call).
 STEPS = [
     "lobby.cli",                 # the `lobby` entry point and argument parser
     "lobby.cli.gateway_cmd",     # the subcommand
-    "lobby.config",              # the configuration model and loader (pydantic)
+    "mqtt_bridge.modelkit:select_read_only",  # settings validated by a child: no pydantic here
+    "lobby.config.model",        # the configuration classes, as plain records
     "mqtt_bridge.store",         # the store (sqlite3)
     "mqtt_bridge.publisher",     # the bridge publisher (paho-mqtt)
     "lobby.runtime",             # the bridge runtime: alerts, command intake, publisher
@@ -65,7 +66,10 @@ std = set(sys.stdlib_module_names)
 top = lambda: {m.split('.')[0] for m in sys.modules if m.split('.')[0].lstrip('_') not in std and m.split('.')[0] not in std}
 for name in json.loads(sys.argv[1]):
     before = top()
-    importlib.import_module(name)
+    module, _, call = name.partition(':')
+    imported = importlib.import_module(module)
+    if call:
+        getattr(imported, call)()
     rows.append([name, rss(), sorted(top() - before - {'lobby', 'mqtt_bridge', 'drivers', 'kiosk'})])
 print(json.dumps(rows))
 """

@@ -14,10 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
+    cfg = load_or_explain(args, read_only=True)  # before the modules that use the settings classes
     from lobby.runtime import Runtime
 
-    decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
-    cfg = load_or_explain(args)
     runtime = Runtime(cfg, Path(args.config))
     runtime.start_decision = decision
     bridge = runtime.bridge

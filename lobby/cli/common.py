@@ -6,10 +6,13 @@ import argparse
 import datetime as dt
 import sys
 import zoneinfo
+from typing import TYPE_CHECKING
 
-from lobby.config import Config, ConfigError, load_config
 from lobby.config.probation import StartDecision
 from lobby.logsetup import setup_logging
+
+if TYPE_CHECKING:
+    from lobby.config import Config
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
@@ -27,10 +30,22 @@ class CommandError(Exception):
         self.status = status
 
 
-def load_or_explain(args: argparse.Namespace) -> Config:
-    """Load the config; on failure print every problem and exit with status 2."""
+def load_or_explain(args: argparse.Namespace, *, read_only: bool = False) -> "Config":
+    """Load the config; on failure print every problem and exit with status 2.
+
+    `read_only`: for the long-running services, which never validate anything else in
+    their lifetime: the file is validated in a child and pydantic stays out of this
+    process (lobby/config/readonly.py).
+    """
+    from lobby.config.errors import ConfigError
+    from lobby.config.readonly import load_read_only
+
     try:
-        cfg = load_config(args.config)
+        if read_only:
+            cfg = load_read_only(args.config)
+        else:
+            from lobby.config.loader import load_config
+            cfg = load_config(args.config)
     except ConfigError as exc:
         for line in exc.lines():
             print(line, file=sys.stderr)

@@ -17,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
+    decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
+    cfg = load_or_explain(args, read_only=True)  # before the modules that use the settings classes
     from lobby.gateway.assemble import build_gateway
 
-    decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
-    cfg = load_or_explain(args)
     gateway = build_gateway(cfg, Path(args.config), simulate=args.simulate)
     gateway.runtime.start_decision = decision
     bridge = gateway.runtime.bridge

@@ -6,14 +6,17 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from lobby.config.locate import did_you_mean, example_config, key_lines, known_keys, where
 from lobby.config.model import Config
 from mqtt_bridge.settings import read_secret  # noqa: F401 - re-exported for the doctor and the CLI
-from lobby.config.validation import Problem, cross_checks
+from lobby.config.errors import ConfigError, Problem
+from lobby.config.validation import cross_checks
+from mqtt_bridge import modelkit
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # Keys whose meaning changed: the old name is refused with what to do instead.
 RENAMED = {
@@ -32,31 +35,6 @@ _TYPE_NAMES = {
     "string_type": "text in quotes", "list_type": "a list [...]", "dict_type": "a table",
     "model_type": "a table", "model_attributes_type": "a table", "tuple_type": "a list",
 }
-
-
-class ConfigError(Exception):
-    """The configuration is not usable; `problems` lists (key path, message) pairs."""
-
-    def __init__(self, source: str, problems: list[Problem], places: dict[str, str] | None = None) -> None:
-        self.source = source
-        self.problems = problems
-        self.places = places or {}  # key path -> 'line 34, meter "elec-lobby"' (entries of arrays)
-        super().__init__(self.render())
-
-    def described(self) -> list[str]:
-        """One text per problem without the file name: where (for a device: its line and id), key, what."""
-        out = []
-        for path, message in self.problems:
-            place = self.places.get(path)
-            text = f"{path}: {message}" if path else message
-            out.append(f"{place}: {text}" if place else text)
-        return out
-
-    def lines(self) -> list[str]:
-        return [f"{self.source}: {text}" for text in self.described()]
-
-    def render(self) -> str:
-        return "\n".join(self.lines())
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -153,6 +131,10 @@ def parse_config(text: str, source: str = "<config>", base_dir: Path | None = No
 
 
 def validate_mapping(raw: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> Config:
+    if modelkit.read_only():
+        raise RuntimeError("this process reads settings validated elsewhere: validate in a child (lobby/config/readonly.py)")
+    from pydantic import ValidationError
+
     try:
         cfg = Config.model_validate(raw)
     except ValidationError as exc:

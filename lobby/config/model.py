@@ -13,7 +13,7 @@ import re
 import zoneinfo
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from mqtt_bridge.modelkit import AfterValidator, BeforeValidator, Field, model_validator
 
 from mqtt_bridge.settings import BridgeSettings, DiscoveryConfig, MqttConfig, Section, Text, TlsConfig  # noqa: F401 - re-exported
 

@@ -10,16 +10,17 @@ old file stays in force untouched.
 from __future__ import annotations
 
 import os
+import pickle
+import sys
 from pathlib import Path
+from typing import Any
 
+from mqtt_bridge import modelkit
 from mqtt_bridge.fsync import fsync_path
-from lobby.config.loader import ConfigError, parse_config
+from lobby.config.errors import ConfigError, ConfigUpdateRejected
+from lobby.config.loader import parse_config
 from lobby.config.model import Config
-from lobby.config.scope import onsite_changes
-
-
-class ConfigUpdateRejected(Exception):
-    """The pushed config cannot be used; the message says why (key paths included)."""
+from lobby.config.readonly import as_model, check_update_in_child, from_nodes, to_nodes
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -35,8 +36,13 @@ def check_update(current: Config, config_path: Path, version: int, text: str) ->
 
     Central may change only the keys lobby.config.scope allows it (an allow-list);
     any other key whose value differs from the one in force is refused by name,
-    never by value, and the config in force stays.
+    never by value, and the config in force stays. A process that only reads its
+    settings (the gateway) has the check made by a child (lobby/config/readonly.py).
     """
+    if modelkit.read_only():
+        return check_update_in_child(current, config_path, version, text)
+    from lobby.config.scope import onsite_changes
+
     if not current.security.allow_remote_config:
         raise ConfigUpdateRejected("remote configuration is switched off on this gateway (security.allow_remote_config)")
     try:
@@ -90,3 +96,29 @@ def write_atomically(path: Path, text: str) -> None:
         previous.write_bytes(path.read_bytes())
     os.replace(tmp, path)
     fsync_path(path.parent)
+
+
+# ------------------------------------------------------------------------- the checker child
+# `python -m lobby.config.update`: check_update for a process that reads its settings only
+# (lobby/config/readonly.py sends the request on stdin and reads the answer on stdout).
+
+def _check_update_here(request: bytes) -> tuple[Any, ...]:
+    current_nodes, config_path, version, text = pickle.loads(request)
+    try:
+        new = check_update(from_nodes(current_nodes, as_model), Path(config_path), version, text)
+    except ConfigUpdateRejected as exc:
+        return ("rejected", str(exc))
+    return ("ok", to_nodes(new))
+
+
+def main() -> int:
+    try:
+        reply = _check_update_here(sys.stdin.buffer.read())
+    except Exception as exc:  # noqa: BLE001 - by kind only: the text may hold secrets
+        reply = ("failed", type(exc).__name__)
+    sys.stdout.buffer.write(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from lobby.config.errors import Problem
 from lobby.config.locate import did_you_mean
 from lobby.config.model import Config
-
-Problem = tuple[str, str]  # (key path, message)
 
 
 def _duplicates(section: str, ids: Iterable[str]) -> Iterator[Problem]:

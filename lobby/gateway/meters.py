@@ -29,13 +29,15 @@ class MetersComponent:
         self.service: Any = None
 
     def start(self) -> None:
-        from lobby.meters import MeterService, start_simulation
+        from lobby.meters import MeterService
 
         cfg = self.cfg
         if self.simulate:
-            # the lines' simulators speak the real wire protocols on ptys; faults are injected
-            # through <state_dir>/sim/meters.sock
-            cfg, self.sim = start_simulation(cfg, folder=self.sim_dir, control_socket=True)
+            # the lines' simulators speak the real wire protocols on ptys, in a child process;
+            # faults are injected through <state_dir>/sim/meters.sock
+            from lobby.meters.simulate import start_simulation_process
+
+            cfg, self.sim = start_simulation_process(cfg, folder=self.sim_dir)
             log.info("simulated meter lines: %s", ", ".join(b.port for b in cfg.buses))
         self.service = MeterService(cfg, self.store, self.alerts)
         self.service.start()

@@ -4,7 +4,9 @@
 plain specs of :class:`drivers.meters.sim.simulation.MeterSimulation` and starts it: one
 wire-level line per bus on a pseudo-terminal, linked at ``<state_dir>/sim/<bus-id>``. It
 returns the configuration with every bus port pointed at its link, and the simulation
-(steer the meters, inject faults). The gateway then runs its real bus drivers against it.
+(steer the meters, inject faults). ``start_simulation_process(cfg)`` does the same in a
+child process (the gateway under ``--simulate``: drivers/meters/sim/launch.py says why),
+steered through ``meters.sock``. The gateway then runs its real bus drivers against it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from drivers.meters.points import WATER_TYPES
+from drivers.meters.sim.launch import SimulatedMeterLines
 from drivers.meters.sim.simulation import MeterSimulation, SimBusSpec, SimMeterSpec
 from drivers.sim.paths import meters_socket, sim_dir
 
 from lobby.config.model import Config, MeterConfig
 from lobby.meters.wiring import serial_settings
 
-__all__ = ["MeterSimulation", "bus_specs", "start_simulation"]
+__all__ = ["MeterSimulation", "SimulatedMeterLines", "bus_specs", "start_simulation", "start_simulation_process"]
 
 
 def _meter_spec(meter: MeterConfig) -> SimMeterSpec:
@@ -44,5 +47,15 @@ def start_simulation(cfg: Config, *, folder: Path | str | None = None, time_scal
     sim = MeterSimulation(bus_specs(cfg), where, time_scale=time_scale, seed=seed, drift=drift).start()
     if control_socket:
         sim.serve(meters_socket(where))
-    buses = [bus.model_copy(update={"port": str(sim.links[bus.id])}) for bus in cfg.buses]
-    return cfg.model_copy(update={"buses": buses}), sim
+    return _on_links(cfg, sim.links), sim
+
+
+def start_simulation_process(cfg: Config, *, folder: Path | str | None = None) -> tuple[Config, SimulatedMeterLines]:
+    """`start_simulation` in a child process, its control API on ``<folder>/meters.sock``."""
+    lines = SimulatedMeterLines(Path(folder) if folder is not None else sim_dir(cfg.state_dir), bus_specs(cfg))
+    return _on_links(cfg, lines.start()), lines
+
+
+def _on_links(cfg: Config, links: dict[str, Path]) -> Config:
+    buses = [bus.model_copy(update={"port": str(links[bus.id])}) for bus in cfg.buses]
+    return cfg.model_copy(update={"buses": buses})

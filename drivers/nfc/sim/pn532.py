@@ -19,11 +19,9 @@ The gateway and the kiosk start it that way, through `drivers.nfc.sim.launch`.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import select
-import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -599,22 +597,9 @@ class PN532Simulator:
             log.debug("pty write failed: %s", exc)
 
 
-def _die_with_parent(parent: int) -> bool:
-    """SIGTERM this process when its parent ends, even by SIGKILL (PR_SET_PDEATHSIG); False if it has already.
-
-    Set here, after exec, rather than in a ``preexec_fn`` of the parent: that runs Python
-    between fork and exec, which is unsafe in a parent with threads (the gateway, the kiosk).
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    return os.getppid() == parent  # the parent may have died before prctl
-
-
 def main(argv: list[str] | None = None) -> int:
     from drivers.nfc.sim.pn532_control import ControlServer
+    from drivers.sim.child import block_stop_signals, die_with_parent, wait_for_stop
 
     parser = argparse.ArgumentParser(description="PN532 simulator on a pseudo-terminal")
     parser.add_argument("--link", required=True, help="symlink to create for the pty slave")
@@ -627,20 +612,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(name)s: %(message)s")
 
-    # SIGTERM and SIGINT are waited for with sigwait, not caught by a handler: a handler that sets
-    # an Event takes the Event's lock, and a second signal arriving meanwhile runs the handler again,
-    # nested, on the same lock, for ever. PR_SET_PDEATHSIG sends one SIGTERM for each thread of a
-    # dying parent, so that is what happened when a host with many threads was killed. Blocked
-    # here, before any thread starts, the signals stay pending (however many come) for sigwait.
-    stop_signals = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    if args.parent is not None and not _die_with_parent(args.parent):
+    block_stop_signals()  # before any thread starts (drivers/sim/child.py says why)
+    if args.parent is not None and not die_with_parent(args.parent):
         return 0  # the parent is gone already
     sim = PN532Simulator(args.link, baud=args.baud, pace=not args.no_pace).start()
     server = ControlServer(sim, args.control).start() if args.control else None
     try:
         print(f"pn532-sim ready link={sim.link} control={args.control or '-'}", flush=True)
-        signal.sigwait(stop_signals)
+        wait_for_stop()
     except BrokenPipeError:  # whoever started us has gone before reading the ready line
         pass
     finally:
