@@ -14,10 +14,13 @@ Three measurements, one run:
 3. The same with 100 meters on ten simulated RS-485 lines (DL/T 645 and Modbus
    in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s.
 
-Only the gateway process itself is measured: the simulated meters, PN532
-readers and GPIO panel run in child processes (drivers/meters/sim,
-drivers/nfc/sim/launch.py) that a real installation does not have. Their RSS is
-printed separately. The machine is shared and noisy; RSS is not timing, but
+Only the gateway process itself is measured: the simulated meter lines and PN532
+readers run in child processes (drivers/meters/sim/launch.py,
+drivers/nfc/sim/launch.py) that a real installation does not have; their RSS is
+printed separately. The mock GPIO panel runs inside the gateway (a Pi drives its
+pins through lgpio instead). The gateway validates its configuration in a short-lived
+child and holds it as plain records (lobby/config/readonly.py): the import steps
+below follow that order. The machine is shared and noisy; RSS is not timing, but
 compare it with the bare interpreter of the same run.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import os
 import random
 import threading
@@ -17,6 +18,8 @@ os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 
 # the first byte of the random part carries the variant (binary 10) in its top two bits
 _VARIANT = bytes((b & 0x3F) | 0x80 for b in range(256))
+# the counter's three hex digits for every value, back to back (12,288 bytes)
+_COUNTER_HEX = "".join(f"{i:03x}" for i in range(0x1000)).encode()
 
 
 def uuid7() -> str:
@@ -68,18 +71,38 @@ def uuid7_many(n: int) -> list[str]:
             _last_ms, _counter = ms + 1 + spill // 0x1000, spill % 0x1000
         rand = bytearray(_rng.randbytes(8 * n))
     rand[0::8] = rand[0::8].translate(_VARIANT)
-    text = rand.hex()
+    return _format(ms, first, n, binascii.hexlify(rand))
+
+
+def _format(ms: int, counter: int, n: int, random_hex: bytes) -> list[str]:
+    """The ids' text, one millisecond at a time (a counter past 0xFFF moves to the next)."""
     ids: list[str] = []
-    append = ids.append
-    counter, j = first, 0
-    while j < 16 * n:
+    done = 0
+    while done < n:
         if counter > 0xFFF:
             ms, counter = ms + 1, 0
-        head = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
-        prefix = f"{head[:8]}-{head[8:]}-7"
-        stop = min(16 * n, j + 16 * (0x1000 - counter))
-        for k in range(j, stop, 16):
-            append(f"{prefix}{counter:03x}-{text[k:k + 4]}-{text[k + 4:k + 16]}")
-            counter += 1
-        j = stop
+        count = min(n - done, 0x1000 - counter)
+        ids += _same_millisecond(ms, counter, count, random_hex[16 * done:16 * (done + count)])
+        counter += count
+        done += count
     return ids
+
+
+def _same_millisecond(ms: int, counter: int, count: int, random_hex: bytes) -> list[str]:
+    """`count` ids of one millisecond from `counter` on, written column by column.
+
+    Each id is 36 characters and only the counter (3) and random (16) columns differ
+    between them; so the buffer starts as the template repeated, and each varying
+    column is one strided copy for the whole batch: 19 copies in C instead of a
+    formatted string per id. One split makes the list.
+    """
+    head = f"{ms & 0xFFFF_FFFF_FFFF:012x}"
+    buffer = bytearray(f"{head[:8]}-{head[8:]}-7000-0000-000000000000\n".encode() * count)
+    digits = _COUNTER_HEX[3 * counter:3 * (counter + count)]
+    for column in range(3):
+        buffer[15 + column::37] = digits[column::3]
+    for column in range(4):
+        buffer[19 + column::37] = random_hex[column::16]
+    for column in range(12):
+        buffer[24 + column::37] = random_hex[4 + column::16]
+    return buffer.decode("ascii").split()

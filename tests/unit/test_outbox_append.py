@@ -45,6 +45,27 @@ def test_a_batch_past_the_counter_borrows_the_next_milliseconds() -> None:
             assert counters[i] == 0
 
 
+def _reference(ms: int, counter: int, n: int, random_hex: bytes) -> list[str]:
+    """One id at a time, as RFC 9562 lays a UUIDv7 out (what ids._format must equal)."""
+    out = []
+    for i in range(n):
+        if counter > 0xFFF:
+            ms, counter = ms + 1, 0
+        h = f"{ms & 0xFFFF_FFFF_FFFF:012x}7{counter:03x}" + random_hex[16 * i:16 * i + 16].decode()
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+        counter += 1
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**48 - 1), st.integers(0, 0xFFF), st.integers(0, 5000).flatmap(
+    lambda n: st.tuples(st.just(n), st.binary(min_size=8 * n, max_size=8 * n))))
+def test_ids_written_column_by_column_equal_ids_formatted_one_by_one(ms: int, counter: int, batch: tuple) -> None:
+    n, raw = batch
+    random_hex = raw.hex().encode()
+    assert ids._format(ms, counter, n, random_hex) == _reference(ms, counter, n, random_hex)
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
