@@ -32,6 +32,23 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
+def release_start_up_memory() -> None:
+    """Give back what starting up used once (migrations, the settings tree, first imports).
+
+    A collection, then glibc's malloc_trim, which returns free pages inside the heap
+    as well as at its top: measured on the idle gateway, about 0.5 MiB of a service
+    that then runs for months.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def serve(start: Callable[[], None], stop: Callable[[], None], restart: threading.Event,
           health: Callable[[], bool] = lambda: True, status: Callable[[], str] = lambda: "") -> int:
     """Start, tell systemd READY, ping the watchdog while healthy, stop on SIGTERM/SIGINT.
@@ -48,6 +65,7 @@ def serve(start: Callable[[], None], stop: Callable[[], None], restart: threadin
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     start()
+    release_start_up_memory()
     sdnotify.notify("READY=1")
     interval = sdnotify.watchdog_interval_s()
     tick = min(interval or 1.0, 1.0)
