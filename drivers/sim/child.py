@@ -3,7 +3,7 @@
 Simulators that run beside a host (the gateway or the kiosk under ``--simulate``) are
 child processes, so that they neither wait for the host's GIL nor count in its memory
 (drivers/nfc/sim/launch.py, drivers/meters/sim/launch.py). These helpers are the
-child's side of that arrangement.
+child's side of that arrangement, and `end_child` the host's way of ending one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
+from typing import Any
 
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -43,3 +45,16 @@ def die_with_parent(parent: int) -> bool:
     except (OSError, AttributeError):
         pass
     return os.getppid() == parent  # the parent may have died before prctl
+
+
+def end_child(proc: "subprocess.Popen[Any]", timeout_s: float = 3.0) -> None:
+    """SIGTERM a simulator child, SIGKILL it if it has not ended within `timeout_s`, reap it."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()

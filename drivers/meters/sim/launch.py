@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from drivers.meters.sim.simulation import SimBusSpec
+from drivers.sim.child import end_child
 from drivers.sim.paths import bus_link, meters_socket
 
 log = logging.getLogger(__name__)
@@ -77,12 +78,4 @@ class SimulatedMeterLines:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        end_child(proc, timeout_s=5.0)

@@ -46,6 +46,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from drivers.sim.child import end_child
 from drivers.sim.paths import reader_link, reader_socket
 
 log = logging.getLogger(__name__)
@@ -142,16 +143,7 @@ class SimulatedReaders:
         return sock.exists()
 
     def _end(self, reader_id: str) -> None:
-        proc = self.procs.pop(reader_id)
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        end_child(self.procs.pop(reader_id))
 
     def _close(self, reader_id: str) -> None:
         """Forget a simulator that has ended (killed, or crashed)."""
