@@ -16,6 +16,7 @@ then builds the same classes on `mqtt_bridge.records` (mqtt_bridge/modelkit.py).
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import pickle
 import subprocess
@@ -34,6 +35,25 @@ if TYPE_CHECKING:
 # Only the settings modules' classes are rebuilt from a tree (an allow-list, not any importable name).
 MODEL_MODULES = frozenset({"mqtt_bridge.settings", "lobby.config.model"})
 CHILD_TIMEOUT_S = 120.0
+
+
+# What a settings tree may hold besides plain values: an allow-list for unpickling the answers
+# (a pushed file is central's text; what comes back is only ever these).
+_PICKLED = frozenset({("lobby.config.readonly", "Node"), ("mqtt_bridge.settings", "Endpoint"),
+                      ("datetime", "time"), ("datetime", "date"), ("datetime", "datetime"),
+                      ("datetime", "timedelta"), ("datetime", "timezone")})
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a settings tree")
+        return super().find_class(module, name)
+
+
+def loads(data: bytes) -> Any:
+    """Unpickle a request or an answer of the settings children: only settings trees' types."""
+    return _Unpickler(io.BytesIO(data)).load()
 
 
 class Node(NamedTuple):
@@ -134,7 +154,7 @@ def _in_forked_child(work: Callable[[], tuple[Any, ...]]) -> bytes:
 
 def _answer(data: bytes, source: str) -> "Config":
     try:
-        reply = pickle.loads(data) if data else ("failed", "no answer")
+        reply = loads(data) if data else ("failed", "no answer")
     except Exception:  # noqa: BLE001
         reply = ("failed", "an unreadable answer")
     if reply[0] == "ok":
@@ -157,7 +177,7 @@ def check_update_in_child(current: "Config", config_path: Path, version: int, te
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigUpdateRejected(f"the file could not be checked ({type(exc).__name__})") from None
     try:
-        reply = pickle.loads(done.stdout)
+        reply = loads(done.stdout)
     except Exception:  # noqa: BLE001
         raise ConfigUpdateRejected(f"the file could not be checked (the checker exited {done.returncode})") from None
     if reply[0] == "ok":

@@ -20,7 +20,7 @@ from mqtt_bridge.fsync import fsync_path
 from lobby.config.errors import ConfigError, ConfigUpdateRejected
 from lobby.config.loader import parse_config
 from lobby.config.model import Config
-from lobby.config.readonly import as_model, check_update_in_child, from_nodes, to_nodes
+from lobby.config.readonly import as_model, check_update_in_child, from_nodes, loads, to_nodes
 
 
 def _inside(child: Path, parent: Path) -> bool:
@@ -103,7 +103,7 @@ def write_atomically(path: Path, text: str) -> None:
 # (lobby/config/readonly.py sends the request on stdin and reads the answer on stdout).
 
 def _check_update_here(request: bytes) -> tuple[Any, ...]:
-    current_nodes, config_path, version, text = pickle.loads(request)
+    current_nodes, config_path, version, text = loads(request)
     try:
         new = check_update(from_nodes(current_nodes, as_model), Path(config_path), version, text)
     except ConfigUpdateRejected as exc:

@@ -127,3 +127,15 @@ def test_records_are_frozen_records_of_their_fields() -> None:
     assert door == Door(name="east", pins=[1, 2], code="1234") and door != moved
     assert "1234" not in repr(door) and "east" not in repr(door)  # names only: values may be personal or secret
     assert door.model_dump() == {"name": "east", "opens": dt.time(7, 0), "pins": [1, 2], "code": "1234"}
+
+
+def test_the_children_answers_are_unpickled_from_an_allow_list() -> None:
+    """A pushed file is central's text: whatever comes back from the checker may only be a settings tree."""
+    import os
+
+    from lobby.config.readonly import loads
+
+    tree = Node("lobby.config.model", "ShiftsConfig", {"start": dt.time(8, 0), "names": ["a"], "n": 1})
+    assert loads(pickle.dumps(("ok", tree))) == ("ok", tree)
+    with pytest.raises(pickle.UnpicklingError, match="not part of a settings tree"):
+        loads(pickle.dumps(("ok", os.system)))
