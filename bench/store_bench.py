@@ -6,7 +6,8 @@ Both sides use the same file system, WAL and synchronous=FULL, BEGIN IMMEDIATE
 and one COMMIT per batch, so the ratio shows what the store adds on top of
 SQLite's own durable commit:
 
-- single: one event per transaction, committed (fsync) before the next
+- single: one event per transaction, committed (fsync) before the next, on the
+  bulk lane and on the critical lane (a check-in, a ticket: each its own commit)
 - batched: 100 events per transaction (a meter poll cycle), once with the clock
   synchronised (a Pi's steady state) and once with the clock not yet synchronised
   (the minutes after a boot without network: each commit also records the range of
@@ -94,17 +95,18 @@ class Raw:
 
 
 class Outbox:
-    def __init__(self, path: Path, batch: int) -> None:
+    def __init__(self, path: Path, batch: int, lane: Lane = Lane.BULK) -> None:
         self.store = Store(path)
         self.events = [("meter", "meter.reading", data) for data in readings(batch)]
         self.batch = batch
+        self.lane = lane
 
     def step(self) -> int:
         if self.batch == 1:
-            self.store.emit(*self.events[0], Lane.BULK)
+            self.store.emit(*self.events[0], self.lane)
         else:
             with self.store.transaction() as tx:
-                append_events(tx.conn, self.events, Lane.BULK, records=False)  # as the meter recorder does
+                append_events(tx.conn, self.events, self.lane, records=False)  # as the meter recorder does
         return self.batch
 
     def close(self) -> None:
@@ -114,9 +116,10 @@ class Outbox:
 # (label, events per commit, LOBBY_CLOCK_SYNCED): a Pi's clock is synchronised (NTP) in steady
 # state; until then, the first minutes after a boot without network, every commit also widens
 # this boot's row in time_unsynced (one more page to the WAL), which `time.corrected` repairs.
-CASES = (("one event per commit", 1, "1"),
-         ("100 events per commit", 100, "1"),
-         ("100, clock not yet synced", 100, "0"))
+CASES = (("one event per commit", 1, "1", Lane.BULK),
+         ("one critical event", 1, "1", Lane.CRITICAL),
+         ("100 events per commit", 100, "1", Lane.BULK),
+         ("100, clock not yet synced", 100, "0", Lane.BULK))
 
 
 def main() -> None:
@@ -130,10 +133,10 @@ def main() -> None:
         print(f"file system under {folder}; WAL, synchronous=FULL; {args.rounds} alternating rounds of "
               f"{args.slice:g} s per side")
         print(f"{'case':26} {'raw sqlite3':>12} {'outbox':>12} {'ratio (median)':>15} {'low-high':>11}")
-        for label, batch, synced in CASES:
+        for label, batch, synced, lane in CASES:
             os.environ["LOBBY_CLOCK_SYNCED"] = synced
-            raw = Raw(folder / f"raw-{batch}-{synced}.db", batch)
-            ours = Outbox(folder / f"outbox-{batch}-{synced}.db", batch)
+            raw = Raw(folder / f"raw-{batch}-{synced}-{lane}.db", batch)
+            ours = Outbox(folder / f"outbox-{batch}-{synced}-{lane}.db", batch, lane)
             rate(0.2, raw.step), rate(0.2, ours.step)  # warm both files
             raws, outs = [], []
             for _ in range(args.rounds):
