@@ -10,7 +10,7 @@
   with a CLOCK_MONOTONIC time (comparable across processes).
 - `<file>.sock`: a JSON-lines control socket for what input devices cannot do: look for
   a text in the app's memory (idle-wipe test), raise an error in a callback (apology
-  test), show the screen saver, report RSS, run simulated flows (memory benchmark),
+  test), show the screen saver, report RSS and where it is, run simulated flows (memory benchmark),
   hold the worker threads busy until released (a slow store write: double-tap test).
 
 Nothing here runs unless the variable is set.
@@ -123,6 +123,9 @@ class TestProbe:
         self._busy = 0
         self._lock = threading.Lock()
         self.touches = 0
+        from kiosk.testing.memory import track_fonts
+
+        track_fonts()
         Window.bind(on_flip=self._flipped, on_touch_up=self._touched)
         Clock.schedule_interval(self._write, 0.02)
         self.server = None
@@ -316,6 +319,10 @@ class TestProbe:
                 Window.flip()
                 samples.append(time.perf_counter() - t0)
             return {"ok": True, "screen": app.sm.current, "samples": samples}
+        if cmd == "memory":  # where the resident memory is (kiosk/testing/memory.py): for the memory benchmark
+            from kiosk.testing.memory import report
+
+            return {"ok": True, **report(app, int(request.get("top", 25)))}
         if cmd == "state":
             return {"ok": True, "screen": app.sm.current, "overlay": app.overlay_name, "wipes": app.wipes,
                     "rss_kb": rss_kb(), "screens": len(app.sm.screens)}
