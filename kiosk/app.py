@@ -122,6 +122,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self._idle_warning: Any = None
         self.saver: Any = None
         self.probe: Any = None
+        self.release_pending = False  # screens dropped at home are collected after it is drawn (navigation)
         self.font_file = ""
         self.wipes = 0
         self._crashes: list[float] = []
@@ -242,6 +243,9 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
             from kiosk.ime.pinyin import get_engine
 
             get_engine().clear_cache()
+            from kiosk import heap
+
+            heap.freeze_startup()
             self.event("warm")
 
         Clock.schedule_once(step, 0)

@@ -123,6 +123,7 @@ class TestProbe:
         self._busy = 0
         self._lock = threading.Lock()
         self.touches = 0
+        self.soak: Any = None
         from kiosk.testing.memory import track_fonts
 
         track_fonts()
@@ -333,7 +334,8 @@ class TestProbe:
                 box["final"] = {"ok": True, **result}
                 done.set()
 
-            Soak(app, int(request.get("flows", 100)), on_done=finished, first=int(request.get("first", 0)))
+            # held here: Kivy's clock holds its callbacks weakly, and a full collection would end the flows
+            self.soak = Soak(app, int(request.get("flows", 100)), on_done=finished, first=int(request.get("first", 0)))
             return {"ok": True}
         return {"ok": False, "error": f"unknown cmd {cmd!r}"}
 
