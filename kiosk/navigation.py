@@ -101,9 +101,7 @@ class NavigationMixin:
         for screen in dropped:
             self.keyboard.detach(screen)
             self.sm.remove_widget(screen)
-        transition = self.sm.transition
-        if transition.screen_out in dropped and not transition.is_active:
-            transition.screen_out = self.sm.current_screen  # it kept the last screen left (cannot be None)
+            scrub_labels(screen)  # wiped, but the last screen left lives on until home is drawn
         if dropped and not self.release_pending:
             self.release_pending = True
             Window.bind(on_flip=self._give_back)
@@ -115,6 +113,9 @@ class NavigationMixin:
         40-140 ms here for a whole flow's screens (one collection; collecting a screen per frame
         cost more in all, each collection scanning the screens still waiting), about 2 ms trimming."""
         Window.unbind(on_flip=self._give_back)
+        transition = self.sm.transition  # finished by now (even NoTransition ends on a clock tick)
+        if not transition.is_active and transition.screen_out is not None and transition.screen_out.manager is None:
+            transition.screen_out = self.sm.current_screen  # it held the last screen left (it cannot be None)
         found, gc_ms, trim_ms = 0, 0.0, 0.0
         try:
             found, gc_ms = heap.collect()
