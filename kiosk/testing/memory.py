@@ -8,7 +8,6 @@ Kivy's caches, and the widgets, textures and fonts alive.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -78,35 +77,40 @@ def python_heap(top: int = 25) -> dict[str, Any]:
 
 
 def kivy_state(app: Any) -> dict[str, Any]:
+    """Kivy's caches, and the widgets and their label textures under the window and the shared keyboard
+    (walked, not found through gc: what start-up built is frozen out of gc's lists, kiosk/heap.py)."""
     from kivy.cache import Cache
-    from kivy.core.text import LabelBase
-    from kivy.graphics.texture import Texture
-    from kivy.uix.widget import Widget
+    from kivy.core.window import Window
 
     caches = {name: len(objs) for name, objs in Cache._objects.items()}
-    gc.collect()
     textures = 0
     texels = 0
-    sizes: Counter[str] = Counter()
+    big: Counter[str] = Counter()  # textures of 64x64 texels or more, by size
     widgets: Counter[str] = Counter()
-    fonts: Counter[str] = Counter()
-    for obj in gc.get_objects():
-        if type(obj).__name__ in ("WeakProxy", "ProxyType"):
+    sizes: Counter[str] = Counter()
+    seen: set[int] = set()
+    stack = [*Window.children, app.keyboard.kb]
+    while stack:
+        w = stack.pop()
+        if id(w) in seen:
             continue
-        if isinstance(obj, Texture):
+        seen.add(id(w))
+        widgets[type(w).__name__] += 1
+        texture = getattr(w, "texture", None)
+        if texture is not None and hasattr(texture, "width"):
             textures += 1
-            texels += obj.width * obj.height
-        elif isinstance(obj, Widget):
-            widgets[type(obj).__name__] += 1
-        elif isinstance(obj, LabelBase):
-            options = obj.options
-            if "font_name_r" in options:
-                fonts[f"{Path(str(options['font_name_r'])).name}@{options.get('font_size')}"] += 1
-                sizes[str(round(float(options.get("font_size") or 0), 1))] += 1
+            texels += texture.width * texture.height
+            if texture.width * texture.height >= 64 * 64:
+                big[f"{texture.width}x{texture.height}"] += 1
+        core = getattr(w, "_label", None)
+        if core is not None and getattr(w, "text", ""):
+            sizes[str(round(float(core.options.get("font_size") or 0), 1))] += 1
+        stack.extend(w.children)
     per_screen = {s.name: sum(1 for _ in s.walk(restrict=True)) for s in app.sm.screens}
     return {"caches": caches, "textures": textures, "texture_mb": round(texels * 4 / 2**20, 1),
-            "widgets": sum(widgets.values()), "widget_types": widgets.most_common(15),
-            "screens": per_screen, "core_label_fonts": len(fonts), "font_sizes": sorted(sizes, key=float)}
+            "big_textures": big.most_common(12), "widgets": sum(widgets.values()),
+            "widget_types": widgets.most_common(15), "screens": per_screen,
+            "font_sizes": sorted(sizes, key=float)}
 
 
 _font_ids: list[str] = []  # every font the SDL2 text provider was asked for, in order (track_fonts)
@@ -138,6 +142,13 @@ def fonts_opened() -> list[str]:
             for fid in _font_ids]
 
 
+def modules() -> list[tuple[str, int]]:
+    """Modules imported, by top-level package (their code and data are most of the Python heap at start)."""
+    import sys
+
+    return Counter(name.split(".")[0] for name in list(sys.modules)).most_common(40)
+
+
 def report(app: Any, top: int = 25) -> dict[str, Any]:
     return {"rss_kb": rss_kb(), "smaps": smaps(top), "python": python_heap(top), "kivy": kivy_state(app),
-            "fonts_opened": fonts_opened()}
+            "fonts_opened": fonts_opened(), "modules": modules()}
