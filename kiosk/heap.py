@@ -11,12 +11,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
-
-log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)

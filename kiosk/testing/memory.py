@@ -33,7 +33,7 @@ def smaps(top: int = 25) -> dict[str, Any]:
     count: Counter[str] = Counter()
     name = "anon"
     size = 0
-    nameless: list[tuple[int, int]] = []  # (size kB, rss kB) of each nameless mapping
+    nameless: Counter[str] = Counter()  # resident kB of the nameless mappings, by mapping size
     try:
         text = Path("/proc/self/smaps").read_text()
     except OSError:
@@ -48,7 +48,7 @@ def smaps(top: int = 25) -> dict[str, Any]:
         elif line.startswith("Rss:"):
             rss[name] += int(line.split()[1])
             if name == "anon":
-                nameless.append((size, int(line.split()[1])))
+                nameless[f"{size}kB"] += int(line.split()[1])
         elif line.startswith("Anonymous:"):
             anon[name] += int(line.split()[1])
     biggest = sorted(rss, key=rss.__getitem__, reverse=True)[:top]
@@ -56,8 +56,8 @@ def smaps(top: int = 25) -> dict[str, Any]:
             "file_kb": sum(rss.values()) - sum(anon.values()),
             "anon_nameless_maps": count["anon"],
             "top": [[n, rss[n], anon[n], count[n]] for n in biggest],
-            "nameless_rss_by_size": sorted(((f"{sz}kB", sum(r for s2, r in nameless if s2 == sz))
-                                            for sz in {sz for sz, _ in nameless}), key=lambda kv: -kv[1])[:top]}
+            # 1024 kB: Python's arenas; odd sizes: glibc's thread arenas; large round ones: big allocations
+            "nameless_rss_by_size": nameless.most_common(top)}
 
 
 def python_heap(top: int = 25) -> dict[str, Any]:

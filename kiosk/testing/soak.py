@@ -2,8 +2,9 @@
 
 Each flow goes through the real screens the way a finger would (the same screen
 methods the buttons call, the keyboard's TextEntry for typing), one screen per frame,
-waiting for the worker between steps: feedback, a check-in with a name typed in pinyin,
-a complaint, a check-out by the last 4 phone digits, a ticket lookup.
+waiting for the worker between steps (and, back home, for the screens let go to be
+collected): feedback, a check-in with a name typed in pinyin, a complaint, a check-out
+by the last 4 phone digits, a ticket lookup.
 """
 
 from __future__ import annotations
