@@ -274,7 +274,7 @@ def main() -> int:
         result = {"flows": 0, "seconds": 0, "rss_kb": rss_start}
         rss_warm = rss_start
         if args.flows:
-            k.control("soak", flows=min(50, args.flows))  # warm every code path once
+            k.control("soak", flows=min(50, args.flows), timeout=600)  # warm every code path once
             rss_warm = k.control("rss")["rss_kb"]
             # in chunks: one control request must answer within the control socket's 10 minutes
             done = 0

@@ -2,7 +2,8 @@
 
 Structure:
 - `KioskRuntime` (lobby/kiosk_runtime.py): store, LobbyServices, printer, readers, patrol, PIN gate.
-- `KioskApp` (here): one ScreenManager; screens are created on first visit and reused
+- `KioskApp` (here): one ScreenManager; screens are created on first visit, reused within a
+  flow and let go when home is shown (kiosk/navigation.py)
   (kiosk/screens/*, each a thin view over the services with a .kv beside it); overlays
   above it (card-tap confirmation, apology, screen saver, night dimming, simulator panel).
 - Threading: the UI thread only draws. Store writes, printing and card routing run on a
@@ -122,6 +123,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         self._idle_warning: Any = None
         self.saver: Any = None
         self.probe: Any = None
+        self.release_pending = False  # screens dropped at home are collected after it is drawn (navigation)
         self.font_file = ""
         self.wipes = 0
         self._crashes: list[float] = []
@@ -212,7 +214,8 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
 
         The screens themselves are built on their first visit (5-25 ms each, measured) rather than
         all at start: a screen nobody visits (the staff screen, the invitation and permit steps)
-        then costs no memory (about 10 MB for those the benchmark's flows never reach)."""
+        then costs no memory (about 10 MB for those the benchmark's flows never reach), and home
+        lets go of them again. What start-up built is then frozen out of the collector (kiosk/heap.py)."""
         from kiosk.ime.pinyin import get_engine
 
         self.worker.run(get_engine, keep=True)
@@ -224,7 +227,10 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
 
         from kiosk.ime.keyboard import TextEntry
 
+        from kiosk import heap
+
         if self.keyboard.owner is not None:  # a visitor is already typing: leave the keyboard alone
+            heap.freeze_startup()
             self.event("warm")
             return
         holder = BoxLayout()
@@ -242,6 +248,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
             from kiosk.ime.pinyin import get_engine
 
             get_engine().clear_cache()
+            heap.freeze_startup()
             self.event("warm")
 
         Clock.schedule_once(step, 0)

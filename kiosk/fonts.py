@@ -15,8 +15,8 @@ until it exists the full faces are used. A label whose text has a character the 
 face lacks is drawn with the full face instead (`_install_fallback`), so a rare
 character in a visitor's or a host's name still shows.
 
-A correction to Kivy's SDL2 text provider is installed with the font
-(`free_render_surfaces`): see there.
+Two corrections to Kivy's SDL2 text provider are installed with the font
+(`free_render_surfaces`, `share_fonts_by_pixel_size`): see there.
 
 No Kivy import at module level: the glyph check (fontTools, a test-time tool) is
 used by tests without a window.
@@ -76,6 +76,7 @@ def register_default_font(path: str, build: str | None = None) -> str:
     from kivy.core.text import DEFAULT_FONT, LabelBase
 
     free_render_surfaces()
+    share_fonts_by_pixel_size()
     if not Path(path).is_file():
         log.error("kiosk.font_path %s not found; Chinese text cannot be shown (install fonts-noto-cjk)", path)
         return ""
@@ -140,8 +141,11 @@ def ui_face_path(face: str) -> Path:
     return cache_dir() / f"{Path(face).stem}-ui{UI_SUBSET_VERSION}-{_ui_tag(face)}.otf"
 
 
-# Characters no font draws (line breaks, tabs, zero-width marks): never a reason to switch faces.
-_NOT_DRAWN = frozenset([*range(0x00, 0x20), 0x7F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF])
+# Characters no font draws (line breaks, tabs, zero-width marks), and the Private Use Area, where the
+# kiosk's icons are (kiosk.icons: drawn with the icon font through [font=...] markup; the full face has
+# no glyph there either): never a reason to switch faces. A button with an icon used to be drawn with
+# the full face for its icon alone: the full face opened at nine sizes, 2.3-2.6 MB each.
+_NOT_DRAWN = frozenset([*range(0x00, 0x20), 0x7F, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, *range(0xE000, 0xF900)])
 
 
 def _covered(ui_face: Path) -> frozenset[int] | None:
@@ -281,6 +285,27 @@ def free_render_surfaces() -> None:
 
     _render_end._kiosk_frees = True  # type: ignore[attr-defined]
     CoreLabel._render_end = _render_end  # type: ignore[method-assign]
+
+
+def share_fonts_by_pixel_size() -> None:
+    """One open font per (file, whole pixel size), not one per float font size.
+
+    Kivy's SDL2 provider opens a font with TTF_OpenFont(file, int(font_size)) but caches it under
+    a key made of str(font_size): 15, 15.0, 15.2 and 15.6 (sizes scaled by the screen, or shrunk
+    to fit a button) opened the same font four times, each opening holding its own FreeType face
+    (a few hundred kB for the UI face). The key is made of the size it is opened at; the
+    pixels drawn are the same."""
+    from kivy.core.text import Label as CoreLabel
+
+    if CoreLabel.__name__ != "LabelSDL2" or getattr(CoreLabel._get_font_id, "_kiosk_pixel_size", False):
+        return
+
+    def _get_font_id(self: Any) -> str:
+        o = self.options
+        return f"{int(o['font_size'])}|{o['font_name_r']}|{o['bold']}|{o['italic']}|{o['underline']}|{o['strikethrough']}"
+
+    _get_font_id._kiosk_pixel_size = True  # type: ignore[attr-defined]
+    CoreLabel._get_font_id = _get_font_id  # type: ignore[method-assign]
 
 
 @lru_cache(maxsize=4)

@@ -1,4 +1,5 @@
-"""Screens and the way back: created on first visit, reused; home wipes every flow.
+"""Screens and the way back: created on first visit, reused within a flow; home wipes every flow
+and lets go of every screen but home (each is built again on its next visit).
 
 Every change of screen (and every overlay shown) is followed by TRANSITION_GUARD_S in which
 touches are ignored: the second tap of a double tap lands on nothing instead of on
@@ -16,7 +17,9 @@ from typing import Any
 
 from kivy.cache import Cache
 from kivy.clock import Clock
+from kivy.core.window import Window
 
+from kiosk import heap
 from kiosk.crash import log_without_data
 from kiosk.widgets import scrub_labels
 
@@ -33,9 +36,11 @@ class NavigationMixin:
 
     def screen(self, name: str) -> Any:
         if not self.sm.has_screen(name):
+            t0 = time.perf_counter()
             widget = self.factories[name]()
             widget.name = name
             self.sm.add_widget(widget)
+            self.event("screen_built", screen=name, ms=round((time.perf_counter() - t0) * 1000, 1))
         return self.sm.get_screen(name)
 
     def show(self, name: str, push: bool = True) -> Any:
@@ -82,6 +87,42 @@ class NavigationMixin:
         self.lang = self.default_lang
         self.history.clear()
         self.show("home", push=False)
+        self.drop_screens()
+
+    def drop_screens(self) -> None:
+        """Let go of every screen but home and the one shown; give the memory back after home is drawn.
+
+        A screen kept for the whole run kept its widget tree (Python objects, graphics
+        instructions, software-GL buffers): after one visit of each flow that was most of the
+        kiosk's memory above a bare Kivy app. A screen is built again on its next visit (10-25 ms
+        here), in the same state as a first visit: nothing a visitor typed can stay in it."""
+        keep = ("home", self.sm.current)
+        dropped = [s for s in self.sm.screens if s.name not in keep]
+        for screen in dropped:
+            self.keyboard.detach(screen)
+            self.sm.remove_widget(screen)
+            scrub_labels(screen)  # wiped, but the last screen left lives on until home is drawn
+        if dropped and not self.release_pending:
+            self.release_pending = True
+            Window.bind(on_flip=self._give_back)
+            Window.canvas.ask_update()
+
+    def _give_back(self, *_: Any) -> None:
+        """Once home is on screen: collect the dropped trees, then trim the C heap.
+
+        40-140 ms here for a whole flow's screens (one collection; collecting a screen per frame
+        cost more in all, each collection scanning the screens still waiting), about 2 ms trimming."""
+        Window.unbind(on_flip=self._give_back)
+        transition = self.sm.transition  # finished by now (even NoTransition ends on a clock tick)
+        if not transition.is_active and transition.screen_out is not None and transition.screen_out.manager is None:
+            transition.screen_out = self.sm.current_screen  # it held the last screen left (it cannot be None)
+        found, gc_ms, trim_ms = 0, 0.0, 0.0
+        try:
+            found, gc_ms = heap.collect()
+            trim_ms = heap.trim()
+        finally:
+            self.release_pending = False
+            self.event("memory_given_back", objects=found, gc_ms=gc_ms, trim_ms=trim_ms)
 
     @property
     def current(self) -> str:

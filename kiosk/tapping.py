@@ -33,6 +33,7 @@ class TapsMixin:
             self.history.clear()
             self.staff_id = result.staff_id
             self.show("staff", push=False)
+            self.drop_screens()  # the visitor's screens go, as they do at home
         elif route == "link":
             screen = self.screen("ci_done")
             screen.card_result(result)

@@ -70,13 +70,14 @@ class KButton(Button):
     shrink = NumericProperty(1.0)
     icon = StringProperty("")  # a kiosk.icons name, drawn above the text
     pinned = BooleanProperty(False)  # stays put at the bottom of its screen: nothing may lie behind it
+    # the app's display language (widgets.kv): a kv binding goes with the widget, whereas one made on
+    # the app here stayed in the app's observers after the screen was dropped, until the language changed
+    lang = StringProperty("")
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit, icon=self._refit)
-        app = App.get_running_app()
-        if app is not None:
-            app.bind(lang=self._refit)
+        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit, icon=self._refit,
+                  lang=self._refit)
 
     def _refit(self, *_: Any) -> None:
         if self.shrink != 1.0:
@@ -104,13 +105,12 @@ class KLabel(Label):
     icon = StringProperty("")
     fit = BooleanProperty(False)
     shrink = NumericProperty(1.0)
+    lang = StringProperty("")  # the app's display language (widgets.kv; see KButton.lang)
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit, fmt=self._refit)
-        app = App.get_running_app()
-        if app is not None:
-            app.bind(lang=self._refit)
+        self.bind(key=self._refit, zh=self._refit, en=self._refit, size=self._refit, fmt=self._refit,
+                  lang=self._refit)
 
     def _refit(self, *_: Any) -> None:
         if self.fit and self.shrink != 1.0:

@@ -108,9 +108,15 @@ class TextScreen(KScreen):
         self.display = EntryDisplay(font_name=self.app.font_file or "Roboto", markup=True)
         self.display.tid = "field"
         self.display.font_size = self.app.fs_big
-        self.app.bind(fs_big=lambda _a, v: setattr(self.display, "font_size", v), lang=self._on_lang)
+        # methods, not lambdas: the app holds them weakly, so a screen dropped at home can go
+        self.app.bind(fs_big=self._on_fs_big, lang=self._on_lang, portrait=self._on_portrait)
         Clock.schedule_once(self._place, 0)
-        self.app.bind(portrait=lambda *_: self._place_buttons())
+
+    def _on_fs_big(self, _app: Any, size: float) -> None:
+        self.display.font_size = size
+
+    def _on_portrait(self, *_: Any) -> None:
+        self._place_buttons()
 
     def _place(self, _dt: float) -> None:
         self.ids.field_holder.add_widget(self.display, index=len(self.ids.field_holder.children))
@@ -265,10 +271,13 @@ class ConfirmScreen(KScreen):
         self._shown: list[tuple[str, str, str, str]] = []
         self._laid_height = 0.0
         self._relayout = Clock.create_trigger(lambda dt: self._lay_out(), 0)
-        self.app.bind(portrait=lambda *_: self._relayout())
+        self.app.bind(portrait=self._on_portrait)  # a method: held weakly by the app
         # Bound now, not a frame later: a screen built on its first visit is entered and laid out
         # in the same frame, and a resize missed then left long values wrapped in a half-wide cell.
         self.ids.rows.bind(size=self._rows_resized)
+
+    def _on_portrait(self, *_: Any) -> None:
+        self._relayout()
 
     def refresh(self) -> None:
         self.busy = False

@@ -10,7 +10,7 @@
   with a CLOCK_MONOTONIC time (comparable across processes).
 - `<file>.sock`: a JSON-lines control socket for what input devices cannot do: look for
   a text in the app's memory (idle-wipe test), raise an error in a callback (apology
-  test), show the screen saver, report RSS, run simulated flows (memory benchmark),
+  test), show the screen saver, report RSS and where it is, run simulated flows (memory benchmark),
   hold the worker threads busy until released (a slow store write: double-tap test).
 
 Nothing here runs unless the variable is set.
@@ -123,6 +123,10 @@ class TestProbe:
         self._busy = 0
         self._lock = threading.Lock()
         self.touches = 0
+        self.soak: Any = None
+        from kiosk.testing.memory import track_fonts
+
+        track_fonts()
         Window.bind(on_flip=self._flipped, on_touch_up=self._touched)
         Clock.schedule_interval(self._write, 0.02)
         self.server = None
@@ -316,6 +320,10 @@ class TestProbe:
                 Window.flip()
                 samples.append(time.perf_counter() - t0)
             return {"ok": True, "screen": app.sm.current, "samples": samples}
+        if cmd == "memory":  # where the resident memory is (kiosk/testing/memory.py): for the memory benchmark
+            from kiosk.testing.memory import report
+
+            return {"ok": True, **report(app, int(request.get("top", 25)))}
         if cmd == "state":
             return {"ok": True, "screen": app.sm.current, "overlay": app.overlay_name, "wipes": app.wipes,
                     "rss_kb": rss_kb(), "screens": len(app.sm.screens)}
@@ -326,7 +334,8 @@ class TestProbe:
                 box["final"] = {"ok": True, **result}
                 done.set()
 
-            Soak(app, int(request.get("flows", 100)), on_done=finished, first=int(request.get("first", 0)))
+            # held here: Kivy's clock holds its callbacks weakly, and a full collection would end the flows
+            self.soak = Soak(app, int(request.get("flows", 100)), on_done=finished, first=int(request.get("first", 0)))
             return {"ok": True}
         return {"ok": False, "error": f"unknown cmd {cmd!r}"}
 

@@ -2,8 +2,9 @@
 
 Each flow goes through the real screens the way a finger would (the same screen
 methods the buttons call, the keyboard's TextEntry for typing), one screen per frame,
-waiting for the worker between steps: feedback, a check-in with a name typed in pinyin,
-a complaint, a check-out by the last 4 phone digits, a ticket lookup.
+waiting for the worker between steps (and, back home, for the screens let go to be
+collected): feedback, a check-in with a name typed in pinyin, a complaint, a check-out
+by the last 4 phone digits, a ticket lookup.
 """
 
 from __future__ import annotations
@@ -32,19 +33,26 @@ class Soak:
         Clock.schedule_once(self._next, 0)
 
     def _next(self, _dt: float) -> None:
-        if self.app.worker.pending:
+        if self.app.worker.pending or self.app.release_pending:
             Clock.schedule_once(self._next, 0)
             return
         try:
             next(self.steps)
         except StopIteration:
-            from kiosk.testing.memory import rss_kb
-
             self.app.home()
-            self.on_done({"flows": self.done, "seconds": round(time.monotonic() - self.started, 1),
-                          "rss_kb": rss_kb()})
+            Clock.schedule_once(self._finish, 0)
             return
         Clock.schedule_once(self._next, 0)
+
+    def _finish(self, _dt: float) -> None:
+        """The RSS once the kiosk is at rest on its home screen (the screens it let go collected)."""
+        from kiosk.testing.memory import rss_kb
+
+        if self.app.release_pending:
+            Clock.schedule_once(self._finish, 0)
+            return
+        self.on_done({"flows": self.done, "seconds": round(time.monotonic() - self.started, 1),
+                      "rss_kb": rss_kb()})
 
     def _all(self) -> Iterator[None]:
         kinds = (self._feedback, self._checkin, self._complaint, self._checkout, self._track)

@@ -33,9 +33,11 @@ fontsubset.build(full, ui, "访客登记" + "".join(map(chr, range(0x20, 0x7f)))
 covered = fonts._covered(Path(ui))
 fonts._install_fallback({ui: full}, covered)
 fonts.free_render_surfaces()
+fonts.share_fonts_by_pixel_size()
 from kivy.core.text import Label as CoreLabel
 out = {}
-for text in ("访客登记\n[size=12]Visitor[/size]", "Hello", "张伟", "访客 龘"):
+icon = "[font=icons.ttf]\ue869[/font]\n访客"
+for text in ("访客登记\n[size=12]Visitor[/size]", "Hello", "张伟", "访客 龘", icon):
     label = CoreLabel(text=text, font_name=ui, font_size=20)
     label.resolve_font_name()
     out[text] = "ui" if label.options["font_name_r"] == ui else "full"
@@ -48,6 +50,14 @@ label._render_text("访客", 0, 0)
 data = label._render_end()
 out["surface_kept"] = getattr(label, "_surface", None) is not None
 out["pixels"] = len(data.data) == w * h * 4 and any(data.data)
+ids = {}
+for size in (15, 15.2, 15.6, 16):
+    label = CoreLabel(text="访客", font_name=ui, font_size=size)
+    label.resolve_font_name()
+    ids[size] = label._get_font_id()
+    ids[f"{size} extents"] = label.get_extents("访客")
+out["same_font"] = ids[15] == ids[15.2] == ids[15.6] != ids[16]
+out["same_extents"] = ids["15 extents"] == ids["15.6 extents"] != ids["16 extents"]
 print(json.dumps(out, ensure_ascii=False))
 """
 
@@ -64,6 +74,10 @@ def test_ui_face_draws_its_characters_and_the_full_face_the_rest(tmp_path: Path)
     assert out["Hello"] == "ui"
     assert out["张伟"] == "full"  # not in this small subset: the full face draws them
     assert out["访客 龘"] == "full"  # one missing character is enough to switch the whole label
+    # an icon (Private Use Area, drawn with the icon font through markup) is no reason to open the full face
+    assert out["[font=icons.ttf]\ue869[/font]\n访客"] == "ui"
+    # fonts are opened at whole pixel sizes: one open font for 15, 15.2 and 15.6, drawn the same
+    assert out["same_font"] is True and out["same_extents"] is True
     assert out["surface_kept"] is False and out["pixels"] is True
 
 

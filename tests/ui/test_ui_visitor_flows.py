@@ -393,6 +393,37 @@ def test_ui_pass_screen_says_things_once(lobby: Lobby, ui: Kiosk) -> None:
     k.wait_screen("home")
 
 
+def test_ui_screens_left_for_home_are_built_again_and_work(lobby: Lobby, ui: Kiosk) -> None:
+    """Home lets go of every other screen (the kiosk's memory) and the next visit builds them again:
+    the flow works as on a first visit and nothing of the visitor before is left, on screen or in memory."""
+    k = ui
+    checkin_to_host(k)  # a name and 13800138000 typed; on the host question
+    assert k.control("state")["screens"] > 1
+    given = len(k.events("memory_given_back"))
+    k.click("home")
+    k.wait_screen("home")
+    k.wait(lambda m: len(k.events("memory_given_back")) > given, what="the screens let go")
+    assert k.control("state")["screens"] == 1  # home alone
+    found = k.control("find_text", text="13800138000")
+    assert found["widgets"] == [] and found["holders"] == 0, found
+
+    start_checkin(k)  # built again: an empty field
+    field = k.wait_widget("field")
+    assert "wang" not in field.get("text", ""), field
+    assert not k.map()["keys"].get("key:cand0", {}).get("text"), "candidates of the name typed before"
+    k.click("home")
+    k.wait_screen("home")
+    walk_in_to_confirm(k)  # the same answers again, on screens built anew
+    m = k.settled()
+    values = [w["text"] for name, w in m["widgets"].items() if name.endswith("_value")]
+    assert "13800138000" in values, values  # the phone once, not added to what was typed before
+    k.click("confirm")
+    k.wait_screen("ci_done")
+    assert len(k.text("big_value")) == 5
+    k.click("finish")
+    k.wait_screen("home")
+
+
 # ---------------------------------------------------------------------- 6. idle
 
 def test_ui_still_there_counts_down_and_a_touch_keeps_the_form(lobby: Lobby, ui: Kiosk) -> None:
