@@ -109,15 +109,28 @@ def as_model(cls: Any, fields: dict[str, Any]) -> Any:
 def load_read_only(path: str | os.PathLike[str]) -> "Config":
     """Load `path` as `lobby.config.load_config` would, leaving pydantic out of this process.
 
-    Falls back to loading in this process when that is no longer possible (the models
-    were built on pydantic already, or threads run and forking is unsafe).
+    The child is a fork when that is safe (no thread yet, and this process has not chosen
+    records already: a fork would inherit the choice), else a fresh interpreter. If the
+    models were built on pydantic here already, the file is simply loaded here.
     """
-    if not modelkit.can_select_read_only() or threading.active_count() > 1:
+    if not modelkit.can_select_read_only():
         from lobby.config.loader import load_config
         return load_config(path)
-    reply = _in_forked_child(lambda: _load_in_child(path))
+    if modelkit.read_only() or threading.active_count() > 1:
+        reply = _in_fresh_child(path)
+    else:
+        reply = _in_forked_child(lambda: _load_in_child(path))
     modelkit.select_read_only()
     return _answer(reply, str(path))
+
+
+def _in_fresh_child(path: str | os.PathLike[str]) -> bytes:
+    try:
+        done = subprocess.run([sys.executable, "-m", "lobby.config.readonly", os.fspath(path)],
+                              capture_output=True, timeout=CHILD_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return b""
+    return done.stdout
 
 
 def _load_in_child(path: str | os.PathLike[str]) -> tuple[Any, ...]:
@@ -186,3 +199,9 @@ def check_update_in_child(current: "Config", config_path: Path, version: int, te
     if reply[0] == "rejected":
         raise ConfigUpdateRejected(reply[1])
     raise ConfigUpdateRejected(f"the file could not be checked ({reply[1]})")
+
+
+if __name__ == "__main__":  # the fresh child of load_read_only: the answer on stdout
+    from lobby.config import readonly  # the module by its name: its Node is the one the parent allows
+
+    sys.stdout.buffer.write(pickle.dumps(readonly._load_in_child(sys.argv[1]), protocol=pickle.HIGHEST_PROTOCOL))

@@ -139,3 +139,21 @@ def test_the_children_answers_are_unpickled_from_an_allow_list() -> None:
     assert loads(pickle.dumps(("ok", tree))) == ("ok", tree)
     with pytest.raises(pickle.UnpicklingError, match="not part of a settings tree"):
         loads(pickle.dumps(("ok", os.system)))
+
+
+AGAIN_CHILD = r"""
+import pickle, sys, threading
+from lobby.config.readonly import load_read_only, to_nodes
+first = load_read_only(sys.argv[1])             # a fork: no thread yet
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+again = load_read_only(sys.argv[1])             # records chosen and a thread running: a fresh interpreter
+sys.stdout.buffer.write(pickle.dumps((to_nodes(first), to_nodes(again), "pydantic" in sys.modules)))
+"""
+
+
+def test_loading_again_with_threads_running_takes_a_fresh_child(tmp_path: Path) -> None:
+    path = _files(tmp_path)["devices"]
+    done = subprocess.run([sys.executable, "-c", AGAIN_CHILD, str(path)], cwd=ROOT, capture_output=True,
+                          check=True, timeout=120)
+    first, again, has_pydantic = pickle.loads(done.stdout)
+    assert first == again == to_nodes(load_config(path)) and not has_pydantic
