@@ -156,6 +156,19 @@ def _covered(ui_face: Path) -> frozenset[int] | None:
     return frozenset(map(ord, text)) | _NOT_DRAWN
 
 
+# The UI faces a background build is making for this process (empty when none is).
+_building: list[Path] = []
+
+
+def ui_faces_built() -> bool:
+    """True once the background build this kiosk started has finished: a restart would use them.
+
+    After every upgrade the cached faces belong to the old version, so the first start draws
+    with the full faces (about 25 MB more) while the build runs; the kiosk restarts on the
+    UI faces at its next idle moment (kiosk/liveness.py) instead of keeping them for good."""
+    return bool(_building) and all(out.exists() for out in _building)
+
+
 def ui_faces(regular: str, bold: str, build: str | None = None) -> tuple[str, str, frozenset[int]] | None:
     """(UI regular, UI bold, the characters they cover), or None while they do not exist yet."""
     mode = build or os.environ.get("LOBBY_KIOSK_UI_FONT", "background")
@@ -173,7 +186,9 @@ def ui_faces(regular: str, bold: str, build: str | None = None) -> tuple[str, st
         started = build_ui_faces(faces, outs, wait=mode == "wait")
         if not all(o.exists() for o in outs):
             if started:
-                log.info("building the kiosk's UI font in the background; the full faces are used until the next start")
+                _building[:] = outs
+                log.info("building the kiosk's UI font in the background; the full faces are used until it is "
+                         "built and the screen is idle (the kiosk then restarts on it)")
             return None
     covered = [_covered(o) for o in outs]
     if any(c is None for c in covered):

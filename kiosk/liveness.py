@@ -1,4 +1,5 @@
-"""The kiosk's heartbeat for the gateway (and so central), and restarting on a changed config.
+"""The kiosk's heartbeat for the gateway (and so central), and restarting on a changed config
+(or once the UI font it started building is ready: kiosk/fonts.py).
 
 Why the kiosk restarts itself rather than a systemd path unit restarting it: the app
 knows whether somebody is using the screen. It waits until the home screen is idle
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+
+from kiosk.fonts import ui_faces_built
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +41,16 @@ class LivenessMixin:
         if self.reload_requested:
             return
         version = self.rt.config_changed()
-        if version is None or not self._pristine():
+        font_built = version is None and ui_faces_built()
+        if (version is None and not font_built) or not self._pristine():
             return  # checked again in CONFIG_CHECK_S: once the screen is idle, the restart happens
-        log.info("configuration changed (version %s -> %s): restarting the kiosk to apply it",
-                 self.cfg.version, version)
+        if font_built:
+            log.info("the kiosk's UI font is built: restarting the kiosk to draw with it")
+        else:
+            log.info("configuration changed (version %s -> %s): restarting the kiosk to apply it",
+                     self.cfg.version, version)
         self.reload_requested = True
-        self.event("reload", version=version)
+        self.event("reload", version=version or self.cfg.version, reason="ui font" if font_built else "config")
         self.stop()
 
     def _start_liveness(self) -> None:

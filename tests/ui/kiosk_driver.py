@@ -155,7 +155,7 @@ class Kiosk:
     """The kiosk process and what a test does with it."""
 
     def __init__(self, xvfb: Xvfb, config: Path, workdir: Path, lang: str = "zh", simulate: bool = True,
-                 sim_panel: bool = False, wrap: tuple[str, ...] = ()) -> None:
+                 sim_panel: bool = False, wrap: tuple[str, ...] = (), font_cache: Path | None = None) -> None:
         self.wrap = wrap  # a command the app runs under, e.g. ("unshare", "--net") for a machine without network
         self.xvfb = xvfb
         self.config = config
@@ -163,6 +163,7 @@ class Kiosk:
         self.lang = lang
         self.simulate = simulate
         self.sim_panel = sim_panel
+        self.font_cache = font_cache or FONT_CACHE  # XDG_CACHE_HOME: where the UI font is built and kept
         self.map_path = workdir / "kiosk-map.json"
         self.events_path = Path(str(self.map_path) + ".events")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -178,7 +179,7 @@ class Kiosk:
         for p in (self.map_path, self.events_path):
             p.unlink(missing_ok=True)
         env = {**os.environ, "DISPLAY": self.xvfb.display, "LOBBY_KIOSK_TEST_MAP": str(self.map_path),
-               "XDG_CACHE_HOME": str(FONT_CACHE), "LOBBY_CLOCK_SYNCED": "1", "PYTHONUNBUFFERED": "1",
+               "XDG_CACHE_HOME": str(self.font_cache), "LOBBY_CLOCK_SYNCED": "1", "PYTHONUNBUFFERED": "1",
                "PYTHONPATH": str(REPO), "LOBBY_KIOSK_SIM_PANEL": "1" if self.sim_panel else "0",
                "LP_NUM_THREADS": os.environ.get("LP_NUM_THREADS", "1")}  # software GL: one core per app
         argv = [sys.executable, "-m", "lobby.cli", "--log-level", "INFO", "kiosk", "--config",

@@ -10,12 +10,13 @@ is alive: the app writes a heartbeat (screen, drawn, last touch) every 10 s.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiosk_driver import Kiosk, seed, write_config
+from kiosk_driver import FONT_CACHE, Kiosk, seed, write_config
 
 from lobby.config import load_config, state_path
 from mqtt_bridge.store import Store
@@ -72,3 +73,36 @@ def test_heartbeat_and_a_changed_config_applied_once_the_screen_is_idle(
     finally:
         kiosk.stop()
         store.close()
+
+
+def test_a_kiosk_started_while_its_ui_font_is_built_restarts_on_it_once_the_screen_is_idle(
+        display: Callable[[int, int], Any], tmp_path: Path) -> None:
+    """After an upgrade the cached UI font belongs to the old version: the kiosk starts on the full
+    CJK faces (about 25 MB more) and builds the new one in the background. It used to keep the full
+    faces until something else restarted it (weeks, on a quiet site); now it restarts on the UI
+    font once the font is built and nobody is using the screen."""
+    config = write_config(tmp_path / "lobby.toml", tmp_path / "state", 1883,
+                          kiosk="idle_timeout_s = 3600\nscreensaver_after_s = 3600")
+    seed(config)
+    cache = tmp_path / "cache"
+    (cache / "lobby-kiosk").mkdir(parents=True)
+    for face in (FONT_CACHE / "lobby-kiosk").glob("*.otf"):
+        if "-ui" not in face.name:  # the faces cut from the system's .ttc stay; the UI font is gone
+            shutil.copy(face, cache / "lobby-kiosk" / face.name)
+    kiosk = Kiosk(display(800, 480), config, tmp_path, lang="zh", font_cache=cache).start(timeout=90)
+    try:
+        assert "building the kiosk's UI font in the background" in kiosk.log_text()
+        kiosk.click("feedback")  # a visitor is using the screen while the font is built
+        kiosk.wait_screen("fb_faces")
+        _wait(lambda: len(list((cache / "lobby-kiosk").glob("*-ui*.otf"))) == 2, 240, "the UI font built", kiosk)
+        time.sleep(6)  # longer than the kiosk's check interval (5 s)
+        assert "to draw with it" not in kiosk.log_text() and kiosk.map()["screen"] == "fb_faces"
+
+        kiosk.click("home")  # the visitor leaves: the kiosk restarts on the UI font
+        _wait(lambda: "restarting the kiosk to draw with it" in kiosk.log_text(), 30, "the restart", kiosk)
+        _wait(lambda: kiosk.log_text().split("to draw with it", 1)[1].count("kiosk ready (") >= 1, 90,
+              "the kiosk ready again", kiosk)
+        assert kiosk.alive()
+        assert kiosk.log_text().count("building the kiosk's UI font in the background") == 1  # found the second time
+    finally:
+        kiosk.stop()
