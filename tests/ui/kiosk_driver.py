@@ -9,6 +9,7 @@ on-screen simulator panel does.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -151,6 +152,33 @@ def seed(config_path: Path) -> None:
 _KEYSYMS = {"-": "minus", "_": "underscore", " ": "space", ".": "period"}
 
 
+_prepared: set[str] = set()
+
+
+def prepare_ui_font(config: Path) -> None:
+    """Build the kiosk's UI font in the shared cache before a kiosk starts, as the installer does.
+
+    The cache is per version (a commit is one), and a kiosk that finds none draws with the
+    full faces and restarts itself once its background build is done: a kiosk shared by a
+    module's tests must not restart between them. Built once per version (about 30 s; the
+    workers wait on the builder's lock, and the next run finds it)."""
+    from lobby.config import load_config
+
+    font = load_config(config).kiosk.font_path
+    if font in _prepared:
+        return
+    env = {**os.environ, "XDG_CACHE_HOME": str(FONT_CACHE), "PYTHONPATH": str(REPO)}
+    FONT_CACHE.mkdir(parents=True, exist_ok=True)
+    # one worker builds, the others wait here (the builder's own lock makes a second builder give up
+    # at once, and its kiosk would then start before the font exists)
+    with open(FONT_CACHE / "prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([sys.executable, "-c", "import sys; from kiosk.fonts import prepare_ui_fonts; "
+                        "prepare_ui_fonts(sys.argv[1])", font], env=env, cwd=str(REPO), check=True, timeout=900,
+                       stdout=subprocess.DEVNULL)
+    _prepared.add(font)
+
+
 class Kiosk:
     """The kiosk process and what a test does with it."""
 
@@ -176,6 +204,8 @@ class Kiosk:
     # ------------------------------------------------------------------ process
 
     def start(self, timeout: float = 40.0) -> Kiosk:
+        if self.font_cache == FONT_CACHE:
+            prepare_ui_font(self.config)
         for p in (self.map_path, self.events_path):
             p.unlink(missing_ok=True)
         env = {**os.environ, "DISPLAY": self.xvfb.display, "LOBBY_KIOSK_TEST_MAP": str(self.map_path),
