@@ -215,7 +215,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
         The screens themselves are built on their first visit (5-25 ms each, measured) rather than
         all at start: a screen nobody visits (the staff screen, the invitation and permit steps)
         then costs no memory (about 10 MB for those the benchmark's flows never reach), and home
-        lets go of them again. What start-up built is then frozen out of the collector (kiosk/heap.py)."""
+        lets go of them again. What start-up built is then frozen out of the collector (lobby/heap.py)."""
         from kiosk.ime.pinyin import get_engine
 
         self.worker.run(get_engine, keep=True)
@@ -227,7 +227,7 @@ class KioskApp(NavigationMixin, IdleMixin, LockdownMixin, TapsMixin, EvacuationM
 
         from kiosk.ime.keyboard import TextEntry
 
-        from kiosk import heap
+        from lobby import heap
 
         if self.keyboard.owner is not None:  # a visitor is already typing: leave the keyboard alone
             heap.freeze_startup()

@@ -19,7 +19,7 @@ from kivy.cache import Cache
 from kivy.clock import Clock
 from kivy.core.window import Window
 
-from kiosk import heap
+from lobby import heap
 from kiosk.crash import log_without_data
 from kiosk.widgets import scrub_labels
 

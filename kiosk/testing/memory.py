@@ -78,7 +78,7 @@ def python_heap(top: int = 25) -> dict[str, Any]:
 
 def kivy_state(app: Any) -> dict[str, Any]:
     """Kivy's caches, and the widgets and their label textures under the window and the shared keyboard
-    (walked, not found through gc: what start-up built is frozen out of gc's lists, kiosk/heap.py)."""
+    (walked, not found through gc: what start-up built is frozen out of gc's lists, lobby/heap.py)."""
     from kivy.cache import Cache
     from kivy.core.window import Window
 

@@ -1,8 +1,10 @@
-"""Giving memory back to the system once a visitor's screens have been let go (kiosk/navigation.py).
+"""Giving memory back to the system: a full collection, then glibc's `malloc_trim`.
 
-Kivy widgets form reference cycles, so a dropped screen's tree goes at the next full
-collection; what it held then goes back to the C heap, and glibc keeps freed heap pages
-resident until asked (`malloc_trim`), software OpenGL's textures and buffers included.
+Used by the kiosk once a visitor's screens have been let go (kiosk/navigation.py: Kivy
+widgets form reference cycles, so a dropped screen's tree goes at the next full
+collection) and by the services once they have started (lobby/cli/service.py). glibc
+keeps freed heap pages resident until asked, software OpenGL's textures and buffers
+included; `malloc_trim` returns free pages inside the heap as well as at its top.
 Elsewhere (another libc) only the collection runs.
 """
 
