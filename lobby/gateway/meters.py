@@ -27,6 +27,7 @@ class MetersComponent:
         self.sim_dir = sim_dir
         self.sim: Any = None
         self.service: Any = None
+        self.lines_store: Store | None = None
 
     def start(self) -> None:
         from lobby.meters import MeterService
@@ -39,12 +40,16 @@ class MetersComponent:
 
             cfg, self.sim = start_simulation_process(cfg, folder=self.sim_dir)
             log.info("simulated meter lines: %s", ", ".join(b.port for b in cfg.buses))
-        self.service = MeterService(cfg, self.store, self.alerts)
+        # the lines take turns on one store connection rather than one each (Store.serialized)
+        self.lines_store = self.store.serialized()
+        self.service = MeterService(cfg, self.lines_store, self.alerts)
         self.service.start()
 
     def stop(self) -> None:
         if self.service is not None:
             self.service.stop(timeout=5.0)
+        if self.lines_store is not None:
+            self.lines_store.close()
         if self.sim is not None:
             self.sim.stop()
 

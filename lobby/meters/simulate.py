@@ -12,14 +12,18 @@ steered through ``meters.sock``. The gateway then runs its real bus drivers agai
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from drivers.meters.points import WATER_TYPES
 from drivers.meters.sim.launch import SimulatedMeterLines
-from drivers.meters.sim.simulation import MeterSimulation, SimBusSpec, SimMeterSpec
+from drivers.meters.sim.specs import SimBusSpec, SimMeterSpec
 from drivers.sim.paths import meters_socket, sim_dir
 
 from lobby.config.model import Config, MeterConfig
 from lobby.meters.wiring import serial_settings
+
+if TYPE_CHECKING:
+    from drivers.meters.sim.simulation import MeterSimulation
 
 __all__ = ["MeterSimulation", "SimulatedMeterLines", "bus_specs", "start_simulation", "start_simulation_process"]
 
@@ -43,6 +47,8 @@ def start_simulation(cfg: Config, *, folder: Path | str | None = None, time_scal
 
     Links are ``<folder>/<bus-id>`` (default folder ``<state_dir>/sim``); with ``control_socket`` the
     control API is also served on ``<folder>/meters.sock`` for other processes."""
+    from drivers.meters.sim.simulation import MeterSimulation  # the simulators, in this process
+
     where = Path(folder) if folder is not None else sim_dir(cfg.state_dir)
     sim = MeterSimulation(bus_specs(cfg), where, time_scale=time_scale, seed=seed, drift=drift).start()
     if control_socket:
@@ -54,6 +60,14 @@ def start_simulation_process(cfg: Config, *, folder: Path | str | None = None) -
     """`start_simulation` in a child process, its control API on ``<folder>/meters.sock``."""
     lines = SimulatedMeterLines(Path(folder) if folder is not None else sim_dir(cfg.state_dir), bus_specs(cfg))
     return _on_links(cfg, lines.start()), lines
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MeterSimulation":  # named by tests and the demo; imported only then
+        from drivers.meters.sim.simulation import MeterSimulation
+
+        return MeterSimulation
+    raise AttributeError(name)
 
 
 def _on_links(cfg: Config, links: dict[str, Path]) -> Config:

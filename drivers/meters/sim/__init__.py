@@ -12,11 +12,26 @@ May import: the standard library, the meter drivers (:mod:`drivers.meters`) and 
 shared simulator plumbing (:mod:`drivers.sim`); never lobby, kiosk or mqtt_bridge.
 """
 
-from drivers.meters.sim.config import build_device, load_config
-from drivers.meters.sim.devices import SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
-from drivers.meters.sim.faults import Fault, FaultSpec
-from drivers.meters.sim.line import SimBus
-from drivers.meters.sim.simulation import MeterSimulation, SimBusSpec, SimMeterSpec
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+# Imported when first named: a process that only launches the simulation in a child
+# (drivers/meters/sim/launch.py) must not load the simulators themselves.
+_WHERE = {
+    "build_device": "config", "load_config": "config",
+    "SimCjt188Meter": "devices", "SimDlt645Meter": "devices", "SimMeter": "devices", "SimModbusDevice": "devices",
+    "Fault": "faults", "FaultSpec": "faults", "SimBus": "line", "MeterSimulation": "simulation",
+    "SimBusSpec": "specs", "SimMeterSpec": "specs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(f"drivers.meters.sim.{_WHERE[name]}"), name)
+    raise AttributeError(name)
+
 
 __all__ = [
     "Fault",

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from drivers.meters.sim.simulation import SimBusSpec
+from drivers.meters.sim.specs import SimBusSpec
 from drivers.sim.child import end_child
 from drivers.sim.paths import bus_link, meters_socket
 

@@ -24,15 +24,14 @@ import math
 import random
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from drivers.meters.points import CJT188_VALUES, DLT645_ITEMS, POINTS, canonical_of_register, load_map, unit_factor
-from drivers.meters.serial_settings import SerialSettings
 from drivers.meters.sim.devices import SimCjt188Meter, SimDlt645Meter, SimMeter, SimModbusDevice
 from drivers.meters.sim.faults import Fault, FaultSpec
 from drivers.meters.sim.line import SimBus
+from drivers.meters.sim.specs import SimBusSpec, SimMeterSpec
 from drivers.sim.paths import bus_link
 
 log = logging.getLogger(__name__)
@@ -41,26 +40,6 @@ REPLY_DELAY = {"dlt645": 0.02, "cjt188": 0.05, "modbus": 0.005}  # seconds, well
 DRIFT_STEP_S = 1.0
 TEMPERATURE_RANGE = (22.4, 23.6)  # inside the comfort range of every season (summer: 22-24 °C)
 HUMIDITY_RANGE = (45.0, 55.0)
-
-
-@dataclass(frozen=True)
-class SimMeterSpec:
-    """One simulated meter, as the bus drivers will poll it."""
-
-    meter_id: str
-    protocol: Literal["modbus", "dlt645", "cjt188"]
-    address: str  # DL/T 645 (12 digits) or CJ/T 188 (14 digits) address, or the Modbus unit id
-    meter_type: int = 0x10  # CJ/T 188: the meter type byte (10h cold water ... 13h reclaimed water)
-    register_map: str | None = None  # Modbus: a shipped map, its short alias, or a map file
-
-
-@dataclass(frozen=True)
-class SimBusSpec:
-    """One RS-485 line: its serial settings and its meters, in polling order."""
-
-    bus_id: str
-    settings: SerialSettings
-    meters: tuple[SimMeterSpec, ...] = ()
 
 
 def _initial(point: str, rng: random.Random) -> float:
