@@ -135,3 +135,26 @@ def test_the_simulation_is_steered_from_another_process_through_its_control_sock
     finally:
         sim.stop()
     assert not (tmp_path / "state" / "sim" / "meters.sock").exists()
+
+
+def test_the_gateways_meter_lines_take_turns_on_one_store_connection(simulated, store, alerts) -> None:
+    """The gateway's meter component: every line polls on its own thread, and all of them write
+    through one serialized store handle (one SQLite connection), closed when the component stops."""
+    import threading
+
+    from lobby.gateway.meters import MetersComponent
+
+    cfg, _sim = simulated(interval=1)
+    assert len(cfg.buses) >= 2
+    component = MetersComponent(cfg, store, alerts)
+    component.start()
+    try:
+        wait_until(lambda: {r["meter_id"] for r in readings(store)} >= {m.id for m in cfg.meters}, timeout=30,
+                   what="a reading from every meter on every line")
+        line_threads = [t for t in threading.enumerate() if t.name.startswith("meters-") and t.name != "meters-daily"]
+        assert len(line_threads) == len(cfg.buses)
+        assert component.lines_store is not None and len(component.lines_store._all) == 1
+        assert store.integrity_check() == "ok"
+    finally:
+        component.stop()
+    assert component.lines_store._all == []  # closed with the component
