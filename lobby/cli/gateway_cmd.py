@@ -7,6 +7,7 @@ from pathlib import Path
 
 from lobby.cli.common import add_config_argument, load_or_explain, probation_at_start
 from lobby.cli.service import limit_malloc_arenas, serve
+from lobby.deferred_imports import defer_unused_by_services
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     limit_malloc_arenas()
+    defer_unused_by_services()  # imported by paho-mqtt and pymodbus, used by neither here
     decision = probation_at_start(args)  # before the config is loaded: a pushed one may be put back first
     cfg = load_or_explain(args, read_only=True)  # before the modules that use the settings classes
     from lobby.gateway.assemble import build_gateway
