@@ -1,18 +1,24 @@
 """Modules a library imports but the services never use, loaded only if something does use them.
 
-paho-mqtt imports ``urllib.request`` (which brings ``http.client`` and most of ``email``)
-for proxy settings it reads only when PySocks is installed, and pymodbus imports
-``asyncio`` (with ``concurrent.futures``) for its async client and server, which the
-gateway's own bus drivers never start. Measured in the gateway polling 100 meters:
-about 1.5 MiB of a process meant to stay under 40 MB (bench/gateway_rss_bench.py).
+The services' libraries import more than the services use. paho-mqtt imports
+``urllib.request`` (with ``http.client`` and most of ``email``) for proxy settings it
+reads only when PySocks is installed; pymodbus imports ``asyncio`` for its async client
+and server, which the gateway's bus drivers never start; gpiozero imports
+``importlib.metadata`` (with ``email`` and ``zipfile``) to find pin factories by name,
+which drivers/gpio/factory.py builds itself, and ``importlib_resources`` and ``pprint``
+for its pinout charts and messages; ``shutil`` imports ``bz2`` and ``lzma`` for archives
+the services never make. Measured in the gateway (bench/gateway_rss_bench.py): about
+2.3 MiB idle and 3.8 MiB polling 100 meters, of a process meant to stay under 40 MB.
 
 ``defer(name)`` puts a placeholder module in ``sys.modules`` that carries the real
 module's spec, so ``import name`` succeeds and costs nothing; the first attribute
-anyone reads from it runs the real module's code into the placeholder itself, under
-a lock, so every holder sees the loaded module. The standard library's
-``importlib.util.LazyLoader`` would be the obvious tool, but on Python 3.11 the
-import system reads ``__spec__`` from a module found in ``sys.modules``, which makes
-a LazyLoader module load at once.
+anyone reads from it runs the real module's code into the placeholder itself, under a
+lock, so every holder sees the loaded module. A library that imports a *function* by
+name (``from importlib.metadata import entry_points``) gets a stand-in that loads the
+module when called and then calls the real function. The standard library's
+``importlib.util.LazyLoader`` would be the obvious tool, but on Python 3.11 the import
+system reads ``__spec__`` from a module found in ``sys.modules``, which makes a
+LazyLoader module load at once.
 """
 
 from __future__ import annotations
@@ -21,49 +27,75 @@ import importlib.util
 import sys
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 _loading = threading.RLock()
 
-# What `lobby gateway` and `lobby bridge` defer before importing paho-mqtt and pymodbus.
-UNUSED_BY_SERVICES = ("urllib.request", "asyncio")
+# What `lobby gateway` and `lobby bridge` defer before importing their libraries:
+# module -> the functions libraries import from it by name.
+UNUSED_BY_SERVICES: dict[str, tuple[str, ...]] = {
+    "urllib.request": (),                     # paho-mqtt: proxies, only with PySocks
+    "asyncio": (),                            # pymodbus: its async client and server
+    "importlib.metadata": ("entry_points",),  # gpiozero: pin factories by name
+    "importlib_resources": (),                # gpiozero: pinout charts
+    "pprint": ("pformat",),                   # gpiozero: board descriptions
+    "bz2": (), "lzma": (),                    # shutil: archive formats
+}
 
 
 class _Deferred(types.ModuleType):
     """A module whose code has not run yet; it runs at the first attribute read that misses."""
 
     def __getattr__(self, attr: str) -> Any:  # only called for attributes not (yet) in __dict__
-        namespace = self.__dict__
-        with _loading:
-            if namespace.pop("_deferred_", False):
-                spec = namespace["__spec__"]
-                spec.loader.exec_module(self)
+        if attr == "__path__":  # the import system asking whether a plain module is a package: no
+            raise AttributeError(attr)
+        _load(self)
         try:
-            return namespace[attr]
+            return self.__dict__[attr]
         except KeyError:
             raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}") from None
 
 
-def defer(*names: str) -> None:
-    """Register each module as deferred unless it is already imported (or does not exist)."""
-    for name in names:
-        if name in sys.modules:
-            continue
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            continue
-        module = importlib.util.module_from_spec(spec)
-        module.__class__ = _Deferred
-        module.__dict__["_deferred_"] = True
-        sys.modules[name] = module
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(sys.modules[parent], child, module)
+def _load(module: types.ModuleType) -> None:
+    namespace = module.__dict__
+    with _loading:
+        if namespace.pop("_deferred_", False):
+            namespace["__spec__"].loader.exec_module(module)
+
+
+def _stand_in(module: types.ModuleType, name: str) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _load(module)
+        return module.__dict__[name](*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
+def defer(name: str, functions: tuple[str, ...] = ()) -> None:
+    """Register `name` as deferred unless it is already imported (or does not exist); each of
+    `functions` gets a stand-in that can be imported by name without loading the module."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = _Deferred
+    module.__dict__["_deferred_"] = True
+    for function in functions:
+        module.__dict__[function] = _stand_in(module, function)
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
 
 
 def defer_unused_by_services() -> None:
     """Call first thing in a service process (`lobby gateway`, `lobby bridge`)."""
-    defer(*UNUSED_BY_SERVICES)
+    for name, functions in UNUSED_BY_SERVICES.items():
+        defer(name, functions)
 
 
 def is_loaded(name: str) -> bool:

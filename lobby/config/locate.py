@@ -8,7 +8,6 @@ are found by the line of their key. Multi-line strings are skipped over.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -106,6 +105,8 @@ def _entry(raw: dict[str, Any] | None, array: str, index: int) -> Any:
 
 def did_you_mean(word: str, options: Iterable[str], quoted: bool = False) -> str:
     """'; did you mean X?' when one of the options is close to word, else ''."""
+    import difflib  # only when a name is wrong: not worth its memory in every service
+
     choices = sorted(set(options))
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if not match:

@@ -26,7 +26,6 @@ The wand's time is kept beside the time of the upload.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -102,6 +101,8 @@ def _row(line: int, fields: dict[str, Any], default_wand: str | None, tz: dt.tzi
 
 
 def _parse_csv(text: str, default_wand: str | None, tz: dt.tzinfo) -> ParsedFile:
+    import csv  # only when a wand's file is imported
+
     result = ParsedFile("csv", [], [], 0)
     lines = text.splitlines()
     header: list[str] | None = None

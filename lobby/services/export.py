@@ -8,7 +8,6 @@ prefixed with an apostrophe (CSV injection).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 from pathlib import Path
@@ -59,6 +58,8 @@ class Exporter:
         return self.ctx.local(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
     def _write(self, path: Path, columns: list[tuple[str, str]], records: list[dict[str, Any]]) -> Path:
+        import csv  # only when an export is made
+
         tmp = path.with_name(path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:

@@ -81,7 +81,45 @@ def test_modules_already_imported_or_missing_are_left_alone() -> None:
         import sys, json
         from lobby.deferred_imports import defer, is_loaded
         before = sys.modules["json"]
-        defer("json", "no_such_module_anywhere")
+        defer("json")
+        defer("no_such_module_anywhere")
         print(sys.modules["json"] is before, "no_such_module_anywhere" in sys.modules, is_loaded("json"))
     """)
     assert out == "True False True"
+
+
+def test_a_function_imported_by_name_loads_its_module_only_when_called() -> None:
+    out = _run("""
+        import sys
+        from lobby.deferred_imports import defer, is_loaded
+        defer("importlib.metadata", ("entry_points",))
+        from importlib.metadata import entry_points
+        print(is_loaded("importlib.metadata"), "email.message" in sys.modules)
+        names = {ep.name for ep in entry_points(group="console_scripts")}
+        print("lobby" in names, is_loaded("importlib.metadata"), "email.message" in sys.modules)
+        import importlib.metadata
+        print(importlib.metadata.entry_points is not entry_points, entry_points.__name__)
+    """)
+    assert out.splitlines() == ["False False", "True True True", "True entry_points"]
+
+
+def test_the_services_deferrals_leave_gpiozero_paho_and_pymodbus_working() -> None:
+    """What `lobby gateway` defers: its libraries import and work, and nothing deferred was loaded."""
+    out = _run("""
+        from lobby.deferred_imports import UNUSED_BY_SERVICES, defer_unused_by_services, is_loaded
+        defer_unused_by_services()
+        import shutil, tempfile
+        from pathlib import Path
+        import paho.mqtt.client, gpiozero, pymodbus.pdu
+        from drivers.gpio.factory import make_pin_factory
+        from drivers.meters.modbus_rtu import build_read_request, parse_response
+        led = gpiozero.LED(17, pin_factory=make_pin_factory("mock"))
+        led.on()
+        print(led.is_lit, len(build_read_request(1, 3, 0, 2)))
+        print(sorted(name for name in UNUSED_BY_SERVICES if is_loaded(name)))
+        with tempfile.TemporaryDirectory() as tmp:  # a deferred module still works when it is used
+            (Path(tmp) / "f").write_text("x")
+            archive = shutil.make_archive(str(Path(tmp) / "a"), "bztar", tmp, "f")
+        print(archive.endswith(".tar.bz2"), is_loaded("bz2"))
+    """)
+    assert out.splitlines() == ["True 8", "[]", "True True"]
