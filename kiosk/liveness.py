@@ -27,6 +27,7 @@ class LivenessMixin:
 
     last_touch_ts: str | None = None
     reload_requested: bool = False
+    _config_checking: bool = False
 
     def _note_touch(self) -> None:
         self.last_touch_ts = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -38,9 +39,22 @@ class LivenessMixin:
         self.worker.run(lambda: self.rt.write_heartbeat(screen, self._ready, self.last_touch_ts))
 
     def _check_config(self, _dt: float = 0.0) -> None:
+        """Every CONFIG_CHECK_S: a changed file is validated on a worker (in a child process,
+        about a second), then acted on here, on the UI thread."""
+        if self.reload_requested or self._config_checking:
+            return
+        self._config_checking = True
+        self.worker.run(self.rt.config_changed, then=self._config_checked, error=self._config_check_failed,
+                        keep=True)
+
+    def _config_check_failed(self, exc: BaseException) -> None:
+        self._config_checking = False
+        log.error("checking the configuration file failed: %s", type(exc).__name__)
+
+    def _config_checked(self, version: int | None) -> None:
+        self._config_checking = False
         if self.reload_requested:
             return
-        version = self.rt.config_changed()
         font_built = version is None and ui_faces_built()
         if (version is None and not font_built) or not self._pristine():
             return  # checked again in CONFIG_CHECK_S: once the screen is idle, the restart happens

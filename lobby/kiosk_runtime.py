@@ -39,7 +39,8 @@ from lobby.services import LobbyServices
 from lobby.services.clock import Clock
 from mqtt_bridge.alerts import AlertEngine
 from lobby.cardhash import load_key
-from lobby.config import Config, ConfigError, load_config, state_path
+from lobby.config import Config, ConfigError, state_path
+from lobby.config.readonly import load_read_only
 from mqtt_bridge.store import Store, StoreError
 from mqtt_bridge.timebase import rfc3339, utc_now
 from lobby.liveness import HEARTBEAT_META, heartbeat
@@ -119,6 +120,7 @@ class KioskRuntime:
         self.started_mono_s = time.monotonic()
         self._config_stamp = _stamp(config_path)
         self._config_refused: tuple[int, int, int] | None = None
+        self._config_seen: tuple[tuple[int, int, int], int] | None = None  # (stamp, version) of a valid change
 
     def _sync_cards(self) -> None:
         """The config's staff-card allowlist into the cards table (the gateway does the same at start)."""
@@ -209,13 +211,17 @@ class KioskRuntime:
         """The version of a changed, valid config file that differs from the one in force, else None.
 
         A file that does not validate is reported once and ignored (the kiosk keeps running on
-        what it has); the gateway refuses it too."""
+        what it has); the gateway refuses it too. The file is validated in a child process, so
+        pydantic never loads into the kiosk (lobby/config/readonly.py): call this off the UI
+        thread. Each version of the file is validated once."""
         stamp = _stamp(self.config_path)
         if stamp is None or stamp == self._config_stamp or stamp == self._config_refused:
             return None
+        if self._config_seen is not None and self._config_seen[0] == stamp:
+            return self._config_seen[1]
         assert self.config_path is not None
         try:
-            new = load_config(self.config_path)
+            new = load_read_only(self.config_path)
         except ConfigError as exc:
             self._config_refused = stamp
             log.error("the changed configuration %s is not valid (%d problem(s)); the kiosk keeps version %s",
@@ -224,6 +230,7 @@ class KioskRuntime:
         if new.model_dump() == self.cfg.model_dump():
             self._config_stamp = stamp  # the same content written again
             return None
+        self._config_seen = (stamp, new.version)
         return new.version
 
     # ------------------------------------------------------------------ stopping

@@ -36,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = load_or_explain(args)
+    # validated in a child, held as plain records: pydantic (about 10 MB) stays out of the
+    # kiosk as it does out of the gateway (lobby/config/readonly.py)
+    cfg = load_or_explain(args, read_only=True)
     from kiosk.main import run as run_kiosk
 
     return run_kiosk(cfg, Path(args.config), simulate=args.simulate, windowed=args.windowed, size=args.size,

@@ -37,6 +37,11 @@ def _wait(predicate: Callable[[], Any], timeout: float, what: str, kiosk: Kiosk)
     raise AssertionError(f"timed out waiting for {what}\n{kiosk.log_text()[-3000:]}")
 
 
+def _holds_pydantic(kiosk: Kiosk) -> bool:
+    assert kiosk.proc is not None
+    return "pydantic_core" in Path(f"/proc/{kiosk.proc.pid}/maps").read_text()
+
+
 def test_heartbeat_and_a_changed_config_applied_once_the_screen_is_idle(
         display: Callable[[int, int], Any], tmp_path: Path) -> None:
     config = write_config(tmp_path / "lobby.toml", tmp_path / "state", 1883,
@@ -49,6 +54,7 @@ def test_heartbeat_and_a_changed_config_applied_once_the_screen_is_idle(
         first = _wait(lambda: (b := _beat(store)) and b["shown"] and b, 30, "a heartbeat with the screen drawn", kiosk)
         assert first["screen"].startswith("home") and first["config_version"] == 1 and first["version"]
         assert first["last_touch_ts"] is None
+        assert not _holds_pydantic(kiosk)  # the file was validated in a child (lobby/config/readonly.py)
 
         kiosk.click("feedback")  # a visitor is using the screen ...
         kiosk.wait_screen("fb_faces")
@@ -70,6 +76,9 @@ def test_heartbeat_and_a_changed_config_applied_once_the_screen_is_idle(
             "idle_timeout_s = 3600", "idle_timeout_s = -1"))
         _wait(lambda: "is not valid" in kiosk.log_text(), 30, "the refusal", kiosk)
         assert kiosk.alive() and _beat(store)["config_version"] == 2  # type: ignore[index]
+        time.sleep(6.0)  # one more check (kiosk/liveness.py: every 5 s): the refused file is not checked again
+        assert kiosk.log_text().count("is not valid") == 1
+        assert not _holds_pydantic(kiosk)  # changed files too were checked by a child
     finally:
         kiosk.stop()
         store.close()
