@@ -305,7 +305,7 @@ def main() -> int:
     print(f"RSS, bare Kivy app with the same fonts {bare_rss / 1024:7.1f} MB  (baseline)")
     print(f"RSS after start (warm)         {rss_start / 1024:7.1f} MB   x{rss_start / bare_rss:.2f} bare")
     print(f"RSS after {min(50, args.flows)} warm-up flows        {rss_warm / 1024:7.1f} MB   x{rss_warm / bare_rss:.2f} bare")
-    print(f"RSS after {result['flows']} flows ({result['seconds']} s) {rss_end / 1024:7.1f} MB   x{rss_end / bare_rss:.2f} bare "
+    print(f"RSS after {result['flows']} flows ({result['seconds']:.0f} s) {rss_end / 1024:7.1f} MB   x{rss_end / bare_rss:.2f} bare "
           f"(target <= 1.5); growth {100 * (rss_end - rss_start) / rss_start:+.1f} % since start, "
           f"{100 * (rss_end - rss_warm) / rss_warm:+.1f} % since warm-up")
     summary = {"tap_p50_ms": round(p50 * 1000, 1), "tap_p99_ms": round(p99 * 1000, 1),
