@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.store_bench import PLAIN, readings  # noqa: E402
+from bench.store_bench import plain_table, readings  # noqa: E402
 from mqtt_bridge.store import Lane, Store  # noqa: E402
 from mqtt_bridge.store.ids import uuid7  # noqa: E402
 from mqtt_bridge.store.outbox import acknowledge, append_events, encode_data  # noqa: E402
@@ -35,10 +34,7 @@ from mqtt_bridge.timebase import Stamp  # noqa: E402
 
 class Raw:
     def __init__(self, path: Path, rows: int) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute(PLAIN)
+        self.conn = plain_table(path, "NORMAL")
         stamp = Stamp.now()
         self.conn.execute("BEGIN")
         self.conn.executemany(

@@ -56,6 +56,15 @@ PLAIN = """CREATE TABLE t (
     clock_synced INTEGER NOT NULL, data TEXT NOT NULL)"""
 
 
+def plain_table(path: Path, synchronous: str) -> sqlite3.Connection:
+    """The baseline's file: WAL, the given synchronous level, the plain ten-column table."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute(PLAIN)
+    return conn
+
+
 def readings(batch: int) -> list[dict]:
     """`batch` distinct readings (distinct dict objects, as a poll cycle produces)."""
     return [{**READING, "values": {"energy_total": {**READING["values"]["energy_total"], "value": 123456.78 + i}}}
@@ -74,10 +83,7 @@ class Raw:
     """Plain sqlite3: the same ten columns and the same content, rows built beforehand."""
 
     def __init__(self, path: Path, batch: int) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute(PLAIN)
+        self.conn = plain_table(path, "FULL")
         stamp = Stamp.now()
         self.rows = [(uuid7(), "meter", "meter.reading", int(Lane.BULK), stamp.ts, stamp.boot_id, stamp.mono_ns,
                       int(stamp.clock_synced), encode_data(data)) for data in readings(batch)]

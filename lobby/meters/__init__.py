@@ -33,8 +33,12 @@ def __getattr__(name: str) -> Any:
         from lobby.meters.service import MeterService
 
         return MeterService
-    if name in ("MeterSimulation", "start_simulation"):
-        from lobby.meters import simulate
+    if name == "MeterSimulation":  # the simulators themselves: loaded only when named
+        from drivers.meters.sim.simulation import MeterSimulation
 
-        return getattr(simulate, name)
+        return MeterSimulation
+    if name == "start_simulation":
+        from lobby.meters.simulate import start_simulation
+
+        return start_simulation
     raise AttributeError(name)

@@ -12,7 +12,7 @@ steered through ``meters.sock``. The gateway then runs its real bus drivers agai
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from drivers.meters.points import WATER_TYPES
 from drivers.meters.sim.launch import SimulatedMeterLines
@@ -25,7 +25,7 @@ from lobby.meters.wiring import serial_settings
 if TYPE_CHECKING:
     from drivers.meters.sim.simulation import MeterSimulation
 
-__all__ = ["MeterSimulation", "SimulatedMeterLines", "bus_specs", "start_simulation", "start_simulation_process"]
+__all__ = ["SimulatedMeterLines", "bus_specs", "start_simulation", "start_simulation_process"]
 
 
 def _meter_spec(meter: MeterConfig) -> SimMeterSpec:
@@ -60,14 +60,6 @@ def start_simulation_process(cfg: Config, *, folder: Path | str | None = None) -
     """`start_simulation` in a child process, its control API on ``<folder>/meters.sock``."""
     lines = SimulatedMeterLines(Path(folder) if folder is not None else sim_dir(cfg.state_dir), bus_specs(cfg))
     return _on_links(cfg, lines.start()), lines
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MeterSimulation":  # named by tests and the demo; imported only then
-        from drivers.meters.sim.simulation import MeterSimulation
-
-        return MeterSimulation
-    raise AttributeError(name)
 
 
 def _on_links(cfg: Config, links: dict[str, Path]) -> Config:
