@@ -49,7 +49,7 @@ from tests.helpers.gateway_rig import many_meters  # noqa: E402
 STEPS = [
     "lobby.cli",                 # the `lobby` entry point and argument parser
     "lobby.cli.gateway_cmd",     # the subcommand
-    "lobby.deferred_imports:defer_unused_by_services",  # urllib.request, asyncio: loaded only if used
+    "lobby.deferred_imports:defer_unused_by_services",  # urllib.request, asyncio, package inits: only if used
     "mqtt_bridge.modelkit:select_read_only",  # settings validated by a child: no pydantic here
     "lobby.config.model",        # the configuration classes, as plain records
     "mqtt_bridge.store",         # the store (sqlite3)

@@ -10,6 +10,13 @@ for its pinout charts and messages; ``shutil`` imports ``bz2`` and ``lzma`` for 
 the services never make. Measured in the gateway (bench/gateway_rss_bench.py): about
 2.3 MiB idle and 3.8 MiB polling 100 meters, of a process meant to stay under 40 MB.
 
+Some packages' ``__init__`` imports everything the package has: gpiozero's brings every
+device class, board, SPI chip and colorzero (about 1.9 MiB more than the three device
+classes drivers/gpio uses); pymodbus's brings every framer and PDU, its datastore and its
+simulator (about 1.1 MiB more than the RTU framer and the PDUs the meter driver uses). ``skip_package_init(name)`` registers such a package without running its
+``__init__``: its submodules import as usual (the drivers import from them), and the
+package's own code runs only if something reads a name the package itself defines.
+
 ``defer(name)`` puts a placeholder module in ``sys.modules`` that carries the real
 module's spec, so ``import name`` succeeds and costs nothing; the first attribute
 anyone reads from it runs the real module's code into the placeholder itself, under a
@@ -41,7 +48,19 @@ UNUSED_BY_SERVICES: dict[str, tuple[str, ...]] = {
     "importlib_resources": (),                # gpiozero: pinout charts
     "pprint": ("pformat",),                   # gpiozero: board descriptions
     "bz2": (), "lzma": (),                    # shutil: archive formats
+    "zipfile": (),                            # importlib.resources: packages inside zip files
+    "colorzero": ("Color",),                  # gpiozero: RGBLED's colours (calls Color only)
+    # pymodbus's PDU modules name the server's datastore in annotations only; the meter
+    # driver is a client. The stand-in is never an isinstance target there.
+    "pymodbus.datastore": ("ModbusServerContext",),
 }
+
+# Packages whose __init__ the services do not run (parents before their subpackages).
+PACKAGE_INITS_SKIPPED_BY_SERVICES: tuple[str, ...] = (
+    "gpiozero",         # drivers/gpio imports gpiozero.input_devices, .output_devices, .pins
+    "pymodbus",         # drivers/meters/modbus_rtu imports pymodbus.framer.rtu and pymodbus.pdu
+    "pymodbus.framer",  # the ASCII, socket and TLS framers
+)
 
 
 class _Deferred(types.ModuleType):
@@ -92,8 +111,30 @@ def defer(name: str, functions: tuple[str, ...] = ()) -> None:
         setattr(sys.modules[parent], child, module)
 
 
+def skip_package_init(name: str) -> None:
+    """Register package `name` without running its ``__init__`` (unless already imported).
+
+    Its submodules import as usual. Reading a name the package itself defines runs
+    ``__init__``, after which the package is exactly as if imported normally. A subpackage
+    needs its parent registered first (finding it imports the parent)."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return
+    module = importlib.util.module_from_spec(spec)  # sets __path__, so submodules are found
+    module.__class__ = _Deferred
+    module.__dict__["_deferred_"] = True
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+
+
 def defer_unused_by_services() -> None:
     """Call first thing in a service process (`lobby gateway`, `lobby bridge`)."""
+    for name in PACKAGE_INITS_SKIPPED_BY_SERVICES:
+        skip_package_init(name)
     for name, functions in UNUSED_BY_SERVICES.items():
         defer(name, functions)
 

@@ -30,8 +30,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-import gpiozero
-from gpiozero import Factory
+from gpiozero.input_devices import Button
+from gpiozero.pins import Factory
 
 from drivers.gpio.debounce import ButtonEvent, ButtonEventKind, ButtonLogic
 from drivers.gpio.factory import default_pin_factory
@@ -81,8 +81,7 @@ class PanelButton:
         self._closed = False
 
         factory = pin_factory if pin_factory is not None else default_pin_factory()
-        self._device = gpiozero.Button(pin, pull_up=pull_up, bounce_time=None,
-                                       pin_factory=factory)
+        self._device = Button(pin, pull_up=pull_up, bounce_time=None, pin_factory=factory)
         self._active_high = not pull_up
         self._logic = ButtonLogic(button_id, bounce_s=bounce_time, hold_s=hold_time,
                                   stuck_s=stuck_time, pressed=self._device.is_pressed,

@@ -12,8 +12,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import gpiozero
-from gpiozero import Factory
+from gpiozero.output_devices import Buzzer as GpiozeroBuzzer
+from gpiozero.pins import Factory
 
 from drivers.gpio.factory import default_pin_factory
 
@@ -52,8 +52,8 @@ class Buzzer:
         self.buzzer_id = buzzer_id
         self.patterns: dict[str, BeepPattern] = {**DEFAULT_BEEP_PATTERNS, **(patterns or {})}
         factory = pin_factory if pin_factory is not None else default_pin_factory()
-        self._device = gpiozero.Buzzer(pin, active_high=active_high, initial_value=False,
-                                       pin_factory=factory)
+        self._device = GpiozeroBuzzer(pin, active_high=active_high, initial_value=False,
+                                      pin_factory=factory)
         self._lock = threading.Lock()
         self._pattern: str | None = None
         self._until = 0.0

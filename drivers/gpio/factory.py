@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Mapping
 
-from gpiozero import Factory
+from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 ENV_VAR = "GPIOZERO_PIN_FACTORY"

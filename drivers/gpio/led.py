@@ -18,8 +18,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import gpiozero
-from gpiozero import Factory
+from gpiozero.output_devices import LED, PWMLED
+from gpiozero.pins import Factory
 
 from drivers.gpio.factory import default_pin_factory
 
@@ -75,7 +75,7 @@ class StatusLed:
         self.led_id = led_id
         self.patterns: dict[str, LedPattern] = {**DEFAULT_LED_PATTERNS, **(patterns or {})}
         factory = pin_factory if pin_factory is not None else default_pin_factory()
-        device_class = gpiozero.PWMLED if pwm else gpiozero.LED
+        device_class = PWMLED if pwm else LED
         self._device = device_class(pin, active_high=active_high, initial_value=False,
                                     pin_factory=factory)
         self._lock = threading.Lock()

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from pymodbus.exceptions import ModbusException
-from pymodbus.framer import FramerRTU
+from pymodbus.framer.rtu import FramerRTU
 from pymodbus.pdu import DecodePDU, ModbusPDU
 from pymodbus.pdu.register_message import ReadHoldingRegistersRequest, ReadInputRegistersRequest
 

@@ -104,22 +104,78 @@ def test_a_function_imported_by_name_loads_its_module_only_when_called() -> None
 
 
 def test_the_services_deferrals_leave_gpiozero_paho_and_pymodbus_working() -> None:
-    """What `lobby gateway` defers: its libraries import and work, and nothing deferred was loaded."""
+    """What `lobby gateway` defers: its drivers work, and nothing deferred was loaded."""
     out = _run("""
-        from lobby.deferred_imports import UNUSED_BY_SERVICES, defer_unused_by_services, is_loaded
+        import sys
+        from lobby.deferred_imports import (PACKAGE_INITS_SKIPPED_BY_SERVICES, UNUSED_BY_SERVICES,
+                                            defer_unused_by_services, is_loaded)
         defer_unused_by_services()
-        import shutil, tempfile
+        import shutil, tempfile, time
         from pathlib import Path
-        import paho.mqtt.client, gpiozero, pymodbus.pdu
+        import paho.mqtt.client
+        from drivers.gpio.button import PanelButton
+        from drivers.gpio.buzzer import Buzzer
         from drivers.gpio.factory import make_pin_factory
-        from drivers.meters.modbus_rtu import build_read_request, parse_response
-        led = gpiozero.LED(17, pin_factory=make_pin_factory("mock"))
-        led.on()
-        print(led.is_lit, len(build_read_request(1, 3, 0, 2)))
-        print(sorted(name for name in UNUSED_BY_SERVICES if is_loaded(name)))
+        from drivers.gpio.led import StatusLed
+        from drivers.meters import modbus_rtu
+        from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
+        factory = make_pin_factory("mock")
+        led = StatusLed("led", 17, pwm=True, pin_factory=factory)
+        led.show("ok")
+        pressed = []
+        button = PanelButton("btn", 22, bounce_time=0.01, hold_time=0.5, stuck_time=5, pin_factory=factory)
+        button.when_pressed = pressed.append
+        factory.pin(22).drive_low(); time.sleep(0.05); factory.pin(22).drive_high()
+        button.wait_idle(2)
+        buzzer = Buzzer("bz", 12, pin_factory=factory)
+        buzzer.play("accepted")
+        print(led.state.lit, len(pressed) > 0)
+        for device in (led, button, buzzer):
+            device.close()
+        frame = modbus_rtu.encode_response(1, ReadHoldingRegistersResponse(registers=[7, 8]))
+        parsed, size = modbus_rtu.parse_response(frame + b"junk")
+        error = modbus_rtu.parse_response(bytes.fromhex("018302C0F1"))[0]
+        print(list(parsed.pdu.registers), size, modbus_rtu.describe(error)["exception"],
+              len(modbus_rtu.build_read_request(1, 3, 0, 2)))
+        print(sorted(name for name in (*UNUSED_BY_SERVICES, *PACKAGE_INITS_SKIPPED_BY_SERVICES) if is_loaded(name)),
+              "gpiozero.boards" in sys.modules, "pymodbus.simulator" in sys.modules)
         with tempfile.TemporaryDirectory() as tmp:  # a deferred module still works when it is used
             (Path(tmp) / "f").write_text("x")
             archive = shutil.make_archive(str(Path(tmp) / "a"), "bztar", tmp, "f")
         print(archive.endswith(".tar.bz2"), is_loaded("bz2"))
+        import gpiozero, gpiozero.output_devices  # the package's own names run its __init__, once
+        print(gpiozero.LED is gpiozero.output_devices.LED, tuple(gpiozero.output_devices.Color("red").rgb_bytes), is_loaded("gpiozero"),
+              is_loaded("colorzero"))
     """)
-    assert out.splitlines() == ["True 8", "[]", "True True"]
+    assert out.splitlines() == ["True True", "[7, 8] 9 illegal data address 8", "[] False False",
+                                "True True", "True (255, 0, 0) True True"]  # Color: loaded when called
+
+
+def test_a_package_registered_without_its_init_imports_submodules_and_runs_init_at_first_use(
+        tmp_path: Path) -> None:
+    package = tmp_path / "bigpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("import time\nfrom .small import VALUE\nfrom . import heavy\n"
+                                         "time.sleep(0.3)\nNAME = 'bigpkg'\n")
+    (package / "small.py").write_text("VALUE = 1\n")
+    (package / "heavy.py").write_text("WEIGHT = 2\n")
+    out = _run("""
+        import sys, threading
+        from lobby.deferred_imports import is_loaded, skip_package_init
+        skip_package_init("bigpkg")
+        from bigpkg.small import VALUE
+        import bigpkg
+        print(VALUE, is_loaded("bigpkg"), "bigpkg.heavy" in sys.modules, bigpkg.small.VALUE)
+        seen, start = [], threading.Barrier(8)
+        def read():
+            start.wait()
+            seen.append((bigpkg.NAME, bigpkg.heavy.WEIGHT))
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        print(sorted(set(seen)), len(seen), is_loaded("bigpkg"), bigpkg.small is sys.modules["bigpkg.small"])
+        skip_package_init("importlib")  # already imported: left alone
+        skip_package_init("bigpkg.small")  # not a package: left alone
+        print(is_loaded("importlib"), is_loaded("bigpkg.small"))
+    """, path=tmp_path)
+    assert out.splitlines() == ["1 False False 1", "[('bigpkg', 2)] 8 True True", "True True"]
