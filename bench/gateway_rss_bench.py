@@ -16,6 +16,11 @@ Three measurements, one run:
 3. The same with 100 meters on ten simulated RS-485 lines (DL/T 645 and Modbus
    in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s.
 
+The gateway runs with the Python settings of systemd/lobby-gateway.service
+(PYTHONOPTIMIZE=2, modules compiled into a cache directory; read from the unit), after
+one unmeasured start that fills that cache, as a Pi's gateway runs after its first start.
+`--plain` runs it without them (plain `python`) for comparison.
+
 Only the gateway process itself is measured: the simulated meter lines and PN532
 readers run in child processes (drivers/meters/sim/launch.py,
 drivers/nfc/sim/launch.py) that a real installation does not have; their RSS is
@@ -43,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers.site_config import site_toml  # noqa: E402
 from tests.helpers.broker import Broker, TlsFiles  # noqa: E402
 from tests.helpers.pki import CertificateAuthority  # noqa: E402
-from tests.helpers.gateway_rig import many_meters  # noqa: E402
+from tests.helpers.gateway_rig import many_meters, shipped_python_env  # noqa: E402
 
 # The modules `lobby gateway` imports, in the order it imports them ("module:function" is a call).
 STEPS = [
@@ -137,12 +142,12 @@ def import_steps() -> list[tuple[str, int, list[str]]]:
 
 
 def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: float,
-                samples_s: float) -> dict[str, float]:
+                samples_s: float, python_env: dict[str, str]) -> dict[str, float]:
     work.mkdir(parents=True, exist_ok=True)
     config = work / "lobby.toml"
     tls = f'[mqtt.tls]\nenabled = true\nca_file = "{ca_file}"'  # as shipped: TLS to the broker
     config.write_text(site_toml(work / "state", port, extra=extra, mqtt_extra=tls))
-    env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1"}
+    env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1", **python_env}
     proc = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",
                              "--config", str(config), "--simulate"], cwd=ROOT, env=env)
     try:
@@ -177,6 +182,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after start before sampling")
     parser.add_argument("--poll", type=float, default=30.0, help="seconds of sampling (one sample a second)")
     parser.add_argument("--meters", type=int, default=100)
+    parser.add_argument("--plain", action="store_true", help="without the unit's Python settings (-OO, cache)")
     args = parser.parse_args()
 
     steps = import_steps()
@@ -193,14 +199,19 @@ def main() -> None:
         ca = CertificateAuthority.create(work / "pki", "Company CA")
         cert, key = ca.issue(work / "pki", "broker", server=True)
         broker = Broker(work / "broker", tls=TlsFiles(ca.cert_path, cert, key)).start()
+        python_env = {} if args.plain else shipped_python_env(work / "cache")
+        meter_devices = DEVICES + many_meters(args.meters, 10, interval_s=5)
         try:
-            idle = run_gateway(work / "idle", broker.port, ca.cert_path, DEVICES, args.settle, args.poll)
-            meters = run_gateway(work / "meters", broker.port, ca.cert_path,
-                                 DEVICES + many_meters(args.meters, 10, interval_s=5), args.settle, args.poll)
+            if python_env:  # the first start compiles into the cache; a Pi's gateway starts once
+                run_gateway(work / "warm-up", broker.port, ca.cert_path, meter_devices, 8, 1, python_env)
+            idle = run_gateway(work / "idle", broker.port, ca.cert_path, DEVICES, args.settle, args.poll, python_env)
+            meters = run_gateway(work / "meters", broker.port, ca.cert_path, meter_devices, args.settle, args.poll,
+                                 python_env)
         finally:
             broker.stop()
     print()
-    print("the running gateway process (simulators excluded: they are its child processes here):")
+    settings = " ".join(f"{k}={v}" for k, v in python_env.items() if v and k != "PYTHONPYCACHEPREFIX") or "plain python"
+    print(f"the running gateway process ({settings}; simulators excluded: they are its child processes here):")
     print(f"{'case':34} {'max RSS':>8} {'peak':>7} {'anon':>6} {'x bare':>7} {'sims':>7}")
     for label, r in (("idle (buttons, reader, patrol)", idle), (f"polling {args.meters} meters every 5 s", meters)):
         print(f"{label:34} {r['rss_mb']:7.1f}M {r['hwm_mb']:6.1f}M {r['anon_mb']:5.1f}M "

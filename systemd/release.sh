@@ -105,6 +105,8 @@ case "$KEEP" in ''|*[!0-9]*) die "--keep takes a number" ;; esac
 [ "$KEEP" -ge 2 ] || die "--keep must be at least 2 (the current release and the one to roll back to)"
 L="$ROOT$LOBBY_DIR"
 RELEASES="$L/releases"
+# the gateway's compiled modules (PYTHONPYCACHEPREFIX in lobby-gateway.service), by source path
+PYCACHE="$ROOT/var/cache/lobby/pycache"
 
 # --- naming a build ----------------------------------------------------------------------------
 project_version() {  # the version in pyproject.toml
@@ -424,7 +426,7 @@ prune() {  # keep the newest KEEP releases, never the current or the previous on
     if [ "$name" = "$cur" ] || [ "$name" = "$prev" ]; then continue; fi
     kept=$((kept + 1))
     if [ $((kept + 2)) -gt "$KEEP" ]; then
-      rm -rf -- "${RELEASES:?}/$name"
+      rm -rf -- "${RELEASES:?}/$name" "${PYCACHE:?}$LOBBY_DIR/releases/$name"
       say "removed the old release $name"
     fi
   done < <(ls -1t "$RELEASES" 2>/dev/null | grep -v '^\.')

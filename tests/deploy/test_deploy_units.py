@@ -100,6 +100,11 @@ def test_gateway_unit_has_what_the_service_relies_on() -> None:
     # config.update replaces /etc/lobby/lobby.toml.
     assert unit["ReadWritePaths"] == ["-/etc/lobby"]
     assert unit["ExecStart"] == ["/opt/lobby/bin/lobby gateway --config /etc/lobby/lobby.toml"]
+    # -OO keeps the gateway under 40 MB; its compiled modules go where it may write them
+    # (bench/gateway_rss_bench.py and tests/gateway/test_gateway_process.py run it so).
+    environment = dict(pair.split("=", 1) for line in unit["Environment"] for pair in line.split())
+    assert environment["PYTHONOPTIMIZE"] == "2" and unit["CacheDirectory"] == ["lobby"]
+    assert environment["PYTHONPYCACHEPREFIX"].startswith("/var/cache/lobby/")
 
 
 def test_kiosk_unit_owns_tty1_and_reaches_its_devices() -> None:

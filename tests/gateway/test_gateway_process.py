@@ -5,7 +5,8 @@ settings as plain records, so pydantic is never mapped into it, even after centr
 pushed a config (checked by a separate checker process: a hostile push is still
 refused by key name, a good one still accepted). Under --simulate the meter lines
 run in their own child process, as the card readers do, and die with the gateway; what
-pymodbus imports for its async client and server is never loaded.
+pymodbus imports for its async client and server is never loaded. The gateway runs with
+the Python settings of its systemd unit (-OO, modules compiled into its cache directory).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
-from tests.helpers.gateway_rig import GatewayProcess, many_meters
+from tests.helpers.gateway_rig import GatewayProcess, many_meters, shipped_python_env
 from tests.helpers.site_config import site_toml
 
 
@@ -52,10 +53,15 @@ def test_the_gateway_reads_its_settings_without_pydantic_and_simulates_meters_be
 
     config.write_text(text(1))
     central = Central(broker.port, "lobby/tower-a/gw-test")
-    gateway = GatewayProcess(config, tmp_path / "gateway.log").start()
+    cache = tmp_path / "cache"
+    env = shipped_python_env(cache)
+    assert env["PYTHONOPTIMIZE"] == "2"
+    gateway = GatewayProcess(config, tmp_path / "gateway.log", env=env).start()
     try:
         central.wait_for(lambda: {e["data"]["meter_id"] for e in central.events_of("meter.reading")}
                          >= {"m000", "m001", "m002", "m003"}, timeout=60, what="readings from every meter")
+        compiled = {p.name.split(".")[0] for p in cache.rglob("*.opt-2.pyc")}
+        assert {"gateway_cmd", "modbus_rtu", "dlt645"} <= compiled  # run -OO, compiled into the cache
         assert not _mapped(gateway.pid, "pydantic_core")
         # pymodbus imports asyncio, and the Modbus meters were read without it (lobby/deferred_imports.py)
         assert not _mapped(gateway.pid, "_asyncio.cpython")
