@@ -20,7 +20,7 @@ class HealthState(str, enum.Enum):
     LOST = "lost"  # not answering; the driver keeps retrying with backoff
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeviceHealth:
     device_id: str
     state: HealthState

@@ -19,7 +19,7 @@ _COUNTER_FOR = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class Counters:
     """Transactions by outcome; a retried request counts once per attempt."""
 

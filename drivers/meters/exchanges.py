@@ -35,7 +35,7 @@ class FailKind(str, enum.Enum):
     PORT = "port"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointDef:
     name: str
     unit: str
@@ -63,7 +63,7 @@ class Answer:
 Verdict = Answer | Observation | None  # None: a frame, but not meant for us (echo, late reply)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exchange:
     label: str  # names the request in logs and reasons
     request: bytes

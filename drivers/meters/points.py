@@ -134,7 +134,7 @@ class PointError(ValueError):
     """A meter's points cannot be read as configured; the message says why."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Binding:
     """One canonical point of one meter: where the driver finds it and how to convert it."""
 

@@ -14,7 +14,7 @@ class Quality(str, enum.Enum):
     ERROR = "error"  # this poll failed and there is no earlier value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointValue:
     name: str
     value: float | None

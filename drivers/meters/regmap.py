@@ -118,7 +118,7 @@ class RegisterSpec:
         return regs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReadBlock:
     """One FC 03/04 request covering one or more registers of a map."""
 

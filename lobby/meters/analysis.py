@@ -86,6 +86,8 @@ class Hysteresis:
     changes nothing. Only transitions are reported, so a persisting fault writes nothing.
     """
 
+    __slots__ = ("raise_after", "clear_after", "active", "bad", "good")  # seven per meter
+
     def __init__(self, raise_after: int = 1, clear_after: int = 1, active: bool = False) -> None:
         self.raise_after = raise_after
         self.clear_after = clear_after
@@ -111,7 +113,7 @@ class Hysteresis:
 
 # --- cumulative registers ----------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegisterState:
     value: float  # last accepted register value
     at: dt.datetime  # when it was read (UTC)

@@ -43,7 +43,7 @@ class Edge:
         return parse_rfc3339(self.read_ts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BillingMeter:
     meter: MeterConfig
     point: str

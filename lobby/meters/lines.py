@@ -12,7 +12,7 @@ from lobby.meters.analysis import Hysteresis, MeterAnalyzer
 from lobby.meters.points import Binding
 
 
-@dataclass
+@dataclass(slots=True)
 class MeterState:
     cfg: MeterConfig
     points: list[Binding]
