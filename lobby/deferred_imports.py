@@ -6,7 +6,8 @@ reads only when PySocks is installed; pymodbus imports ``asyncio`` for its async
 and server, which the gateway's bus drivers never start; gpiozero imports
 ``importlib.metadata`` (with ``email`` and ``zipfile``) to find pin factories by name,
 which drivers/gpio/factory.py builds itself, and ``importlib_resources`` and ``pprint``
-for its pinout charts and messages; ``shutil`` imports ``bz2`` and ``lzma`` for archives
+for its pinout charts and messages, and ``statistics`` (with ``fractions`` and ``decimal``)
+for smoothed inputs the panel never uses; ``shutil`` imports ``bz2`` and ``lzma`` for archives
 the services never make. Measured in the gateway (bench/gateway_rss_bench.py): about
 2.3 MiB idle and 3.8 MiB polling 100 meters, of a process meant to stay under 40 MB.
 
@@ -49,6 +50,7 @@ UNUSED_BY_SERVICES: dict[str, tuple[str, ...]] = {
     "pprint": ("pformat",),                   # gpiozero: board descriptions
     "bz2": (), "lzma": (),                    # shutil: archive formats
     "zipfile": (),                            # importlib.resources: packages inside zip files
+    "statistics": ("median", "mean"),         # gpiozero: smoothed inputs (with fractions, decimal)
     "colorzero": ("Color",),                  # gpiozero: RGBLED's colours (calls Color only)
     # pymodbus's PDU modules name the server's datastore in annotations only; the meter
     # driver is a client. The stand-in is never an isinstance target there.
