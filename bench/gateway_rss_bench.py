@@ -16,10 +16,12 @@ Three measurements, one run:
 3. The same with 100 meters on ten simulated RS-485 lines (DL/T 645 and Modbus
    in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s.
 
-The gateway runs with the Python settings of systemd/lobby-gateway.service
-(PYTHONOPTIMIZE=2, modules compiled into a cache directory; read from the unit), after
-one unmeasured start that fills that cache, as a Pi's gateway runs after its first start.
-`--plain` runs it without them (plain `python`) for comparison.
+The gateway (and the import-step child) runs with the Python settings of
+systemd/lobby-gateway.service (PYTHONOPTIMIZE=2, modules compiled into a cache
+directory; read from the unit), after one unmeasured start that fills that cache, as a
+Pi's gateway runs after its first start. `--plain` runs them without (plain `python`;
+where no .pyc files were written, every module is compiled at import, which leaves its
+garbage in the RSS).
 
 Only the gateway process itself is measured: the simulated meter lines and PN532
 readers run in child processes (drivers/meters/sim/launch.py,
@@ -135,9 +137,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def import_steps() -> list[tuple[str, int, list[str]]]:
+def import_steps(python_env: dict[str, str]) -> list[tuple[str, int, list[str]]]:
     out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(STEPS)], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env={**os.environ, **python_env}).stdout
     return [tuple(row) for row in json.loads(out.strip().splitlines()[-1])]
 
 
@@ -185,15 +187,6 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="without the unit's Python settings (-OO, cache)")
     args = parser.parse_args()
 
-    steps = import_steps()
-    base = steps[0][1]
-    print("gateway start-up, RSS after each import step (a fresh child process):")
-    print(f"{'step':30} {'RSS MiB':>8} {'+MiB':>6} {'x bare':>7}  third-party packages pulled in")
-    prev = base
-    for name, kb, pulled in steps:
-        print(f"{name:30} {kb / 1024:8.1f} {(kb - prev) / 1024:6.1f} {kb / base:7.2f}  {', '.join(pulled)}")
-        prev = kb
-
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         ca = CertificateAuthority.create(work / "pki", "Company CA")
@@ -204,11 +197,20 @@ def main() -> None:
         try:
             if python_env:  # the first start compiles into the cache; a Pi's gateway starts once
                 run_gateway(work / "warm-up", broker.port, ca.cert_path, meter_devices, 8, 1, python_env)
+            steps = import_steps(python_env)
             idle = run_gateway(work / "idle", broker.port, ca.cert_path, DEVICES, args.settle, args.poll, python_env)
             meters = run_gateway(work / "meters", broker.port, ca.cert_path, meter_devices, args.settle, args.poll,
                                  python_env)
         finally:
             broker.stop()
+
+    base = steps[0][1]
+    print("gateway start-up, RSS after each import step (a fresh child process, the same Python settings):")
+    print(f"{'step':30} {'RSS MiB':>8} {'+MiB':>6} {'x bare':>7}  third-party packages pulled in")
+    prev = base
+    for name, kb, pulled in steps:
+        print(f"{name:30} {kb / 1024:8.1f} {(kb - prev) / 1024:6.1f} {kb / base:7.2f}  {', '.join(pulled)}")
+        prev = kb
     print()
     settings = " ".join(f"{k}={v}" for k, v in python_env.items() if v and k != "PYTHONPYCACHEPREFIX") or "plain python"
     print(f"the running gateway process ({settings}; simulators excluded: they are its child processes here):")
