@@ -1,6 +1,6 @@
 """The gateway's memory: RSS after each import step, idle, and polling 100 meters.
 
-    .venv/bin/python bench/gateway_rss_bench.py [--settle 20] [--poll 40]
+    .venv/bin/python bench/gateway_rss_bench.py [--settle 15] [--poll 300] [--plain]
 
 Three measurements, one run:
 
@@ -182,7 +182,8 @@ def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settle", type=float, default=15.0, help="seconds after start before sampling")
-    parser.add_argument("--poll", type=float, default=30.0, help="seconds of sampling (one sample a second)")
+    parser.add_argument("--poll", type=float, default=300.0,
+                        help="seconds of sampling, one sample a second (RSS still creeps up for minutes)")
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--plain", action="store_true", help="without the unit's Python settings (-OO, cache)")
     args = parser.parse_args()
