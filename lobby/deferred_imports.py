@@ -14,9 +14,10 @@ the services never make. Measured in the gateway (bench/gateway_rss_bench.py): a
 Some packages' ``__init__`` imports everything the package has: gpiozero's brings every
 device class, board, SPI chip and colorzero (about 1.9 MiB more than the three device
 classes drivers/gpio uses); pymodbus's brings every framer and PDU, its datastore and its
-simulator (about 1.1 MiB more than the RTU framer and the PDUs the meter driver uses). ``skip_package_init(name)`` registers such a package without running its
-``__init__``: its submodules import as usual (the drivers import from them), and the
-package's own code runs only if something reads a name the package itself defines.
+simulator (about 1.1 MiB more than the RTU framer and the PDUs the meter driver uses).
+``skip_package_init(name)`` registers such a package without running its ``__init__``:
+its submodules import as usual (the drivers import from them), and the package's own
+code runs only if something reads a name the package itself defines.
 
 ``defer(name)`` puts a placeholder module in ``sys.modules`` that carries the real
 module's spec, so ``import name`` succeeds and costs nothing; the first attribute
@@ -94,13 +95,14 @@ def _stand_in(module: types.ModuleType, name: str) -> Callable[..., Any]:
     return call
 
 
-def defer(name: str, functions: tuple[str, ...] = ()) -> None:
-    """Register `name` as deferred unless it is already imported (or does not exist); each of
-    `functions` gets a stand-in that can be imported by name without loading the module."""
+def _register(name: str, functions: tuple[str, ...] = (), *, packages_only: bool = False) -> None:
+    """Put a placeholder for `name` in sys.modules (unless it is imported, missing, or, with
+    `packages_only`, not a package). A package's placeholder keeps its ``__path__``
+    (module_from_spec sets it), so its submodules import without its ``__init__``."""
     if name in sys.modules:
         return
     spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
+    if spec is None or spec.loader is None or (packages_only and spec.submodule_search_locations is None):
         return
     module = importlib.util.module_from_spec(spec)
     module.__class__ = _Deferred
@@ -113,24 +115,19 @@ def defer(name: str, functions: tuple[str, ...] = ()) -> None:
         setattr(sys.modules[parent], child, module)
 
 
+def defer(name: str, functions: tuple[str, ...] = ()) -> None:
+    """Register `name` as deferred unless it is already imported (or does not exist); each of
+    `functions` gets a stand-in that can be imported by name without loading the module."""
+    _register(name, functions)
+
+
 def skip_package_init(name: str) -> None:
     """Register package `name` without running its ``__init__`` (unless already imported).
 
     Its submodules import as usual. Reading a name the package itself defines runs
     ``__init__``, after which the package is exactly as if imported normally. A subpackage
     needs its parent registered first (finding it imports the parent)."""
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
-        return
-    module = importlib.util.module_from_spec(spec)  # sets __path__, so submodules are found
-    module.__class__ = _Deferred
-    module.__dict__["_deferred_"] = True
-    sys.modules[name] = module
-    parent, _, child = name.rpartition(".")
-    if parent:
-        setattr(sys.modules[parent], child, module)
+    _register(name, packages_only=True)
 
 
 def defer_unused_by_services() -> None:
