@@ -75,6 +75,7 @@ class Runtime:
                                                       "ts": rfc3339(utc_now())}))
         self._probation_at_start()
         self.bridge.start()
+        self.store.close_thread_connection()  # the starting thread's; the bridge and the rest use their own
 
     def _probation_at_start(self) -> None:
         decision, path = self.start_decision, self.config_path

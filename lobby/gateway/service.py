@@ -71,6 +71,7 @@ class GatewayService:
             log.info("starting %s", component.name)
             component.start()
         self.scheduler.start()
+        self.store.close_thread_connection()  # if a component's start used the store from this thread
         log.info("gateway running: %d component(s)%s", len(self.components), " (simulated hardware)" if self.simulate else "")
 
     def stop(self) -> None:

@@ -63,6 +63,15 @@ def test_press_opens_one_ticket_repeats_join_it_and_the_led_follows_central(runn
     assert _leds(panel)["btn-toilet-led"] == "acknowledged"
 
 
+def test_the_main_thread_holds_no_store_connection_once_started(running) -> None:  # noqa: ANN001
+    gateway, central, panel = running
+    # Started from this thread (the fixture): every component has started, and this thread's
+    # connection (the migrations', the start-up events') is closed; presses still become tickets.
+    assert not gateway.store.has_thread_connection
+    panel.click("btn-toilet")
+    central.wait_for(lambda: central.events_of("ticket.created"), what="ticket on the broker")
+
+
 def test_a_stuck_button_raises_a_device_alert_not_a_flood_of_tickets(running) -> None:  # noqa: ANN001
     gateway, central, panel = running
     panel.hold("btn-toilet", 4.0)  # past stuck_after_s = 3

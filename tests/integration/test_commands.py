@@ -54,6 +54,15 @@ def test_malformed_command_gets_an_error_result(setup, label: str, raw: bytes, e
     assert central.command("ping", {})["ok"] is True  # and the bridge still answers
 
 
+def test_the_starting_thread_lets_go_of_its_store_connection(setup) -> None:  # noqa: ANN001
+    rt, central, _ = setup
+    # The fixture started the runtime from this thread: the connection it migrated the store on
+    # (and kept the migrations' statements in) is closed; the bridge works on its own.
+    assert not rt.store.has_thread_connection
+    assert central.command("ping", {})["ok"] is True
+    central.wait_for(lambda: central.events_of("gateway.started"), what="gateway.started on the broker")
+
+
 def test_oversized_command_is_refused(setup) -> None:  # noqa: ANN001
     rt, central, _ = setup
     big = json.dumps({"id": "big1", "ts": "2026-11-25T10:00:00Z", "data": {"echo": "x" * 100_000}}).encode()
