@@ -1,6 +1,6 @@
 """The gateway's memory: RSS after each import step, idle, and polling 100 meters.
 
-    .venv/bin/python bench/gateway_rss_bench.py [--settle 15] [--poll 300] [--plain]
+    .venv/bin/python bench/gateway_rss_bench.py [--settle 15] [--poll 300] [--after-command 60] [--plain]
 
 Three measurements, one run:
 
@@ -14,7 +14,10 @@ Three measurements, one run:
    over TLS, as shipped (`[mqtt.tls] enabled = true`; OpenSSL's context and the
    pages of libssl and libcrypto it touches count: about 1.2 MiB).
 3. The same with 100 meters on ten simulated RS-485 lines (DL/T 645 and Modbus
-   in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s.
+   in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s; then
+   central sends it one command (a `ping`) and the sampling goes on for a minute:
+   the first inbound command loads jsonschema with referencing, rpds, attrs and
+   typing_extensions, which the gateway keeps from then on.
 
 The gateway (and the import-step child) runs with the Python settings of
 systemd/lobby-gateway.service (PYTHONOPTIMIZE=2, modules compiled into a cache
@@ -143,8 +146,32 @@ def import_steps(python_env: dict[str, str]) -> list[tuple[str, int, list[str]]]
     return [tuple(row) for row in json.loads(out.strip().splitlines()[-1])]
 
 
+def sample_rss(pid: int, seconds: float) -> int:
+    """The highest VmRSS (KiB) over `seconds`, one sample a second."""
+    rss: list[int] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        rss.append(status_kb(pid)["VmRSS"])
+        time.sleep(1.0)
+    return max(rss)
+
+
+def send_ping(port: int, ca_file: Path, config: Path) -> None:
+    """Central's `ping`, over TLS: the gateway's first inbound command loads jsonschema."""
+    from lobby.config import load_config
+    from tests.helpers.central import Central
+
+    central = Central(port, load_config(config).base_topic, tls={"ca_certs": str(ca_file)})
+    try:
+        result = central.command("ping", {})
+        if result.get("ok") is not True:
+            raise SystemExit(f"the gateway refused ping: {result}")
+    finally:
+        central.close()
+
+
 def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: float,
-                samples_s: float, python_env: dict[str, str]) -> dict[str, float]:
+                samples_s: float, python_env: dict[str, str], after_command_s: float = 0.0) -> dict[str, float]:
     work.mkdir(parents=True, exist_ok=True)
     config = work / "lobby.toml"
     tls = f'[mqtt.tls]\nenabled = true\nca_file = "{ca_file}"'  # as shipped: TLS to the broker
@@ -156,11 +183,11 @@ def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: floa
         time.sleep(settle_s)
         if proc.poll() is not None:
             raise SystemExit(f"the gateway stopped (exit {proc.returncode})")
-        rss: list[int] = []
-        deadline = time.monotonic() + samples_s
-        while time.monotonic() < deadline:
-            rss.append(status_kb(proc.pid)["VmRSS"])
-            time.sleep(1.0)
+        rss_kb = sample_rss(proc.pid, samples_s)
+        after_command_kb = 0
+        if after_command_s:
+            send_ping(port, ca_file, config)
+            after_command_kb = sample_rss(proc.pid, after_command_s)
         last = status_kb(proc.pid)
         sims = sum(status_kb(c).get("VmRSS", 0) for c in children(proc.pid))
         events = 0
@@ -168,7 +195,7 @@ def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: floa
             import sqlite3
             with sqlite3.connect(db) as conn:
                 events = max(events, conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
-        return {"rss_mb": max(rss) / 1024, "last_mb": last["VmRSS"] / 1024, "hwm_mb": last["VmHWM"] / 1024,
+        return {"rss_mb": rss_kb / 1024, "after_command_mb": after_command_kb / 1024, "last_mb": last["VmRSS"] / 1024, "hwm_mb": last["VmHWM"] / 1024,
                 "anon_mb": last.get("RssAnon", 0) / 1024, "sims_mb": sims / 1024, "events": events}
     finally:
         proc.terminate()
@@ -185,6 +212,8 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=300.0,
                         help="seconds of sampling, one sample a second (RSS still creeps up for minutes)")
     parser.add_argument("--meters", type=int, default=100)
+    parser.add_argument("--after-command", type=float, default=60.0,
+                        help="seconds of sampling after central's first command (a ping; 0: not sent)")
     parser.add_argument("--plain", action="store_true", help="without the unit's Python settings (-OO, cache)")
     args = parser.parse_args()
 
@@ -197,11 +226,12 @@ def main() -> None:
         meter_devices = DEVICES + many_meters(args.meters, 10, interval_s=5)
         try:
             if python_env:  # the first start compiles into the cache; a Pi's gateway starts once
-                run_gateway(work / "warm-up", broker.port, ca.cert_path, meter_devices, 8, 1, python_env)
+                run_gateway(work / "warm-up", broker.port, ca.cert_path, meter_devices, 8, 1, python_env,
+                            after_command_s=1)  # a command too: jsonschema's modules are compiled then
             steps = import_steps(python_env)
             idle = run_gateway(work / "idle", broker.port, ca.cert_path, DEVICES, args.settle, args.poll, python_env)
             meters = run_gateway(work / "meters", broker.port, ca.cert_path, meter_devices, args.settle, args.poll,
-                                 python_env)
+                                 python_env, after_command_s=args.after_command)
         finally:
             broker.stop()
 
@@ -219,6 +249,10 @@ def main() -> None:
     for label, r in (("idle (buttons, reader, patrol)", idle), (f"polling {args.meters} meters every 5 s", meters)):
         print(f"{label:34} {r['rss_mb']:7.1f}M {r['hwm_mb']:6.1f}M {r['anon_mb']:5.1f}M "
               f"{r['rss_mb'] * 1024 / base:7.2f} {r['sims_mb']:6.1f}M")
+    if meters["after_command_mb"]:
+        r, label = meters["after_command_mb"], "then central's first command"
+        print(f"{label:34} {r:7.1f}M {'':>7} {'':>6} {r * 1024 / base:7.2f}"
+              f"  (a ping: jsonschema and the packages it needs are loaded)")
     print(f"events recorded: idle {idle['events']}, polling {meters['events']} (the meters were read)")
     os._exit(0)
 

@@ -91,10 +91,11 @@ class ButtonService:
         if panel is None:
             return
         try:
-            if panel.cfg.role == "feedback":
-                self._feedback(panel)
-            else:
-                self._ticket(panel)
+            with self.store.connection_released_after():  # each button's thread: presses are minutes apart
+                if panel.cfg.role == "feedback":
+                    self._feedback(panel)
+                else:
+                    self._ticket(panel)
         except StoreError as exc:  # disk full or locked: the press is refused audibly, never silently lost
             log.error("button %s: press not recorded: %s", panel.cfg.id, exc)
             self._beep("rejected")
@@ -155,11 +156,12 @@ class ButtonService:
     def _on_health(self, health: DeviceHealth) -> None:
         key = stuck_key(health.device_id)
         try:
-            if health.state is not HealthState.OK and "stuck" in health.reason:
-                self.alerts.raise_alert(key, Severity.WARNING, "按钮卡住 Button stuck",
-                                        {"button_id": health.device_id, "reason": health.reason})
-            elif health.state is HealthState.OK:
-                self.alerts.clear(key)
+            with self.store.connection_released_after():
+                if health.state is not HealthState.OK and "stuck" in health.reason:
+                    self.alerts.raise_alert(key, Severity.WARNING, "按钮卡住 Button stuck",
+                                            {"button_id": health.device_id, "reason": health.reason})
+                elif health.state is HealthState.OK:
+                    self.alerts.clear(key)
         except StoreError as exc:
             log.error("button %s: stuck alert not recorded: %s", health.device_id, exc)
 

@@ -36,6 +36,7 @@ class PatrolComponent:
         from lobby.patrol import PatrolEngine
 
         self.cfg = cfg
+        self.store = store
         self.engine = PatrolEngine(cfg, store, alerts, card_key=card_key)
         self.simulate = simulate
         self.sim_dir = sim_dir
@@ -63,7 +64,8 @@ class PatrolComponent:
         if event.kind != "tap":
             return
         try:
-            result = self.engine.on_tag(event)
+            with self.store.connection_released_after():  # the reader's thread: taps are minutes apart
+                result = self.engine.on_tag(event)
         except (StoreError, ValueError) as exc:
             log.error("patrol tap on %s not recorded: %s", event.reader_id, exc)
             return

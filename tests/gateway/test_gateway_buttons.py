@@ -72,6 +72,27 @@ def test_the_main_thread_holds_no_store_connection_once_started(running) -> None
     central.wait_for(lambda: central.events_of("ticket.created"), what="ticket on the broker")
 
 
+def _button_threads_holding_connections(gateway: GatewayService) -> list[str]:
+    return [name for name in gateway.store.connection_owners() if name.endswith(("-dispatch", "-logic"))]
+
+
+def test_button_threads_hold_no_store_connection_between_presses(running) -> None:  # noqa: ANN001
+    gateway, central, panel = running
+    # Every button has its own threads; were each to keep the connection its first press
+    # opened, a panel of buttons would cost the gateway a page cache and statements apiece.
+    panel.click("btn-toilet")
+    panel.click("face-happy")
+    central.wait_for(lambda: len(central.events_of("button.pressed")) == 2, what="both presses")
+    central.wait_for(lambda: not _button_threads_holding_connections(gateway), timeout=5,
+                     what=f"button threads to let go: {_button_threads_holding_connections(gateway)}")
+    panel.hold("btn-toilet", 4.0)  # stuck: the health callback raises, then clears, an alert
+    topic = f"{gateway.cfg.base_topic}/alerts/button.stuck:btn-toilet"
+    central.wait_for(lambda: topic in central.retained and json.loads(central.retained[topic])["state"] == "cleared",
+                     what="stuck alert raised and cleared")
+    central.wait_for(lambda: not _button_threads_holding_connections(gateway), timeout=5,
+                     what=f"button threads to let go: {_button_threads_holding_connections(gateway)}")
+
+
 def test_a_stuck_button_raises_a_device_alert_not_a_flood_of_tickets(running) -> None:  # noqa: ANN001
     gateway, central, panel = running
     panel.hold("btn-toilet", 4.0)  # past stuck_after_s = 3

@@ -45,6 +45,10 @@ def test_guard_tap_on_a_gateway_reader_reaches_central(broker: Broker, write_con
         central.wait_for(lambda: central.events_of("patrol.scan"), timeout=20, what="patrol.scan")
         scan = central.events_of("patrol.scan")[0]["data"]
         assert scan["checkpoint_id"] == "cp-roof" and scan["guard_id"] == "g-wang"
+        # The reader's thread opened a connection for the tap and closed it after: taps are
+        # minutes apart, and a connection kept costs the gateway a page cache and statements.
+        central.wait_for(lambda: "reader-nfc-roof" not in gateway.store.connection_owners(), timeout=5,
+                         what=f"the reader's thread to let go: {gateway.store.connection_owners()}")
         reader.remove()
     finally:
         reader.close()

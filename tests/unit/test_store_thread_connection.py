@@ -92,3 +92,45 @@ def test_a_serialized_handle_keeps_its_shared_connection(tmp_path: Path) -> None
     assert lines.scalar("SELECT count(*) FROM outbox") == 1
     lines.close()
     store.close()
+
+
+def test_owners_name_the_threads_and_a_released_block_leaves_none_behind(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")  # opened (and migrated) from this thread
+    me = threading.current_thread().name
+    assert store.connection_owners() == [me]
+    errors: list[BaseException] = []
+
+    def event_thread(n: int) -> None:  # a button's dispatch: uses the store now and then
+        try:
+            for i in range(3):
+                with store.connection_released_after():
+                    store.emit("button", "button.pressed", {"n": n, "i": i})
+                    assert store.has_thread_connection
+                assert not store.has_thread_connection
+            with pytest.raises(ValueError), store.connection_released_after():  # a failing event too
+                with store.transaction() as tx:
+                    tx.emit("button", "button.pressed", {"n": n, "i": "lost"})
+                    raise ValueError("the handler failed")
+            assert not store.has_thread_connection
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=event_thread, args=(n,), name=f"btn-{n}-dispatch") for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert store.connection_owners() == [me]  # the event threads keep none between events
+    assert store.scalar("SELECT count(*) FROM outbox") == 12  # the failed event's row rolled back
+
+    with store.connection_released_after():  # a thread that had one keeps it
+        store.scalar("SELECT 1")
+    assert store.connection_owners() == [me] and store.has_thread_connection
+
+    lines = store.serialized()
+    lines.emit("meter", "meter.reading", {}, Lane.BULK)
+    assert lines.connection_owners() == ["(shared)"]
+    lines.close()
+    store.close()
+    assert store.connection_owners() == []
