@@ -86,9 +86,22 @@ def test_upgrade_then_rollback_keeps_every_record(tmp_path: Path, releases: dict
     schema_n = first["schema"]
     assert first["version"] == "1.0.0" and first["ns"] == [0, 1, 2, 3, 4]
 
-    upgraded = _tool(root, "install", str(releases["n1"]))
+    # An older release left behind, and the gateway's compiled modules (PYTHONPYCACHEPREFIX, by
+    # source path) of it and of 1.0.0: pruning to two releases removes 0.9.0 and its share.
+    old = root / "opt/lobby/releases/0.9.0"
+    (old / "bin").mkdir(parents=True)
+    os.utime(old, (1_600_000_000, 1_600_000_000))
+    cache = root / "var/cache/lobby/pycache/opt/lobby/releases"
+    for name in ("0.9.0", "1.0.0"):
+        (cache / name / "lib").mkdir(parents=True)
+        (cache / name / "lib/module.cpython-311.opt-2.pyc").write_bytes(b"compiled")
+
+    upgraded = _tool(root, "install", str(releases["n1"]), "--keep", "2")
     assert "healthy: 1.1.0" in upgraded.stdout and _current(root) == "releases/1.1.0"
     assert os.readlink(root / "opt/lobby/previous") == "releases/1.0.0"
+    assert "removed the old release 0.9.0" in upgraded.stdout
+    assert not old.exists() and not (cache / "0.9.0").exists()
+    assert (cache / "1.0.0/lib/module.cpython-311.opt-2.pyc").exists()  # the previous release's cache stays
     second = _write(root, 5, 10)
     assert second["version"] == "1.1.0" and second["schema"] == schema_n + 1
     assert second["ns"] == list(range(10))
