@@ -1,18 +1,20 @@
 """service.restart and system.reboot: answered first, acted on once the broker has the answer.
 
-The gateway's bridge runs in this process against a real mosquitto; `systemctl` is a
-stand-in on PATH that records when it ran and with what. Central's subscriber records
-when the answer arrived: the answer must be there before the stand-in is called.
+The gateway's bridge runs in this process against a real mosquitto, through a proxy that can
+hold back the broker's acknowledgements to the gateway; `systemctl` is a stand-in on PATH that
+records what it was asked. With the acknowledgement of the answer held, central (connected
+to the broker directly) already has the answer and nothing has run; once it is let through,
+the stand-in is called.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,37 +22,106 @@ from lobby.config import load_config
 from lobby.runtime import Runtime
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
+from tests.helpers.tcpproxy import TcpProxy, _Pair
 
 STUB = """#!/bin/sh
 printf '%s %s\\n' "$(date +%s%N)" "$*" >> "{calls}"
 """
 
 
+class AckHoldingProxy(TcpProxy):
+    """The gateway's link to the broker, able to hold back the broker's acknowledgements.
+
+    Armed with a topic, it passes the broker's bytes on until a PUBLISH on that topic (central's
+    command) has gone through, then holds everything from the next PUBACK on, in order, until
+    `release()`. Packets are read from the byte stream by their fixed header."""
+
+    def __init__(self, target_port: int) -> None:
+        super().__init__(target_port)
+        self._gate = threading.Lock()
+        self._topic: bytes | None = None
+        self._command_seen = False
+        self._holding = False
+        self._pending = bytearray()  # the broker's bytes not yet passed on: a partial packet, or all while holding
+        self._pending_pair: tuple[_Pair, socket.socket] | None = None
+
+    def hold_acks_after(self, topic: str) -> None:
+        with self._gate:
+            self._topic, self._command_seen, self._holding = topic.encode(), False, False
+
+    def release(self) -> None:
+        with self._gate:
+            self._topic, self._holding = None, False
+            if self._pending and self._pending_pair is not None:
+                self._send(*self._pending_pair, bytes(self._pending))
+            self._pending.clear()
+
+    def _forward(self, pair: _Pair, other: socket.socket, data: bytes) -> None:
+        with self._gate:
+            if other is not pair.client or self._topic is None:
+                self._send(pair, other, data)
+                return
+            self._pending += data
+            self._pending_pair = (pair, other)
+            if self._holding:
+                return
+            passed = 0
+            for start, end, kind, topic in _packets(self._pending):
+                if kind == 3 and topic == self._topic:
+                    self._command_seen = True
+                elif kind == 4 and self._command_seen:
+                    self._holding = True  # this PUBACK and everything after it waits for release()
+                    break
+                passed = end
+            if passed:
+                self._send(pair, other, bytes(self._pending[:passed]))
+                del self._pending[:passed]
+
+
+def _packets(buf: bytearray) -> Iterator[tuple[int, int, int, bytes]]:
+    """Complete MQTT packets in `buf`: (start, end, packet type, topic of a PUBLISH)."""
+    i = 0
+    while i + 2 <= len(buf):
+        length, multiplier, j = 0, 1, i + 1
+        while True:
+            if j >= len(buf):
+                return
+            byte = buf[j]
+            length += (byte & 0x7F) * multiplier
+            multiplier *= 128
+            j += 1
+            if not byte & 0x80:
+                break
+        if j + length > len(buf):
+            return
+        kind = buf[i] >> 4
+        topic = b""
+        if kind == 3 and length >= 2:
+            size = int.from_bytes(buf[j:j + 2], "big")
+            topic = bytes(buf[j + 2:j + 2 + size])
+        yield i, j + length, kind, topic
+        i = j + length
+
+
 @pytest.fixture
 def rig(broker: Broker, write_config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-        ) -> Iterator[tuple[Runtime, Central, Path, dict[str, int]]]:  # noqa: ANN001
+        ) -> Iterator[tuple[Runtime, Central, Path, AckHoldingProxy]]:  # noqa: ANN001
     bin_dir, calls = tmp_path / "bin", tmp_path / "systemctl.calls"
     bin_dir.mkdir()
     (bin_dir / "systemctl").write_text(STUB.format(calls=calls))
     (bin_dir / "systemctl").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    path = write_config(broker.port)
+    proxy = AckHoldingProxy(broker.port).start()
+    path = write_config(proxy.port)
     rt = Runtime(load_config(path), path)
     central = Central(broker.port, rt.cfg.base_topic)
-    seen: dict[str, int] = {}
-    receive = central.client.on_message
-
-    def stamped(client: Any, userdata: Any, msg: Any) -> None:
-        if msg.topic.endswith("/result"):
-            seen.setdefault(json.loads(msg.payload)["id"], time.time_ns())
-        receive(client, userdata, msg)
-
-    central.client.on_message = stamped
     rt.start()
     central.wait_for(lambda: f"{rt.cfg.base_topic}/status" in central.retained, what="gateway online")
-    yield rt, central, calls, seen
+    yield rt, central, calls, proxy
+    proxy.release()
     rt.stop()
     central.close()
+    proxy.close()
     assert central.invalid == [], central.invalid
 
 
@@ -64,14 +135,27 @@ def _calls(calls: Path, count: int) -> list[tuple[int, str]]:
     raise TimeoutError(f"systemctl was not called {count} time(s)")
 
 
+def _held_back_then_acted_on(rt: Runtime, central: Central, calls: Path, proxy: AckHoldingProxy,
+                             name: str, data: dict[str, str], cmd_id: str) -> dict[str, object]:
+    """Send a command with the broker's acknowledgement of its answer held back: central gets
+    the answer (the broker has it) and nothing runs; once the acknowledgement is let through,
+    it does."""
+    proxy.hold_acks_after(f"{rt.cfg.base_topic}/cmd/{name}")
+    answer = central.command(name, data, cmd_id=cmd_id)
+    time.sleep(1.0)  # ample time for a bridge that did not wait for the acknowledgement to act
+    assert not calls.exists(), calls.read_text()
+    proxy.release()
+    return answer
+
+
 def test_service_restart_is_answered_before_systemctl_runs(rig) -> None:  # noqa: ANN001
-    rt, central, calls, seen = rig
-    answer = central.command("service.restart", {"service": "kiosk", "reason": "screen frozen"}, cmd_id="rs-1")
+    rt, central, calls, proxy = rig
+    answer = _held_back_then_acted_on(rt, central, calls, proxy, "service.restart",
+                                      {"service": "kiosk", "reason": "screen frozen"}, "rs-1")
     assert answer == {"id": "rs-1", "ok": True,
                       "result": {"service": "kiosk", "unit": "lobby-kiosk.service", "restarting": True}}
-    [(called_ns, args)] = _calls(calls, 1)
+    [(_, args)] = _calls(calls, 1)
     assert args == "--no-block restart lobby-kiosk.service"
-    assert seen["rs-1"] < called_ns  # central had the answer before the restart began
     # the same id again: answered from the log, not acted on again
     assert central.command("service.restart", {"service": "kiosk"}, cmd_id="rs-1") == answer
     assert central.command("service.restart", {"service": "gateway"}, cmd_id="rs-2")["ok"] is True
@@ -91,8 +175,8 @@ def test_unknown_services_are_refused_and_nothing_runs(rig) -> None:  # noqa: AN
 
 
 def test_system_reboot_is_answered_before_systemctl_reboot(rig) -> None:  # noqa: ANN001
-    rt, central, calls, seen = rig
-    answer = central.command("system.reboot", {"reason": "kernel update"}, cmd_id="rb-1")
+    rt, central, calls, proxy = rig
+    answer = _held_back_then_acted_on(rt, central, calls, proxy, "system.reboot", {"reason": "kernel update"}, "rb-1")
     assert answer == {"id": "rb-1", "ok": True, "result": {"rebooting": True}}
-    [(called_ns, args)] = _calls(calls, 1)
-    assert args == "reboot" and seen["rb-1"] < called_ns
+    [(_, args)] = _calls(calls, 1)
+    assert args == "reboot"

@@ -127,19 +127,27 @@ class TcpProxy:
                     continue
                 if self.mode != "forward":
                     continue  # swallowed
-                try:
-                    other.sendall(data)
-                except BlockingIOError:
-                    other.setblocking(True)
-                    try:
-                        other.sendall(data)
-                    except OSError:
-                        self._drop(pair)
-                    finally:
-                        other.setblocking(False)
-                except OSError:
-                    self._drop(pair)
+                self._forward(pair, other, data)
             selector.close()
+
+    def _forward(self, pair: _Pair, other: socket.socket, data: bytes) -> None:
+        """Send bytes on (`other is pair.client`: from the broker to the client). A subclass may
+        hold them back and send them later with `_send`."""
+        self._send(pair, other, data)
+
+    def _send(self, pair: _Pair, other: socket.socket, data: bytes) -> None:
+        try:
+            other.sendall(data)
+        except BlockingIOError:
+            other.setblocking(True)
+            try:
+                other.sendall(data)
+            except OSError:
+                self._drop(pair)
+            finally:
+                other.setblocking(False)
+        except OSError:
+            self._drop(pair)
 
     def _drop(self, pair: _Pair) -> None:
         with self._lock:
