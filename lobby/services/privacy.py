@@ -28,11 +28,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from lobby.config import state_path
 from mqtt_bridge.commands.intake import purge_log
 from mqtt_bridge.store import Transaction
+from mqtt_bridge.store.shapes import MAX_IN_LIST, padded_in
 from mqtt_bridge.timebase import rfc3339
 
 from mqtt_bridge.clock import Instant
@@ -71,12 +73,11 @@ def _ids(tx: Transaction, sql: str, params: tuple[object, ...]) -> list[str]:
     return [r[0] for r in tx.execute(sql, params).fetchall()]
 
 
-def _in(ids: list[str]) -> str:
-    return ",".join("?" * len(ids))
-
-
-def _chunks(ids: list[str], size: int = 400) -> list[list[str]]:
-    return [ids[i:i + size] for i in range(0, len(ids), size)]
+def _chunks(ids: list[str]) -> Iterator[tuple[str, list[str]]]:
+    """`IN (...)` placeholders and parameters for the ids, a chunk at a time, in a few statement
+    shapes (mqtt_bridge/store/shapes.py: one compiled statement per distinct length otherwise)."""
+    for start in range(0, len(ids), MAX_IN_LIST):
+        yield padded_in(ids[start:start + MAX_IN_LIST])
 
 
 class PrivacyService:
@@ -108,8 +109,7 @@ class PrivacyService:
 
     def _visits(self, tx: Transaction, cutoff: str, now: Instant, report: PurgeReport) -> None:
         ids = _ids(tx, "SELECT id FROM visits WHERE checked_in_ts < ? AND anonymised_ts IS NULL", (cutoff,))
-        for chunk in _chunks(ids):
-            marks = _in(chunk)
+        for marks, chunk in _chunks(ids):
             tx.execute(f"UPDATE visits SET name = NULL, phone = NULL, company = NULL, permit_no = NULL, "
                        f"dedupe_key = NULL, host_person = NULL, host_ack_message = NULL, anonymised_ts = ? "
                        f"WHERE id IN ({marks})", (now.ts, *chunk))
@@ -126,8 +126,7 @@ class PrivacyService:
 
     def _invitations(self, tx: Transaction, cutoff: str, now: Instant, report: PurgeReport) -> None:
         ids = _ids(tx, "SELECT id FROM invitations WHERE valid_until < ? AND anonymised_ts IS NULL", (cutoff,))
-        for chunk in _chunks(ids):
-            marks = _in(chunk)
+        for marks, chunk in _chunks(ids):
             tx.execute(f"UPDATE invitations SET name = NULL, phone = NULL, company = NULL, permit_no = NULL, "
                        f"qr_token = NULL, state = CASE WHEN state = 'open' THEN 'expired' ELSE state END, "
                        f"anonymised_ts = ? WHERE id IN ({marks})", (now.ts, *chunk))
@@ -138,8 +137,7 @@ class PrivacyService:
 
     def _tickets(self, tx: Transaction, cutoff: str, now: Instant, report: PurgeReport) -> None:
         ids = _ids(tx, "SELECT ticket_no FROM tickets WHERE created_ts < ? AND anonymised_ts IS NULL", (cutoff,))
-        for chunk in _chunks(ids):
-            marks = _in(chunk)
+        for marks, chunk in _chunks(ids):
             tx.execute(f"UPDATE tickets SET contact_name = NULL, contact_phone = NULL, anonymised_ts = ? "
                        f"WHERE ticket_no IN ({marks})", (now.ts, *chunk))
             report.events_redacted += tx.execute(
@@ -175,19 +173,17 @@ class PrivacyService:
 
     def _statistics(self, tx: Transaction, cutoff: str, cutoff_day: str, report: PurgeReport) -> None:
         old_rolls = _ids(tx, "SELECT id FROM roll_calls WHERE started_ts < ? AND state = 'closed'", (cutoff,))
-        for chunk in _chunks(old_rolls):
-            tx.execute(f"DELETE FROM roll_call_entries WHERE roll_call_id IN ({_in(chunk)})", chunk)
-            report.roll_calls_deleted += tx.execute(f"DELETE FROM roll_calls WHERE id IN ({_in(chunk)})", chunk).rowcount
+        for marks, chunk in _chunks(old_rolls):
+            tx.execute(f"DELETE FROM roll_call_entries WHERE roll_call_id IN ({marks})", chunk)
+            report.roll_calls_deleted += tx.execute(f"DELETE FROM roll_calls WHERE id IN ({marks})", chunk).rowcount
         visits = _ids(tx, "SELECT id FROM visits WHERE checked_in_ts < ?", (cutoff,))
-        for chunk in _chunks(visits):
-            marks = _in(chunk)
+        for marks, chunk in _chunks(visits):
             tx.execute(f"DELETE FROM roll_call_entries WHERE visit_id IN ({marks})", chunk)
             tx.execute(f"DELETE FROM visitor_passes WHERE visit_id IN ({marks})", chunk)
             report.visits_deleted += tx.execute(f"DELETE FROM visits WHERE id IN ({marks})", chunk).rowcount
         report.invitations_deleted += tx.execute("DELETE FROM invitations WHERE valid_until < ?", (cutoff,)).rowcount
         tickets = _ids(tx, "SELECT ticket_no FROM tickets WHERE created_ts < ?", (cutoff,))
-        for chunk in _chunks(tickets):
-            marks = _in(chunk)
+        for marks, chunk in _chunks(tickets):
             tx.execute(f"DELETE FROM ticket_updates WHERE ticket_no IN ({marks})", chunk)
             tx.execute(f"DELETE FROM sla_clocks WHERE ticket_no IN ({marks})", chunk)
             report.tickets_deleted += tx.execute(f"DELETE FROM tickets WHERE ticket_no IN ({marks})", chunk).rowcount

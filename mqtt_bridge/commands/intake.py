@@ -26,6 +26,7 @@ from typing import Any
 from mqtt_bridge import schemas
 from mqtt_bridge.clock import parse_ts
 from mqtt_bridge.store import Store, Transaction
+from mqtt_bridge.store.shapes import MAX_IN_LIST, padded_in
 from mqtt_bridge.commands.freshness import Freshness
 from mqtt_bridge.timebase import Stamp
 
@@ -300,7 +301,7 @@ def trim_log(tx: Transaction, max_rows: int, max_bytes: int) -> int:
                               "ORDER BY rowid LIMIT ?)", (rows - max_rows,)).rowcount
     while size > max_bytes:
         batch = tx.execute(f"SELECT rowid, {_ROW_BYTES} FROM commands WHERE state = 'done' ORDER BY rowid "
-                           "LIMIT 200").fetchall()
+                           f"LIMIT {MAX_IN_LIST}").fetchall()
         if not batch:
             break
         cut, freed = [], 0
@@ -309,7 +310,8 @@ def trim_log(tx: Transaction, max_rows: int, max_bytes: int) -> int:
             freed += nbytes
             if size - freed <= max_bytes:
                 break
-        tx.execute(f"DELETE FROM commands WHERE rowid IN ({','.join('?' * len(cut))})", cut)
+        marks, params = padded_in(cut)  # one of a few statement shapes (mqtt_bridge/store/shapes.py)
+        tx.execute(f"DELETE FROM commands WHERE rowid IN ({marks})", params)
         dropped += len(cut)
         size -= freed
     return dropped

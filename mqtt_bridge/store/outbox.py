@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from mqtt_bridge.timebase import Stamp, wall_minus_mono_ms
 from mqtt_bridge.store.ids import uuid7, uuid7_many
+from mqtt_bridge.store.shapes import MAX_IN_LIST, insert_chunks, padded_in
 
 
 class Lane(enum.IntEnum):
@@ -119,20 +120,20 @@ def encode_data(data: dict[str, Any]) -> str:
 
 
 _INSERT = f"INSERT INTO outbox ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# A batch goes in as multi-row INSERTs of up to this many rows: one statement step for the
-# chunk instead of one per row (100 rows: 105 against 132 us with executemany).
-_ROWS_PER_INSERT = 100
+# A batch goes in as multi-row INSERTs: one statement step for a chunk instead of one per row
+# (100 rows: 105 against 132 us with executemany), in chunks whose sizes are powers of two so
+# that a connection compiles and keeps seven statements, not one per batch size (shapes.py).
 
 
-@functools.lru_cache(maxsize=_ROWS_PER_INSERT)
+@functools.lru_cache(maxsize=8)
 def _insert_rows_sql(count: int) -> str:
     return f"INSERT INTO outbox ({_COLUMNS}) VALUES " + ",".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
 
 
 def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start:start + _ROWS_PER_INSERT]
-        conn.execute(_insert_rows_sql(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+    for start, size in insert_chunks(len(rows)):
+        chunk = rows[start:start + size]
+        conn.execute(_insert_rows_sql(size), list(itertools.chain.from_iterable(chunk)))
 _MOVE_SEQ = "UPDATE counters SET value = value + ? WHERE name = 'seq'"
 # The seq block (and for the bulk lane its counters, in the same statement), then the seq read
 # back: measured side by side with UPDATE ... RETURNING in bench/store_bench.py, a commit of one
@@ -250,9 +251,8 @@ def delete(conn: sqlite3.Connection, seqs: list[int]) -> int:
     # acknowledging 100 rows a commit went from 0.62 to 0.76 of plain sqlite3 deletes
     # (bench/ack_bench.py, side by side); 1 or 20 rows a commit showed no difference.
     deleted = bulk_rows = bulk_bytes = 0
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start:start + 500]
-        marks = ",".join("?" * len(chunk))
+    for start in range(0, len(seqs), MAX_IN_LIST):
+        marks, chunk = padded_in(seqs[start:start + MAX_IN_LIST])  # few statement shapes (shapes.py)
         rows, size = conn.execute(f"SELECT count(*), coalesce(sum(length(data)), 0) FROM outbox "
                                   f"WHERE seq IN ({marks}) AND lane = {int(Lane.BULK)}", chunk).fetchone()
         bulk_rows += rows
