@@ -173,8 +173,6 @@ class KioskRuntime:
 
     def report_devices(self) -> None:
         """Write this kiosk's readers and printer for the gateway's facility KPI (called every minute)."""
-        import json
-
         from mqtt_bridge.timebase import utc_now
 
         try:

@@ -25,7 +25,7 @@ from lobby.config import probation
 from lobby.ha_state import state_subject
 from mqtt_bridge.publisher import Bridge
 from mqtt_bridge.store import Store
-from mqtt_bridge.timebase import BOOT_ID, Stamp, rfc3339, utc_now
+from mqtt_bridge.timebase import BOOT_ID, rfc3339, utc_now
 
 log = logging.getLogger(__name__)
 

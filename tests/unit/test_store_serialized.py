@@ -17,21 +17,9 @@ from pathlib import Path
 import pytest
 
 from mqtt_bridge.store import Lane, Store, StoreError
+from tests.helpers.procfs import descriptors_on
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _open_connections(path: Path) -> int:
-    """Open descriptors of this process on the database file itself."""
-    fds = Path("/proc/self/fd")
-    count = 0
-    for fd in fds.iterdir():
-        try:
-            if Path(fd.readlink()) == path:
-                count += 1
-        except OSError:
-            pass
-    return count
 
 
 def test_threads_taking_turns_commit_everything_once_on_one_connection(tmp_path: Path) -> None:
@@ -79,7 +67,7 @@ def test_threads_taking_turns_commit_everything_once_on_one_connection(tmp_path:
     assert store.integrity_check() == "ok"
     lines.close()
     store.close()
-    assert _open_connections(db) == 0  # closing both handles closed every connection
+    assert descriptors_on(db) == 0  # closing both handles closed every connection
 
 
 def test_a_failed_transaction_gives_the_turn_back_and_consumes_no_seq(tmp_path: Path) -> None:

@@ -18,18 +18,7 @@ from pathlib import Path
 import pytest
 
 from mqtt_bridge.store import Lane, Store, StoreError
-
-
-def _descriptors_on(path: Path) -> int:
-    """Open descriptors of this process on the database file itself (one per connection)."""
-    count = 0
-    for fd in Path("/proc/self/fd").iterdir():
-        try:
-            if Path(fd.readlink()) == path:
-                count += 1
-        except OSError:
-            pass
-    return count
+from tests.helpers.procfs import descriptors_on
 
 
 def test_only_the_calling_threads_connection_closes_and_the_next_use_reopens(tmp_path: Path) -> None:
@@ -67,7 +56,7 @@ def test_only_the_calling_threads_connection_closes_and_the_next_use_reopens(tmp
     store.close()
     # SQLite keeps a closed connection's file open while another connection of the process
     # has it open (closing it would drop that one's POSIX locks): gone once all are closed.
-    assert _descriptors_on(db) == 0
+    assert descriptors_on(db) == 0
 
 
 def test_it_is_refused_inside_a_transaction_which_then_commits(tmp_path: Path) -> None:
@@ -86,9 +75,9 @@ def test_a_serialized_handle_keeps_its_shared_connection(tmp_path: Path) -> None
     store = Store(db)
     lines = store.serialized()
     lines.emit("meter", "meter.reading", {"n": 1}, Lane.BULK)
-    before = _descriptors_on(db)
+    before = descriptors_on(db)
     lines.close_thread_connection()  # its threads share the connection: closing it under them is not this call's job
-    assert _descriptors_on(db) == before
+    assert descriptors_on(db) == before
     assert lines.scalar("SELECT count(*) FROM outbox") == 1
     lines.close()
     store.close()
