@@ -28,13 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from lobby.config import state_path
 from mqtt_bridge.commands.intake import purge_log
 from mqtt_bridge.store import Transaction
-from mqtt_bridge.store.shapes import MAX_IN_LIST, padded_in
+from mqtt_bridge.store.shapes import padded_in_chunks as _chunks  # IN lists in a few statement shapes
 from mqtt_bridge.timebase import rfc3339
 
 from mqtt_bridge.clock import Instant
@@ -71,13 +70,6 @@ class PurgeReport:
 
 def _ids(tx: Transaction, sql: str, params: tuple[object, ...]) -> list[str]:
     return [r[0] for r in tx.execute(sql, params).fetchall()]
-
-
-def _chunks(ids: list[str]) -> Iterator[tuple[str, list[str]]]:
-    """`IN (...)` placeholders and parameters for the ids, a chunk at a time, in a few statement
-    shapes (mqtt_bridge/store/shapes.py: one compiled statement per distinct length otherwise)."""
-    for start in range(0, len(ids), MAX_IN_LIST):
-        yield padded_in(ids[start:start + MAX_IN_LIST])
 
 
 class PrivacyService:

@@ -97,8 +97,7 @@ class Store:
         self._local = threading.local()
         # One connection for every thread of this handle, one thread at a time (see `serialized`).
         self._turn: threading.RLock | None = threading.RLock() if one_connection else None
-        self._all: list[sqlite3.Connection] = []
-        self._owners: dict[int, str] = {}  # id(connection) -> the name of the thread that opened it
+        self._all: dict[sqlite3.Connection, str] = {}  # open connection -> the thread that opened it
         self._lock = threading.Lock()
         # Called after every commit in this process (the bridge wakes up to publish at once).
         self.commit_listeners: list[Callable[[], None]] = []
@@ -141,23 +140,21 @@ class Store:
                 if not self._all:
                     shared = connect(self.path, self.busy_timeout_ms)
                     with self._lock:
-                        self._all.append(shared)
-                        self._owners[id(shared)] = "(shared)"
-                return self._all[0]
+                        self._all[shared] = "(shared)"
+                return next(iter(self._all))
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.path, self.busy_timeout_ms)
             self._local.conn = conn
             with self._lock:
-                self._all.append(conn)
-                self._owners[id(conn)] = threading.current_thread().name
+                self._all[conn] = threading.current_thread().name
         return conn
 
     def connection_owners(self) -> list[str]:
         """The names of the threads that hold a connection of this handle ("(shared)" for a
         serialized handle's one): which threads keep a page cache and prepared statements."""
         with self._lock:
-            return [self._owners.get(id(conn), "?") for conn in self._all]
+            return list(self._all.values())
 
     @contextlib.contextmanager
     def connection_released_after(self) -> Iterator[None]:
@@ -196,8 +193,7 @@ class Store:
             raise StoreError("cannot close this thread's connection inside a transaction")
         del self._local.conn
         with self._lock:
-            self._all = [other for other in self._all if other is not conn]
-            self._owners.pop(id(conn), None)
+            self._all.pop(conn, None)
         with contextlib.suppress(sqlite3.Error):
             conn.close()
 
@@ -207,8 +203,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            conns, self._all = self._all, []
-            self._owners.clear()
+            conns, self._all = list(self._all), {}
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()

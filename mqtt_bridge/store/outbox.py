@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from mqtt_bridge.timebase import Stamp, wall_minus_mono_ms
 from mqtt_bridge.store.ids import uuid7, uuid7_many
-from mqtt_bridge.store.shapes import MAX_IN_LIST, insert_chunks, padded_in
+from mqtt_bridge.store.shapes import insert_chunks, padded_in_chunks
 
 
 class Lane(enum.IntEnum):
@@ -134,6 +134,8 @@ def _insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     for start, size in insert_chunks(len(rows)):
         chunk = rows[start:start + size]
         conn.execute(_insert_rows_sql(size), list(itertools.chain.from_iterable(chunk)))
+
+
 _MOVE_SEQ = "UPDATE counters SET value = value + ? WHERE name = 'seq'"
 # The seq block (and for the bulk lane its counters, in the same statement), then the seq read
 # back: measured side by side with UPDATE ... RETURNING in bench/store_bench.py, a commit of one
@@ -251,8 +253,7 @@ def delete(conn: sqlite3.Connection, seqs: list[int]) -> int:
     # acknowledging 100 rows a commit went from 0.62 to 0.76 of plain sqlite3 deletes
     # (bench/ack_bench.py, side by side); 1 or 20 rows a commit showed no difference.
     deleted = bulk_rows = bulk_bytes = 0
-    for start in range(0, len(seqs), MAX_IN_LIST):
-        marks, chunk = padded_in(seqs[start:start + MAX_IN_LIST])  # few statement shapes (shapes.py)
+    for marks, chunk in padded_in_chunks(seqs):  # a few statement shapes (shapes.py)
         rows, size = conn.execute(f"SELECT count(*), coalesce(sum(length(data)), 0) FROM outbox "
                                   f"WHERE seq IN ({marks}) AND lane = {int(Lane.BULK)}", chunk).fetchone()
         bulk_rows += rows

@@ -49,3 +49,9 @@ def padded_in(values: Sequence[T]) -> tuple[str, list[T]]:
     params = list(values)
     params.extend([params[-1]] * (width - len(params)))
     return question_marks(width), params
+
+
+def padded_in_chunks(values: Sequence[T]) -> Iterator[tuple[str, list[T]]]:
+    """`padded_in` for any number of values, MAX_IN_LIST at a time."""
+    for start in range(0, len(values), MAX_IN_LIST):
+        yield padded_in(values[start:start + MAX_IN_LIST])

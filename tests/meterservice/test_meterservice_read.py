@@ -153,8 +153,8 @@ def test_the_gateways_meter_lines_take_turns_on_one_store_connection(simulated, 
                    what="a reading from every meter on every line")
         line_threads = [t for t in threading.enumerate() if t.name.startswith("meters-") and t.name != "meters-daily"]
         assert len(line_threads) == len(cfg.buses)
-        assert component.lines_store is not None and len(component.lines_store._all) == 1
+        assert component.lines_store is not None and component.lines_store.connection_owners() == ["(shared)"]
         assert store.integrity_check() == "ok"
     finally:
         component.stop()
-    assert component.lines_store._all == []  # closed with the component
+    assert component.lines_store.connection_owners() == []  # closed with the component

@@ -63,7 +63,7 @@ def test_threads_taking_turns_commit_everything_once_on_one_connection(tmp_path:
     readings = store.query("SELECT data FROM outbox WHERE type = 'meter.reading'")
     assert len(readings) == threads_n * commits * per_commit
     assert store.scalar("SELECT count(DISTINCT line || ':' || i) FROM cycles") == threads_n * commits
-    assert len(lines._all) == 1  # the serialized handle opened one connection for all its threads
+    assert lines.connection_owners() == ["(shared)"]  # the serialized handle opened one connection for all its threads
     assert store.integrity_check() == "ok"
     lines.close()
     store.close()
