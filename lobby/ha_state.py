@@ -18,7 +18,7 @@ import re
 
 from mqtt_bridge.store.outbox import EventRecord
 
-_SEGMENT = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")  # envelope.json's id pattern
+_SEGMENT = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?\Z")  # envelope.json's id pattern
 HEALTH_SUBJECT = "health/gateway"
 
 

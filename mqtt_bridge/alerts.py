@@ -19,7 +19,7 @@ from typing import Any
 from mqtt_bridge.store import Lane, Store, Transaction
 from mqtt_bridge.timebase import Stamp
 
-_KEY = re.compile(r"^[a-z0-9_.:-]{1,120}$")
+_KEY = re.compile(r"^[a-z0-9_.:-]{1,120}\Z")
 
 
 class Severity(str, enum.Enum):

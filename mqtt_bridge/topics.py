@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.:-]{1,120}\Z")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_NAME = re.compile(r"^lobby-(\d{8}T\d{6}Z)-s(\d+)(?:-(\d+))?\.db$")
+_NAME = re.compile(r"^lobby-(\d{8}T\d{6}Z)-s(\d+)(?:-(\d+))?\.db\Z", re.ASCII)
 PARTIAL_PREFIX = ".lobby-backup-"
 
 

@@ -44,7 +44,7 @@ META_KEY = "backup_upload"
 CHUNK_BYTES = 36 * 1024  # 48 KiB once in base64
 WINDOW = 16  # chunks queued at a time
 TICK_S = 1.0
-_ID = re.compile(r"^lobby-\d{8}T\d{6}Z-s\d+(?:-\d+)?$")
+_ID = re.compile(r"^lobby-\d{8}T\d{6}Z-s\d+(?:-\d+)?\Z", re.ASCII)
 
 
 def file_sha256(path: Path) -> str:

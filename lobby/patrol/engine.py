@@ -95,7 +95,7 @@ from mqtt_bridge.store import Store
 
 log = logging.getLogger(__name__)
 
-_DEVICE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+_DEVICE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?\Z")
 
 
 class PatrolEngine:

@@ -54,7 +54,7 @@ REASON_LABELS: dict[str, tuple[str, str]] = {
     "noise": ("噪音", "Noise"), "other": ("其他", "Other"),
 }
 PLACE = Label("位置", "place")
-_SOURCE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+_SOURCE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?\Z")
 
 THANKS = Message("thanks", "谢谢您的评价！", "Thank you for your feedback!")
 ASK_REASON = Message("ask_reason", "谢谢您的评价。方便告诉我们原因吗？（可跳过）",

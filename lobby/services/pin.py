@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 N, R, P, DKLEN = 2 ** 14, 8, 1, 32
-PIN_RE = re.compile(r"^[0-9]{4,12}$")
-HASH_RE = re.compile(r"^scrypt\$([0-9a-f]{32})\$([0-9a-f]{64})$")
+PIN_RE = re.compile(r"^[0-9]{4,12}\Z")
+HASH_RE = re.compile(r"^scrypt\$([0-9a-f]{32})\$([0-9a-f]{64})\Z")
 
 
 def valid_pin(pin: str) -> bool:

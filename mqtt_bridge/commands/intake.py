@@ -32,7 +32,7 @@ from mqtt_bridge.timebase import Stamp
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
 MAX_DIGITS = 40  # no command needs a longer number; Python refuses over 4,300 digits with a ValueError
 RESULT_KEEP_BYTES = 512  # a retried id is answered with at most this much of the first result
 
