@@ -15,6 +15,8 @@ import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from mqtt_bridge.schemas import patterns
+
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
@@ -58,12 +60,25 @@ def _registry() -> tuple[Registry, dict[str, Any]]:
 @functools.cache
 def validator(name: str) -> Draft202012Validator:
     """A validator for a schema file, e.g. 'status.json' or 'commands/ping.json'."""
-    from jsonschema import Draft202012Validator, FormatChecker
+    from jsonschema import FormatChecker
 
     registry, files = _registry()
     if name not in files:
         raise KeyError(f"no schema named {name}")
-    return Draft202012Validator(files[name], registry=registry, format_checker=FormatChecker())
+    return _validator_class()(files[name], registry=registry, format_checker=FormatChecker())
+
+
+@functools.cache
+def _validator_class() -> type[Draft202012Validator]:
+    """Draft 2020-12 with `pattern` read as ECMA-262 (patterns.py)."""
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import ValidationError
+
+    def pattern(validator: Any, wanted: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not patterns.matches(wanted, instance):
+            yield ValidationError(f"{instance!r} does not match {wanted!r}")
+
+    return validators.extend(Draft202012Validator, {"pattern": pattern})
 
 
 def command_names() -> list[str]:

@@ -3,7 +3,9 @@
 For each schema in mqtt_bridge/schemas/commands/, invalid payloads are generated from
 the schema itself: each required key left out, each property given a value of the
 wrong type, an unknown key added (at the top and inside list items), each string made
-one character longer than its maxLength, each enum given a value outside it. They go
+one character longer than its maxLength, each enum given a value outside it, each
+patterned string given a trailing newline or another script's digits (JSON Schema's
+patterns are ECMA-262's, where Python's `$` and `\\d` took both). They go
 to `<base>/cmd/<name>` over a real broker, into the gateway's real intake (default and
 lobby handlers). Each must get exactly one result with ok=false naming the problem,
 and the store's contents (everything but the record of rejected commands and the
@@ -55,6 +57,7 @@ VALID: dict[str, dict[str, Any]] = {
                        "valid_from": "2026-11-26T09:00:00Z", "valid_until": "2026-11-26T18:00:00Z"},
 }
 WRONG = {"string": 12345, "integer": "12", "boolean": "yes", "array": {"a": 1}, "object": [1, 2], "number": "1.5"}
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 IGNORED_TABLES = {"commands", "meta", "sqlite_sequence"}
 
 
@@ -76,6 +79,11 @@ def _mutations(schema: dict[str, Any], base: dict[str, Any], where: str = "") ->
             yield f"{where}{key} not in enum", {**base, key: "not-a-choice"}
         if kind == "string" and "maxLength" in spec:
             yield f"{where}{key} too long", {**base, key: "A" * (spec["maxLength"] + 1)}
+        if kind == "string" and "pattern" in spec and isinstance(base.get(key), str):
+            # JSON Schema patterns are ECMA-262: `$` is the end of the text, `\d` is 0-9 (Python's re differs)
+            yield f"{where}{key} trailing newline", {**base, key: base[key] + "\n"}
+            if any(c.isdigit() for c in base[key]):
+                yield f"{where}{key} other script's digits", {**base, key: base[key].translate(ARABIC_INDIC)}
         if kind == "integer" and "maximum" in spec:
             yield f"{where}{key} too big", {**base, key: spec["maximum"] + 1}
         if kind == "integer" and "minimum" in spec:
@@ -143,7 +151,8 @@ def test_there_are_invalid_cases_for_every_command_and_kind_of_mistake() -> None
     names = {name for name, _, _ in CASES}
     assert names == set(schemas.command_names())
     labels = " | ".join(label for _, label, _ in CASES)
-    for kind in ("missing", "wrong type", "unknown key", "too long", "not in enum", "[0]."):
+    for kind in ("missing", "wrong type", "unknown key", "too long", "not in enum", "[0].", "trailing newline",
+                 "other script's digits"):
         assert kind in labels, kind
     assert len(CASES) > 100
 
