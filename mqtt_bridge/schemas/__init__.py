@@ -3,9 +3,10 @@
 They ship inside the package because the bridge validates every command against
 them at run time; tests validate every message the project publishes.
 
-jsonschema (with referencing, rpds and attrs: about 5 MB) is imported with the first
-validator, not with this module: a gateway that has not yet been sent a command
-does not carry it.
+Commands are checked by `checker` (the keywords their schemas use, held to
+jsonschema's verdicts by tests), so a gateway never loads jsonschema (with
+referencing, rpds and attrs: about 4 MiB it would hold for good). A schema the checker
+does not cover, such as an event's, is validated by jsonschema, imported then.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from mqtt_bridge.schemas import patterns
+from mqtt_bridge.schemas.checker import Checker, Problem, Unsupported
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -70,7 +72,7 @@ def validator(name: str) -> Draft202012Validator:
 
 @functools.cache
 def _validator_class() -> type[Draft202012Validator]:
-    """Draft 2020-12 with `pattern` read as ECMA-262 (patterns.py)."""
+    """Draft 2020-12 with `pattern` read as ECMA-262 (patterns.py), as the checker reads it."""
     from jsonschema import Draft202012Validator, validators
     from jsonschema.exceptions import ValidationError
 
@@ -86,12 +88,40 @@ def command_names() -> list[str]:
     return sorted(n[len("commands/"):-len(".json")] for n in files if n.startswith("commands/"))
 
 
+@functools.cache
+def checker(name: str) -> Checker | None:
+    """The light checker for a schema file, or None if the schema uses what it does not implement."""
+    files = _files()
+    if name not in files:
+        raise KeyError(f"no schema named {name}")
+    try:
+        return Checker(files[name])
+    except Unsupported:
+        return None
+
+
 def first_error(name: str, instance: Any) -> str | None:
     """The most relevant validation error as one plain line, or None if valid."""
-    errors = sorted(validator(name).iter_errors(instance), key=lambda e: (len(e.path), e.path))
+    light = checker(name)
+    if light is None:
+        return first_error_by_jsonschema(name, instance)
+    return describe_first(list(light.problems(instance)))
+
+
+def first_error_by_jsonschema(name: str, instance: Any) -> str | None:
+    """jsonschema's verdict: the reference the checker is held to, and the validator of other schemas."""
+    return describe_first(list(validator(name).iter_errors(instance)))
+
+
+Error = Union["ValidationError", Problem]
+
+
+def describe_first(found: list[Error]) -> str | None:
+    """The most relevant of these errors (the shallowest, then jsonschema's order) as one plain line."""
+    errors = sorted(found, key=lambda e: (len(e.path), tuple(e.path)))
     if not errors:
         return None
-    error: ValidationError = errors[0]
+    error = errors[0]
     where = "/".join(_name(p) for p in error.absolute_path) or "(top level)"
     message = _rule(error)
     if len(message) > 300:
@@ -105,7 +135,7 @@ def _name(part: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _rule(error: ValidationError) -> str:
+def _rule(error: Error) -> str:
     """The rule the value broke, in words, never the value itself (it may be a name, a phone or a secret)."""
     kind, rule = error.validator, error.validator_value
     if kind == "anyOf" and all(sub.validator == "required" for sub in error.context or ()):

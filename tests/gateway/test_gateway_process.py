@@ -5,7 +5,8 @@ settings as plain records, so pydantic is never mapped into it, even after centr
 pushed a config (checked by a separate checker process: a hostile push is still
 refused by key name, a good one still accepted). Under --simulate the meter lines
 run in their own child process, as the card readers do, and die with the gateway; what
-pymodbus imports for its async client and server is never loaded. The gateway runs with
+pymodbus imports for its async client and server is never loaded, nor is jsonschema
+when central's commands are checked. The gateway runs with
 the Python settings of its systemd unit (-OO, modules compiled into its cache directory).
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from mqtt_bridge import schemas
 from tests.helpers.broker import Broker
 from tests.helpers.central import Central
 from tests.helpers.gateway_rig import GatewayProcess, many_meters, shipped_python_env
@@ -74,6 +76,12 @@ def test_the_gateway_reads_its_settings_without_pydantic_and_simulates_meters_be
         accepted = central.command("config.update", {"version": 3, "toml": text(3, name="Renamed lobby")}, timeout=60)
         assert accepted["ok"] is True, accepted
         assert not _mapped(gateway.pid, "pydantic_core")  # the push was checked by a child
+        wrong = central.command("ticket.update", {"ticket_no": "ABCD"}, timeout=60)
+        assert wrong["ok"] is False
+        assert wrong["error"] == "invalid data: " + schemas.first_error_by_jsonschema(
+            "commands/ticket.update.json", {"ticket_no": "ABCD"})
+        # commands are checked without jsonschema (mqtt_bridge/schemas/checker.py): its rpds extension is not mapped
+        assert not _mapped(gateway.pid, "rpds")
 
         gateway.kill()
         deadline = time.monotonic() + 10

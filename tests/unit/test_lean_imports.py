@@ -39,16 +39,21 @@ def test_the_gateway_start_up_leaves_the_kiosk_and_the_conveniences_out() -> Non
     tops = _tops(loaded)
     # never in the gateway: the touchscreen
     assert not tops & {"kivy", "kiosk"}
-    # only when used: command validation (the first command), sqlite-utils (tx.db),
+    # only when used: event validation (`lobby watch`, tests), sqlite-utils (tx.db),
     # the GPIO panel (buttons configured), Modbus (a Modbus meter configured)
     assert not tops & {"jsonschema", "referencing", "rpds", "sqlite_utils", "click", "gpiozero", "pymodbus"}
 
 
 
-def test_command_validation_loads_jsonschema_when_first_needed() -> None:
+def test_commands_are_checked_without_jsonschema_and_events_load_it_when_first_validated() -> None:
     loaded = _loaded_after("from mqtt_bridge import schemas\nassert 'ping' in schemas.command_names()\n")
     assert "jsonschema" not in _tops(loaded)  # the names come from the files alone
-    loaded = _loaded_after("from mqtt_bridge import schemas\nassert schemas.first_error('command.json', {}) is not None\n")
+    every_command = ("from mqtt_bridge import schemas\n"
+                     "assert schemas.first_error('command.json', {}) is not None\n"
+                     "for name in schemas.command_names():\n"
+                     "    assert schemas.first_error(f'commands/{name}.json', {'?': 1}) is not None\n")
+    assert not _tops(_loaded_after(every_command)) & {"jsonschema", "referencing", "rpds", "attrs"}
+    loaded = _loaded_after("from mqtt_bridge import schemas\nassert schemas.validate_event('meter', {}) is not None\n")
     assert "jsonschema" in _tops(loaded)
 
 
