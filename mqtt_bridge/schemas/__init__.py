@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from mqtt_bridge.schemas import patterns
@@ -28,24 +28,25 @@ BASE_URI = "https://schemas.lobby.local/"
 EVENT_KINDS = ("visitor", "feedback", "ticket", "patrol", "meter", "alert", "button", "health", "backup")
 
 
-def _all_files() -> dict[str, Any]:
-    root = resources.files(__package__)
-    found: dict[str, Any] = {}
+SCHEMA_DIR = Path(__file__).resolve().parent
 
-    def walk(node: Any, prefix: str) -> None:
-        for child in node.iterdir():
-            if child.is_dir():
-                walk(child, f"{prefix}{child.name}/")
-            elif child.name.endswith(".json"):
-                found[prefix + child.name] = json.loads(child.read_text(encoding="utf-8"))
 
-    walk(root, "")
-    return found
+@functools.cache
+def _names() -> tuple[str, ...]:
+    """Every schema file, as 'status.json' or 'commands/ping.json'."""
+    return tuple(sorted(path.relative_to(SCHEMA_DIR).as_posix() for path in SCHEMA_DIR.rglob("*.json")))
+
+
+def _read(name: str) -> Any:
+    if name not in _names():
+        raise KeyError(f"no schema named {name}")
+    return json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
 
 
 @functools.cache
 def _files() -> dict[str, Any]:
-    return _all_files()
+    """Every schema, parsed (jsonschema's registry needs them all; a command's checker only its own)."""
+    return {name: _read(name) for name in _names()}
 
 
 @functools.cache
@@ -84,18 +85,14 @@ def _validator_class() -> type[Draft202012Validator]:
 
 
 def command_names() -> list[str]:
-    files = _files()
-    return sorted(n[len("commands/"):-len(".json")] for n in files if n.startswith("commands/"))
+    return [n[len("commands/"):-len(".json")] for n in _names() if n.startswith("commands/")]
 
 
 @functools.cache
 def checker(name: str) -> Checker | None:
     """The light checker for a schema file, or None if the schema uses what it does not implement."""
-    files = _files()
-    if name not in files:
-        raise KeyError(f"no schema named {name}")
     try:
-        return Checker(files[name])
+        return Checker(_read(name))
     except Unsupported:
         return None
 

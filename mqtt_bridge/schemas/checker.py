@@ -100,9 +100,6 @@ class Checker:
     def problems(self, instance: Any) -> Iterator[Problem]:
         return self._descend(instance, self.schema, ())
 
-    def is_valid(self, instance: Any) -> bool:
-        return next(self.problems(instance), None) is None
-
     # -- loading: every keyword must be one this checker implements -------------------------------
 
     def _admit(self, schema: Any) -> None:
