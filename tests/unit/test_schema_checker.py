@@ -88,7 +88,7 @@ def test_every_command_schema_is_checked_without_jsonschema() -> None:
 
 
 @pytest.mark.parametrize("name", COMMAND_SCHEMAS)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_the_checker_agrees_with_jsonschema_on_the_command_schemas(name: str, data: st.DataObject) -> None:
     schema = _shipped(name)
@@ -124,14 +124,14 @@ def _compound(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 random_schemas = st.recursive(leaf_schemas, _compound, max_leaves=8)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schema=random_schemas, instances=st.lists(any_json, min_size=1, max_size=4))
 def test_the_checker_agrees_with_jsonschema_on_any_schema_of_its_keywords(schema: Any, instances: list[Any]) -> None:
     for instance in instances:
         _assert_agree(schema, instance)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schema=random_schemas, data=st.data())
 def test_the_checker_agrees_near_random_schemas(schema: Any, data: st.DataObject) -> None:
     _assert_agree(schema, data.draw(_near(schema)))
