@@ -40,8 +40,10 @@ def _is_disk_full(exc: sqlite3.Error) -> bool:
     return code == 13 or "disk is full" in str(exc) or "database or disk is full" in str(exc)
 
 
-def connect(path: str | os.PathLike[str], busy_timeout_ms: int = 5000) -> sqlite3.Connection:
-    """Open the file with the project's pragmas (no schema work)."""
+def connect(path: str | os.PathLike[str], busy_timeout_ms: int = 5000,
+            page_cache_kib: int | None = None) -> sqlite3.Connection:
+    """Open the file with the project's pragmas (no schema work); `page_cache_kib` caps the
+    connection's page cache (None: SQLite's 2,000 KiB)."""
     conn = sqlite3.connect(
         str(path),
         timeout=busy_timeout_ms / 1000,
@@ -55,6 +57,8 @@ def connect(path: str | os.PathLike[str], busy_timeout_ms: int = 5000) -> sqlite
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_size_limit = 67108864")
+    if page_cache_kib is not None:
+        conn.execute(f"PRAGMA cache_size = {-int(page_cache_kib)}")
     return conn
 
 
@@ -91,9 +95,10 @@ class Store:
     handle was made by `serialized()`: then its threads take turns on one connection."""
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 5000, *,
-                 one_connection: bool = False) -> None:
+                 one_connection: bool = False, page_cache_kib: int | None = None) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.page_cache_kib = page_cache_kib
         self._local = threading.local()
         # One connection for every thread of this handle, one thread at a time (see `serialized`).
         self._turn: threading.RLock | None = threading.RLock() if one_connection else None
@@ -118,15 +123,19 @@ class Store:
 
     # ------------------------------------------------------------------ plumbing
 
-    def serialized(self) -> "Store":
+    def serialized(self, page_cache_kib: int | None = None) -> "Store":
         """A second handle on the same file whose threads share one connection, taking turns.
 
         For a group of threads that write now and then, such as one per RS-485 line: SQLite
         lets one writer in at a time anyway, and each connection of its own costs its thread a
         page cache, a parsed schema and a malloc arena (about 0.35 MiB each, measured with ten
         meter lines; bench/gateway_rss_bench.py). Commits wake the same listeners and stalls are
-        reported by the same watch as this handle's. Close it with `close()`."""
-        other = Store(self.path, self.busy_timeout_ms, one_connection=True)
+        reported by the same watch as this handle's. Close it with `close()`.
+
+        A connection's page cache keeps every page it touched until the cache is full, so a
+        writer whose tables grow for days (the meters' 15-minute slots fill two days' worth)
+        grows with them up to SQLite's 2,000 KiB: `page_cache_kib` caps it."""
+        other = Store(self.path, self.busy_timeout_ms, one_connection=True, page_cache_kib=page_cache_kib)
         other.commit_listeners = self.commit_listeners
         other.stall = self.stall
         return other
@@ -138,13 +147,13 @@ class Store:
         if self._turn is not None:
             with self._turn:
                 if not self._all:
-                    shared = connect(self.path, self.busy_timeout_ms)
+                    shared = connect(self.path, self.busy_timeout_ms, self.page_cache_kib)
                     with self._lock:
                         self._all[shared] = "(shared)"
                 return next(iter(self._all))
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self.busy_timeout_ms)
+            conn = connect(self.path, self.busy_timeout_ms, self.page_cache_kib)
             self._local.conn = conn
             with self._lock:
                 self._all[conn] = threading.current_thread().name

@@ -142,7 +142,7 @@ def test_the_gateways_meter_lines_take_turns_on_one_store_connection(simulated, 
     through one serialized store handle (one SQLite connection), closed when the component stops."""
     import threading
 
-    from lobby.gateway.meters import MetersComponent
+    from lobby.gateway.meters import METER_LINES_PAGE_CACHE_KIB, MetersComponent
 
     cfg, _sim = simulated(interval=1)
     assert len(cfg.buses) >= 2
@@ -154,6 +154,9 @@ def test_the_gateways_meter_lines_take_turns_on_one_store_connection(simulated, 
         line_threads = [t for t in threading.enumerate() if t.name.startswith("meters-") and t.name != "meters-daily"]
         assert len(line_threads) == len(cfg.buses)
         assert component.lines_store is not None and component.lines_store.connection_owners() == ["(shared)"]
+        # its page cache is capped: the meters' tables grow for two days (tests/unit/test_store_page_cache.py)
+        assert component.lines_store.scalar("PRAGMA cache_size") == -METER_LINES_PAGE_CACHE_KIB
+        assert store.scalar("PRAGMA cache_size") == -2000  # the bridge's connections keep SQLite's default
         assert store.integrity_check() == "ok"
     finally:
         component.stop()
