@@ -14,12 +14,6 @@ from mqtt_bridge.store import Store
 
 log = logging.getLogger(__name__)
 
-# The lines' connection writes the meters' tables, which fill for two days (15-minute slots)
-# and stay that size; uncapped, its page cache grows with them to SQLite's 2,000 KiB
-# (tests/unit/test_store_page_cache.py). The pages it needs again soon (the newest slots,
-# the B-tree interiors) fit in this; the rest the kernel's page cache serves.
-METER_LINES_PAGE_CACHE_KIB = 256
-
 
 class MetersComponent:
     name = "meters"
@@ -47,7 +41,7 @@ class MetersComponent:
             cfg, self.sim = start_simulation_process(cfg, folder=self.sim_dir)
             log.info("simulated meter lines: %s", ", ".join(b.port for b in cfg.buses))
         # the lines take turns on one store connection rather than one each (Store.serialized)
-        self.lines_store = self.store.serialized(page_cache_kib=METER_LINES_PAGE_CACHE_KIB)
+        self.lines_store = self.store.serialized()
         self.service = MeterService(cfg, self.lines_store, self.alerts)
         self.service.start()
 

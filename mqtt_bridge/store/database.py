@@ -40,8 +40,17 @@ def _is_disk_full(exc: sqlite3.Error) -> bool:
     return code == 13 or "disk is full" in str(exc) or "database or disk is full" in str(exc)
 
 
+# SQLite keeps every page a connection touched until the connection's cache is full (2,000 KiB
+# by default), so a long-lived connection grows with the tables it touches: the meters' 15-minute
+# slots fill for two days, the command log up to 2 MB, tickets and visits for their retention.
+# Two days of slots for 100 meters took a connection from 0.24 to 2.10 MiB of SQLite memory, and
+# 0.34 at this cap (tests/unit/test_store_page_cache.py); the outbox drains as fast either way.
+# What the cache does not hold, the kernel's page cache serves.
+PAGE_CACHE_KIB = 256
+
+
 def connect(path: str | os.PathLike[str], busy_timeout_ms: int = 5000,
-            page_cache_kib: int | None = None) -> sqlite3.Connection:
+            page_cache_kib: int | None = PAGE_CACHE_KIB) -> sqlite3.Connection:
     """Open the file with the project's pragmas (no schema work); `page_cache_kib` caps the
     connection's page cache (None: SQLite's 2,000 KiB)."""
     conn = sqlite3.connect(
@@ -95,7 +104,7 @@ class Store:
     handle was made by `serialized()`: then its threads take turns on one connection."""
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout_ms: int = 5000, *,
-                 one_connection: bool = False, page_cache_kib: int | None = None) -> None:
+                 one_connection: bool = False, page_cache_kib: int | None = PAGE_CACHE_KIB) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.page_cache_kib = page_cache_kib
@@ -123,19 +132,15 @@ class Store:
 
     # ------------------------------------------------------------------ plumbing
 
-    def serialized(self, page_cache_kib: int | None = None) -> "Store":
+    def serialized(self) -> "Store":
         """A second handle on the same file whose threads share one connection, taking turns.
 
         For a group of threads that write now and then, such as one per RS-485 line: SQLite
         lets one writer in at a time anyway, and each connection of its own costs its thread a
         page cache, a parsed schema and a malloc arena (about 0.35 MiB each, measured with ten
         meter lines; bench/gateway_rss_bench.py). Commits wake the same listeners and stalls are
-        reported by the same watch as this handle's. Close it with `close()`.
-
-        A connection's page cache keeps every page it touched until the cache is full, so a
-        writer whose tables grow for days (the meters' 15-minute slots fill two days' worth)
-        grows with them up to SQLite's 2,000 KiB: `page_cache_kib` caps it."""
-        other = Store(self.path, self.busy_timeout_ms, one_connection=True, page_cache_kib=page_cache_kib)
+        reported by the same watch as this handle's. Close it with `close()`."""
+        other = Store(self.path, self.busy_timeout_ms, one_connection=True, page_cache_kib=self.page_cache_kib)
         other.commit_listeners = self.commit_listeners
         other.stall = self.stall
         return other

@@ -142,7 +142,8 @@ def test_the_gateways_meter_lines_take_turns_on_one_store_connection(simulated, 
     through one serialized store handle (one SQLite connection), closed when the component stops."""
     import threading
 
-    from lobby.gateway.meters import METER_LINES_PAGE_CACHE_KIB, MetersComponent
+    from lobby.gateway.meters import MetersComponent
+    from mqtt_bridge.store.database import PAGE_CACHE_KIB
 
     cfg, _sim = simulated(interval=1)
     assert len(cfg.buses) >= 2
@@ -154,9 +155,8 @@ def test_the_gateways_meter_lines_take_turns_on_one_store_connection(simulated, 
         line_threads = [t for t in threading.enumerate() if t.name.startswith("meters-") and t.name != "meters-daily"]
         assert len(line_threads) == len(cfg.buses)
         assert component.lines_store is not None and component.lines_store.connection_owners() == ["(shared)"]
-        # its page cache is capped: the meters' tables grow for two days (tests/unit/test_store_page_cache.py)
-        assert component.lines_store.scalar("PRAGMA cache_size") == -METER_LINES_PAGE_CACHE_KIB
-        assert store.scalar("PRAGMA cache_size") == -2000  # the bridge's connections keep SQLite's default
+        # its page cache is capped, as every store connection's: the meters' tables grow for two days
+        assert component.lines_store.scalar("PRAGMA cache_size") == -PAGE_CACHE_KIB
         assert store.integrity_check() == "ok"
     finally:
         component.stop()

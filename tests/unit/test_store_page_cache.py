@@ -1,11 +1,12 @@
-"""A writer whose tables grow for days does not grow with them (Store.serialized's page cache).
+"""A connection whose tables grow for days does not grow with them (the store's page cache cap).
 
 SQLite keeps every page a connection touched until the connection's cache is full
 (2,000 KiB by default). The meter lines' connection writes each meter's 15-minute slot
 at every poll and deletes slots older than two days, so over the first two days its
 cache fills with the whole table. Measured in a fresh process with `sqlite3_memory_used`
 (SQLite's own count), two days of slots for 100 meters written the way the recorder
-writes them (lobby/meters/recorder.py), at the gateway's cap and without one.
+writes them (lobby/meters/recorder.py), through the meter lines' handle as the gateway
+makes it (`Store.serialized`, the store's cap) and through one without a cap.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lobby.gateway.meters import METER_LINES_PAGE_CACHE_KIB
+from mqtt_bridge.store.database import PAGE_CACHE_KIB
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,8 +25,7 @@ import ctypes, datetime as dt, json, sys
 from mqtt_bridge.store import Store
 sqlite = ctypes.CDLL("libsqlite3.so.0")  # the library the sqlite3 module uses: one per process
 sqlite.sqlite3_memory_used.restype = ctypes.c_int64
-cap = None if sys.argv[2] == "none" else int(sys.argv[2])
-store = Store(sys.argv[1]).serialized(page_cache_kib=cap)
+store = (Store(sys.argv[1]) if sys.argv[2] == "shipped" else Store(sys.argv[1], page_cache_kib=None)).serialized()
 start = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
 used = {}
 for slot in range(2 * 96 + 8):  # two days and two hours of 15-minute slots
@@ -45,15 +45,15 @@ print(json.dumps([used[8], used[2 * 96 + 7]]))
 """
 
 
-def _sqlite_memory(tmp_path: Path, cap: int | None) -> tuple[int, int]:
-    done = subprocess.run([sys.executable, "-c", TWO_DAYS_OF_SLOTS, str(tmp_path / f"s-{cap}.db"), str(cap).lower()],
+def _sqlite_memory(tmp_path: Path, cap: str) -> tuple[int, int]:
+    done = subprocess.run([sys.executable, "-c", TWO_DAYS_OF_SLOTS, str(tmp_path / f"s-{cap}.db"), cap],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
     after_2_hours, after_2_days = json.loads(done.stdout)
     return after_2_hours, after_2_days
 
 
 def test_the_meter_lines_connection_stops_growing_with_its_tables(tmp_path: Path) -> None:
-    early, late = _sqlite_memory(tmp_path, METER_LINES_PAGE_CACHE_KIB)
-    assert late - early < METER_LINES_PAGE_CACHE_KIB * 1024, (early, late)
-    uncapped_early, uncapped_late = _sqlite_memory(tmp_path, None)
+    early, late = _sqlite_memory(tmp_path, "shipped")
+    assert late - early < PAGE_CACHE_KIB * 1024, (early, late)
+    uncapped_early, uncapped_late = _sqlite_memory(tmp_path, "uncapped")
     assert uncapped_late - uncapped_early > late - early + 512 * 1024, (uncapped_early, uncapped_late, early, late)
