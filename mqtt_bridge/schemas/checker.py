@@ -94,7 +94,6 @@ class Checker:
         if isinstance(schema, dict) and schema.get("$schema", DRAFT) != DRAFT:
             raise Unsupported(f"draft {schema['$schema']!r}")
         self.schema = schema
-        self._patterns: dict[str, re.Pattern[str]] = {}
         self._admit(schema)
 
     def problems(self, instance: Any) -> Iterator[Problem]:
@@ -115,8 +114,6 @@ class Checker:
                 raise Unsupported(f"keyword {keyword!r}")
             if not check(value):
                 raise Unsupported(f"keyword {keyword!r} with a value of that shape")
-            if keyword == "pattern":
-                self._patterns[value] = compile_pattern(value)
         for sub in schema.get("properties", {}).values():
             self._admit(sub)
         for keyword in ("additionalProperties", "items", "if", "then", "else"):
@@ -170,7 +167,7 @@ class Checker:
                 yield from self._child(instance[name], extra_schema, path, name)
 
     def _pattern(self, instance: Any, pattern: Any, schema: Any, path: Path) -> Iterator[Problem]:
-        if isinstance(instance, str) and not self._patterns[pattern].search(instance):
+        if isinstance(instance, str) and not compile_pattern(pattern).search(instance):  # cached
             yield Problem("pattern", pattern, instance, schema, f"{instance!r} does not match {pattern!r}", path)
 
     def _enum(self, instance: Any, options: Any, schema: Any, path: Path) -> Iterator[Problem]:
