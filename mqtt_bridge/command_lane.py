@@ -5,7 +5,7 @@ put on a bounded queue, a few microseconds), so a flood of commands cannot hold
 back outgoing events. The lane's thread runs each command through the intake
 (validation, the handler's transaction on the thread's own store connection, the
 command log) and hands the answer back (`next_result`) for the bridge thread to
-publish.
+publish. The thread closes its store connection whenever the queue runs empty.
 
 Every command gets exactly one answer. Past `mqtt.command_max_per_s` (a bucket
 that holds one second's worth), or with `mqtt.command_queue_max` commands already
@@ -115,6 +115,8 @@ class CommandLane:
                 self.accepted += 1
                 result = self.intake.handle(name, payload)  # never raises
             self._answer(result)
+            if self._queue.empty():
+                self.intake.idle()  # its store connection goes until the next command; a burst keeps one
             time.sleep(0)  # hand the GIL to the bridge thread if it waits: no 5 ms convoy behind a flood
 
     def _answer(self, result: CommandResult) -> None:

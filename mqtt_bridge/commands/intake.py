@@ -153,6 +153,12 @@ class CommandIntake:
             return CommandResult(name, self._id_of(payload), False,
                                  "internal error while handling the command; it was not applied")
 
+    def idle(self) -> None:
+        """Nothing is waiting to run: the calling thread lets go of its store connection.
+        Commands come minutes or hours apart; one kept between them would hold its page cache,
+        parsed schema and prepared statements for as long as the process runs."""
+        self.store.close_thread_connection()
+
     def refuse(self, name: str, payload: bytes, error: str) -> CommandResult:
         """An answer that neither runs nor records the command (e.g. rate_limited), so the
         same id sent again later runs. Keeps the id when the payload has a usable one."""

@@ -80,6 +80,9 @@ class _BlockingIntake:
     def refuse(self, name: str, payload: bytes, error: str) -> CommandResult:
         return self.real.refuse(name, payload, error)
 
+    def idle(self) -> None:
+        self.real.idle()
+
 
 def test_with_the_queue_full_the_bridge_thread_answers_at_once_and_nothing_is_left_unanswered(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
