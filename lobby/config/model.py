@@ -36,7 +36,7 @@ def _parse_clock(value: Any) -> dt.time:
     if isinstance(value, dt.time):
         return value
     if isinstance(value, str):
-        match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", value.strip())
+        match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", value.strip())
         if match:
             return dt.time(int(match[1]), int(match[2]))
     raise ValueError("must be a time of day written as \"HH:MM\" (24-hour)")
@@ -44,7 +44,7 @@ def _parse_clock(value: Any) -> dt.time:
 
 def _parse_month_day(value: Any) -> tuple[int, int]:
     if isinstance(value, str):
-        match = re.fullmatch(r"(\d\d)-(\d\d)", value.strip())
+        match = re.fullmatch(r"([0-9]{2})-([0-9]{2})", value.strip())
         if match:
             month, day = int(match[1]), int(match[2])
             try:
@@ -488,13 +488,13 @@ class MeterConfig(Section):
     @model_validator(mode="after")
     def _address(self) -> "MeterConfig":
         if self.protocol == "modbus":
-            if not self.address.isdigit() or not 1 <= int(self.address) <= 247:
+            if not re.fullmatch(r"[0-9]{1,3}", self.address) or not 1 <= int(self.address) <= 247:
                 raise ValueError("address of a modbus meter must be a unit id from 1 to 247")
             if not self.map:
                 raise ValueError("a modbus meter needs map (\"eastron_sdm120\", \"eastron_sdm630\", \"xy_md02\" or a file)")
         else:
             digits = 12 if self.protocol == "dlt645" else 14
-            if not re.fullmatch(rf"\d{{1,{digits}}}", self.address):
+            if not re.fullmatch(rf"[0-9]{{1,{digits}}}", self.address):
                 raise ValueError(f"address of a {self.protocol} meter must be up to {digits} decimal digits")
             if self.map:
                 raise ValueError(f"map is for modbus meters; a {self.protocol} meter has none")

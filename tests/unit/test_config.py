@@ -110,6 +110,14 @@ BROKEN = [
     ("unknown bus", MINIMAL + DEVICES.replace('bus = "rs485-1"', 'bus = "rs485-9"'), "meters[0].bus: unknown bus 'rs485-9'"),
     ("bad meter protocol", MINIMAL + DEVICES.replace('"dlt645"', '"mbus"'), "meters[0].protocol: must be one of 'modbus', 'dlt645' or 'cjt188'"),
     ("bad dlt645 address", MINIMAL + DEVICES.replace('"000000001234"', '"12ab"'), "meters[0]: address of a dlt645 meter must be up to 12 decimal digits"),
+    # Digits of another script are digits to Python's \d, isdigit() and int(); not to a meter, a clock or
+    # a calendar, and not to the staff reading the configuration back: refused like any other letter.
+    ("dlt645 address in Arabic-Indic digits", MINIMAL + DEVICES.replace('"000000001234"', '"\u0660\u0660\u0661\u0662\u0663\u0664"'),
+     "meters[0]: address of a dlt645 meter must be up to 12 decimal digits"),
+    ("modbus unit id in Devanagari digits", MINIMAL + DEVICES.replace('protocol = "dlt645"\naddress = "000000001234"', 'protocol = "modbus"\naddress = "\u0969"\nmap = "xy_md02"'),
+     "meters[0]: address of a modbus meter must be a unit id from 1 to 247"),
+    ("clock time in full-width digits", MINIMAL + '[kiosk]\ndim_from = "1\uff12:00"\n', 'kiosk.dim_from: must be a time of day written as "HH:MM"'),
+    ("month-day in Arabic-Indic digits", MINIMAL + '[comfort]\nwinter_from = "\u0661\u0661-15"\n', 'comfort.winter_from: must be a calendar day written as "MM-DD"'),
     ("modbus without map", MINIMAL + DEVICES.replace('protocol = "dlt645"\naddress = "000000001234"', 'protocol = "modbus"\naddress = "3"'), "meters[0]: a modbus meter needs map"),
     ("pin out of range", MINIMAL + DEVICES.replace("pin = 17", "pin = 40"), "buttons[0].pin: must be at most 27 (got 40)"),
     ("pin used twice", MINIMAL + DEVICES + "[gpio]\nbuzzer_pin = 17\n", "buttons[0].pin: GPIO 17 is already used by gpio.buzzer_pin"),
