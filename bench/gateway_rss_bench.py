@@ -1,6 +1,6 @@
 """The gateway's memory: RSS after each import step, idle, and polling 100 meters.
 
-    .venv/bin/python bench/gateway_rss_bench.py [--settle 15] [--poll 300] [--after-command 60] [--plain]
+    .venv/bin/python bench/gateway_rss_bench.py [--settle 15] [--poll 300] [--after-command 60] [--soak 60] [--plain]
 
 Three measurements, one run:
 
@@ -17,12 +17,16 @@ Three measurements, one run:
    in turn, `tests/helpers/gateway_rig.many_meters`), each polled every 5 s; then
    central sends it one command (a `ping`) and the sampling goes on for a minute:
    what the first inbound command loads (the command lane's modules, the schema
-   checker; not jsonschema, see mqtt_bridge/schemas/checker.py) stays.
+   checker; not jsonschema, see mqtt_bridge/schemas/checker.py) stays. With `--soak`
+   it goes on polling for that many minutes from its start, and the highest RSS of
+   each ten minutes is printed: SQLite's page caches fill and the heaps settle over
+   the first hour.
 
-The gateway (and the import-step child) runs with the Python settings of
+The gateway (and the import-step child) runs with the Python and C library settings of
 systemd/lobby-gateway.service (PYTHONOPTIMIZE=2, modules compiled into a cache
-directory; read from the unit), after one unmeasured start that fills that cache, as a
-Pi's gateway runs after its first start. `--plain` runs them without (plain `python`;
+directory, glibc's per-thread cache off; read from the unit), after one unmeasured start
+that fills that cache, as a Pi's gateway runs after its first start. `--plain` runs them
+without (plain `python`;
 where no .pyc files were written, every module is compiled at import, which leaves its
 garbage in the RSS).
 
@@ -46,6 +50,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -170,8 +175,24 @@ def send_ping(port: int, ca_file: Path, config: Path) -> None:
         central.close()
 
 
+def soak(pid: int, started: float, minutes: float, every_min: float = 10.0) -> list[tuple[float, float]]:
+    """(minute, highest VmRSS MiB in the `every_min` minutes up to it) until `minutes` after `started`."""
+    out: list[tuple[float, float]] = []
+    mark = every_min
+    highest = 0
+    while time.monotonic() - started < minutes * 60:
+        highest = max(highest, status_kb(pid)["VmRSS"])
+        if time.monotonic() - started >= mark * 60:
+            out.append((mark, highest / 1024))
+            mark += every_min
+            highest = 0
+        time.sleep(5.0)
+    return out
+
+
 def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: float,
-                samples_s: float, python_env: dict[str, str], after_command_s: float = 0.0) -> dict[str, float]:
+                samples_s: float, python_env: dict[str, str], after_command_s: float = 0.0,
+                soak_min: float = 0.0) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
     config = work / "lobby.toml"
     tls = f'[mqtt.tls]\nenabled = true\nca_file = "{ca_file}"'  # as shipped: TLS to the broker
@@ -179,6 +200,7 @@ def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: floa
     env = {**os.environ, "LOBBY_CLOCK_SYNCED": "1", **python_env}
     proc = subprocess.Popen([sys.executable, "-m", "lobby.cli", "--log-level", "WARNING", "gateway",
                              "--config", str(config), "--simulate"], cwd=ROOT, env=env)
+    started = time.monotonic()
     try:
         time.sleep(settle_s)
         if proc.poll() is not None:
@@ -188,6 +210,7 @@ def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: floa
         if after_command_s:
             send_ping(port, ca_file, config)
             after_command_kb = sample_rss(proc.pid, after_command_s)
+        soaked = soak(proc.pid, started, soak_min) if soak_min else []
         last = status_kb(proc.pid)
         sims = sum(status_kb(c).get("VmRSS", 0) for c in children(proc.pid))
         events = 0
@@ -196,7 +219,7 @@ def run_gateway(work: Path, port: int, ca_file: Path, extra: str, settle_s: floa
             with sqlite3.connect(db) as conn:
                 events = max(events, conn.execute("SELECT value FROM counters WHERE name = 'seq'").fetchone()[0])
         return {"rss_mb": rss_kb / 1024, "after_command_mb": after_command_kb / 1024, "last_mb": last["VmRSS"] / 1024, "hwm_mb": last["VmHWM"] / 1024,
-                "anon_mb": last.get("RssAnon", 0) / 1024, "sims_mb": sims / 1024, "events": events}
+                "anon_mb": last.get("RssAnon", 0) / 1024, "sims_mb": sims / 1024, "events": events, "soak": soaked}
     finally:
         proc.terminate()
         try:
@@ -214,7 +237,10 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--after-command", type=float, default=60.0,
                         help="seconds of sampling after central's first command (a ping; 0: not sent)")
-    parser.add_argument("--plain", action="store_true", help="without the unit's Python settings (-OO, cache)")
+    parser.add_argument("--soak", type=float, default=0.0,
+                        help="then go on polling until this many minutes after the start, printing the highest "
+                             "RSS of every ten minutes (SQLite's caches and the heap settle over the first hour)")
+    parser.add_argument("--plain", action="store_true", help="without the unit's settings (-OO, cache, glibc tunables)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -231,7 +257,7 @@ def main() -> None:
             steps = import_steps(python_env)
             idle = run_gateway(work / "idle", broker.port, ca.cert_path, DEVICES, args.settle, args.poll, python_env)
             meters = run_gateway(work / "meters", broker.port, ca.cert_path, meter_devices, args.settle, args.poll,
-                                 python_env, after_command_s=args.after_command)
+                                 python_env, after_command_s=args.after_command, soak_min=args.soak)
         finally:
             broker.stop()
 
@@ -253,6 +279,8 @@ def main() -> None:
         r, label = meters["after_command_mb"], "then central's first command"
         print(f"{label:34} {r:7.1f}M {'':>7} {'':>6} {r * 1024 / base:7.2f}"
               f"  (a ping: what the command lane needs is loaded)")
+    for minute, rss_mb in meters["soak"]:
+        print(f"{'polling on, up to minute ' + format(minute, 'g'):34} {rss_mb:7.1f}M {'':>7} {'':>6} {rss_mb * 1024 / base:7.2f}")
     print(f"events recorded: idle {idle['events']}, polling {meters['events']} (the meters were read)")
     os._exit(0)
 
