@@ -9,6 +9,7 @@ stubs where apt and pip would have put /opt/lobby/bin/lobby and /usr/bin/cage:
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -105,6 +106,45 @@ def test_gateway_unit_has_what_the_service_relies_on() -> None:
     environment = dict(pair.split("=", 1) for line in unit["Environment"] for pair in line.split())
     assert environment["PYTHONOPTIMIZE"] == "2" and unit["CacheDirectory"] == ["lobby"]
     assert environment["PYTHONPYCACHEPREFIX"].startswith("/var/cache/lobby/")
+    assert environment["GLIBC_TUNABLES"] == GATEWAY_TUNABLES
+
+
+# Blocks of 16 to 1,008 bytes, seven of each, allocated and freed by one thread: what glibc's
+# heap still counts as in use after (mallinfo2; blocks a thread's tcache keeps count as in use).
+FREED_BUT_KEPT = """
+import ctypes
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Info
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+blocks = [0] * (63 * 7)
+before = libc.mallinfo2().uordblks
+for i in range(len(blocks)):
+    blocks[i] = libc.malloc(16 + 16 * (i // 7))
+for block in blocks:
+    libc.free(block)
+print(libc.mallinfo2().uordblks - before)
+"""
+GATEWAY_TUNABLES = "glibc.malloc.tcache_count=0"
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").read_text().count("libc.so.6"), reason="glibc only")
+def test_the_gateways_glibc_tunables_take_effect() -> None:
+    """The unit's GLIBC_TUNABLES (a misspelt tunable is ignored without a word): with it, what a
+    thread frees goes back to the shared heap instead of staying in that thread's cache."""
+    import sys
+
+    def kept(env: dict[str, str]) -> int:
+        done = subprocess.run([sys.executable, "-c", FREED_BUT_KEPT], env=env, capture_output=True, text=True,
+                              check=True, timeout=60)
+        return int(done.stdout)
+
+    plain = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+    assert kept(plain) > 100_000  # the default: the thread's cache keeps 7 x 63 blocks (about 220 KB)
+    assert kept({**plain, "GLIBC_TUNABLES": GATEWAY_TUNABLES}) < 16_384
 
 
 def test_kiosk_unit_owns_tty1_and_reaches_its_devices() -> None:

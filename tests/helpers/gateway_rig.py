@@ -90,14 +90,16 @@ def gateway_config(state_dir: Path, port: int, *, version: int = 1, interval_s: 
 
 
 def shipped_python_env(cache_dir: Path) -> dict[str, str]:
-    """The Python settings systemd/lobby-gateway.service runs the gateway with (-OO, compiled
-    modules kept in a cache directory), with `cache_dir` for the unit's /var/cache/lobby."""
+    """The Python and C library settings systemd/lobby-gateway.service runs the gateway with
+    (-OO, compiled modules kept in a cache directory, glibc's tunables), with `cache_dir` for
+    the unit's /var/cache/lobby."""
     unit = (ROOT / "systemd/lobby-gateway.service").read_text()
     env: dict[str, str] = {}
     for line in unit.splitlines():
         if line.startswith("Environment="):
             env.update(pair.split("=", 1) for pair in line.removeprefix("Environment=").split())
-    python = {key: value for key, value in env.items() if key.startswith("PYTHON") and key != "PYTHONUNBUFFERED"}
+    python = {key: value for key, value in env.items()
+              if key.startswith(("PYTHON", "GLIBC_")) and key != "PYTHONUNBUFFERED"}
     if "PYTHONPYCACHEPREFIX" in python:
         python["PYTHONPYCACHEPREFIX"] = str(cache_dir / python["PYTHONPYCACHEPREFIX"].removeprefix("/var/cache/lobby/"))
         python["PYTHONDONTWRITEBYTECODE"] = ""  # empty: off, as on the Pi, so the cache is written
