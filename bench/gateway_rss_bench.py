@@ -187,6 +187,8 @@ def soak(pid: int, started: float, minutes: float, every_min: float = 10.0) -> l
             mark += every_min
             highest = 0
         time.sleep(5.0)
+    if highest:  # the last, possibly shorter, window
+        out.append((minutes, highest / 1024))
     return out
 
 
