@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,8 +136,6 @@ GATEWAY_TUNABLES = "glibc.malloc.tcache_count=0"
 def test_the_gateways_glibc_tunables_take_effect() -> None:
     """The unit's GLIBC_TUNABLES (a misspelt tunable is ignored without a word): with it, what a
     thread frees goes back to the shared heap instead of staying in that thread's cache."""
-    import sys
-
     def kept(env: dict[str, str]) -> int:
         done = subprocess.run([sys.executable, "-c", FREED_BUT_KEPT], env=env, capture_output=True, text=True,
                               check=True, timeout=60)

@@ -46,10 +46,15 @@ print(json.dumps([used[8], used[2 * 96 + 7]]))
 """
 
 
-def _sqlite_memory(tmp_path: Path, cap: str) -> tuple[int, int]:
-    done = subprocess.run([sys.executable, "-c", TWO_DAYS_OF_SLOTS, str(tmp_path / f"s-{cap}.db"), cap],
+def _in_a_fresh_process(script: str, db: Path, cap: str) -> list[int]:
+    """Run `script` on store file `db` ("shipped": the store's cap; "uncapped": SQLite's default)."""
+    done = subprocess.run([sys.executable, "-c", script, str(db), cap],
                           cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
-    after_2_hours, after_2_days = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def _sqlite_memory(tmp_path: Path, cap: str) -> tuple[int, int]:
+    after_2_hours, after_2_days = _in_a_fresh_process(TWO_DAYS_OF_SLOTS, tmp_path / f"s-{cap}.db", cap)
     return after_2_hours, after_2_days
 
 
@@ -90,9 +95,7 @@ print(json.dumps([pages, before_memory, sqlite.sqlite3_memory_used()]))
 
 
 def _rewrite_twice(tmp_path: Path, cap: str) -> tuple[int, int, int]:
-    done = subprocess.run([sys.executable, "-c", REWRITE_TWICE, str(tmp_path / f"r-{cap}.db"), cap],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
-    pages, before, after = json.loads(done.stdout)
+    pages, before, after = _in_a_fresh_process(REWRITE_TWICE, tmp_path / f"r-{cap}.db", cap)
     return pages, before, after
 
 
